@@ -1,0 +1,147 @@
+"""The codec contract (after numcodecs' Codec).
+
+A codec turns one *block* of input bytes into a payload and back.  The
+container (``frappe_cli.container``) frames blocks, checks them, runs them in
+parallel and stores each block with the fallback when that is smaller, so a
+codec only has to be correct and good at its data.
+
+Subclasses set the class attributes and implement ``encode_block`` /
+``decode_block``.  Optional hooks:
+
+* ``split(reader)`` - choose block boundaries (format-aware codecs such as the
+  weight packers cut at tensor boundaries and pass a per-block ``hint``);
+* ``finish_output(data)`` - turn the decoded, checked bytes into what the user
+  gets (the image codec turns its raw reconstruction into a PNG);
+* ``memory_usage()`` - bytes needed to encode/decode one block, for ``-M``.
+
+Rules every codec follows:
+
+* ``codec_id`` is a stable kebab-case name; a change of bitstream bumps
+  ``bitstream_version`` and old versions keep decoding (golden files).
+* ``get_config()`` is JSON-only and includes ``id``; ``from_config`` rebuilds
+  an equivalent codec.  The config is stored in the stream header, so the
+  decoder sees exactly the parameters the encoder used.
+* Heavy imports (numba kernels, weights) happen lazily inside the methods, never
+  at module import, so ``squeeze --help`` stays fast.
+* ``decode_block`` meets hostile payloads: it raises ``CorruptError`` (or
+  another ``SqueezeError``), never crashes, hangs or returns wrong-sized data.
+* Kernels that release the GIL (``@njit(nogil=True)``) let ``-T N`` scale.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, BinaryIO, Iterator
+
+from frappe_cli.errors import OptionError
+
+DEFAULT_LEVEL = 6
+MIN_LEVEL = 0
+MAX_LEVEL = 9
+
+
+class Codec(ABC):
+    #: stable kebab-case identifier stored in every stream header
+    codec_id: str = ""
+    #: bumped for every incompatible bitstream change; old ones must still decode
+    bitstream_version: int = 1
+    #: lossy codecs are never chosen by ``--codec auto``
+    lossless: bool = True
+    #: one line for ``squeeze codecs``
+    description: str = ""
+    #: "zstd": the container also tries the zstd fallback on every block and keeps
+    #: the smaller; "none": the codec guarantees this itself (documented in its
+    #: SPEC.md), e.g. because the fallback test would dominate its run time.
+    fallback: str = "zstd"
+    #: the parameters ``__init__`` accepts besides ``level`` (name -> type)
+    options: dict[str, type] = {}
+
+    @classmethod
+    def decodes_version(cls, version: int) -> bool:
+        """Whether this implementation decodes streams of bitstream ``version``."""
+        return 1 <= version <= cls.bitstream_version
+
+    def __init__(self, level: int = DEFAULT_LEVEL, **params: Any):
+        if not isinstance(level, int) or not MIN_LEVEL <= level <= MAX_LEVEL:
+            raise OptionError(f"level must be an integer {MIN_LEVEL}..{MAX_LEVEL}, not {level!r}")
+        unknown = sorted(set(params) - set(self.options))
+        if unknown:
+            raise OptionError(
+                f"codec '{self.codec_id}' does not take option(s): {', '.join(unknown)}"
+            )
+        self.level = level
+        self.params = dict(params)
+
+    # -- configuration ---------------------------------------------------------------
+    def get_config(self) -> dict:
+        """JSON-serialisable parameters (stored in the header); includes ``id``."""
+        cfg = {"id": self.codec_id, "level": self.level}
+        cfg.update(self.params)
+        return cfg
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "Codec":
+        cfg = dict(cfg)
+        cfg.pop("id", None)
+        level = cfg.pop("level", DEFAULT_LEVEL)
+        return cls(level=level, **cfg)
+
+    # -- blocks ----------------------------------------------------------------------
+    def block_size(self) -> int:
+        """Preferred uncompressed block size in bytes for this configuration."""
+        return 8 << 20
+
+    def split(self, reader: BinaryIO, block_size: int) -> Iterator[tuple[bytes, Any]]:
+        """Yield ``(block, hint)`` pairs covering the whole input, in order.
+
+        The default cuts fixed-size blocks.  ``hint`` is passed to
+        ``encode_block``; anything the decoder needs from it must be written into
+        the payload.  Blocks must not exceed ``block_size``.
+        """
+        while True:
+            chunk = read_exact(reader, block_size)
+            if not chunk:
+                return
+            yield chunk, None
+            if len(chunk) < block_size:
+                return
+
+    @abstractmethod
+    def encode_block(self, data: bytes, hint: Any = None) -> bytes:
+        """Compress one block; the payload must be self-describing (plus ``size``)."""
+
+    @abstractmethod
+    def decode_block(self, payload: bytes, size: int) -> bytes:
+        """Invert ``encode_block``; ``size`` is the block's stored uncompressed size."""
+
+    def reconstruction(self, data: bytes, payload: bytes) -> bytes:
+        """Lossy codecs only: the exact bytes ``decode_block(payload)`` will return.
+
+        The container checks them (so a decoder that drifts from the encoder is
+        caught) and stores their length as the block's uncompressed size.
+        """
+        raise OptionError(f"lossy codec '{self.codec_id}' does not define reconstruction()")
+
+    def finish_output(self, data: bytes) -> bytes:
+        """Map decoded, checked block bytes to the bytes written for the user."""
+        return data
+
+    def memory_usage(self) -> int:
+        """Approximate peak bytes to encode or decode one block (besides the block)."""
+        return 0
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.get_config()}>"
+
+
+def read_exact(reader: BinaryIO, n: int) -> bytes:
+    """Read up to ``n`` bytes, looping over short reads (pipes); b"" only at EOF."""
+    parts = []
+    got = 0
+    while got < n:
+        piece = reader.read(n - got)
+        if not piece:
+            break
+        parts.append(piece)
+        got += len(piece)
+    return b"".join(parts) if len(parts) != 1 else parts[0]

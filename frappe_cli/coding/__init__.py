@@ -1,0 +1,11 @@
+"""The shared entropy-coding layer.
+
+Modules (import the one you need; nothing heavy is imported here):
+
+* ``ans``        - the constriction adapter (the only module that imports constriction)
+* ``quant``      - probability quantisation shared by every coder (exact invertibility)
+* ``binary_ac``  - numba binary arithmetic coder for bitwise context mixing
+* ``huffman``    - numba length-limited canonical Huffman, multi-symbol decode tables
+* ``rans``       - numba interleaved rANS for bulk symbol streams
+* ``cm``         - the context-mixing engine (state tables, mixer, SSE, match model)
+"""

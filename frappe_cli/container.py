@@ -1,0 +1,555 @@
+"""The .sqz container: header, independent checked blocks, index, footer.
+
+docs/FORMAT.md is the normative specification; this module implements it.
+
+* Streaming: compression and decompression hold at most ``2 * threads`` blocks
+  in memory, whatever the input length (stdin included).
+* ``threads`` never changes the output bytes: blocks are cut, coded and written
+  in input order whatever the parallelism.
+* Every decode failure is a ``SqueezeError`` with a specific message; a block
+  is written out only after its check has passed.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Callable, Iterator
+
+from frappe_cli.codec import Codec
+from frappe_cli.errors import (
+    CorruptError,
+    FormatError,
+    MemoryLimitError,
+    OptionError,
+    SqueezeError,
+    TruncatedError,
+    UnsupportedError,
+)
+
+MAGIC = b"\x89SQZ\r\n\x1a\n"
+FOOTER_MAGIC = b"SQZe"
+FORMAT_VERSION = 1
+
+CHECK_NONE, CHECK_CRC32, CHECK_XXH64 = 0, 1, 2
+CHECK_NAMES = {"none": CHECK_NONE, "crc32": CHECK_CRC32, "xxh64": CHECK_XXH64}
+CHECK_SIZES = {CHECK_NONE: 0, CHECK_CRC32: 4, CHECK_XXH64: 8}
+
+KIND_CODEC, KIND_ZSTD, KIND_STORED = 0, 1, 2
+KIND_INDEX = 0xFF
+KIND_NAMES = {KIND_CODEC: "codec", KIND_ZSTD: "zstd", KIND_STORED: "stored"}
+
+#: format maximum of one block's uncompressed size (decompression-bomb bound)
+MAX_BLOCK_SIZE = 1 << 30
+MAX_PARAMS_SIZE = 1 << 16
+MAX_CODEC_ID = 64
+FOOTER_SIZE = 24
+_BLOCK_HEAD = struct.Struct("<BII")  # kind, usize, csize (+ crc32 of these 9 bytes)
+_FOOTER = struct.Struct("<QQ")  # index size, total uncompressed size
+_READ_PIECE = 1 << 24
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The one serialisation of codec parameters used in headers."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode("ascii")
+
+
+def _crc(data: bytes) -> int:
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def compute_check(check: int, data: bytes) -> bytes:
+    if check == CHECK_NONE:
+        return b""
+    if check == CHECK_CRC32:
+        return struct.pack("<I", _crc(data))
+    import xxhash
+
+    return struct.pack("<Q", xxhash.xxh64_intdigest(data))
+
+
+# ------------------------------------------------------------------------------------
+# header
+
+
+@dataclass
+class StreamHeader:
+    codec_id: str
+    codec_version: int
+    check: int
+    max_block_size: int
+    params: dict
+    size: int = 0  # bytes on disk
+
+    def encode(self) -> bytes:
+        cid = self.codec_id.encode("ascii")
+        params = canonical_json(self.params)
+        if not 1 <= len(cid) <= MAX_CODEC_ID or len(params) > MAX_PARAMS_SIZE:
+            raise OptionError("codec id or parameters too long for the header")
+        body = (
+            MAGIC
+            + bytes([FORMAT_VERSION, self.check])
+            + bytes([len(cid)])
+            + cid
+            + struct.pack("<HII", self.codec_version, self.max_block_size, len(params))
+            + params
+        )
+        return body + struct.pack("<I", _crc(body))
+
+
+class _Reader:
+    """Reads exact byte counts from a stream; short reads become TruncatedError."""
+
+    def __init__(self, f: BinaryIO):
+        self.f = f
+        self.pos = 0
+        self._peek = b""
+
+    def read(self, n: int, what: str = "") -> bytes:
+        parts = []
+        if self._peek:
+            take = self._peek[:n]
+            self._peek = self._peek[n:]
+            parts.append(take)
+            n -= len(take)
+        while n > 0:
+            piece = self.f.read(min(n, _READ_PIECE))
+            if not piece:
+                raise TruncatedError("Unexpected end of input" + (f" (in {what})" if what else ""))
+            parts.append(piece)
+            n -= len(piece)
+        data = b"".join(parts)
+        self.pos += len(data)
+        return data
+
+    def at_eof(self) -> bool:
+        if self._peek:
+            return False
+        self._peek = self.f.read(1)
+        return not self._peek
+
+
+def read_header(r: _Reader, first: bool = True) -> StreamHeader:
+    start = r.pos
+    try:
+        magic = r.read(len(MAGIC), "header")
+    except TruncatedError:
+        if first:
+            raise FormatError("File format not recognized") from None
+        raise CorruptError("Compressed data is corrupt (trailing garbage after the stream)") from None
+    if magic != MAGIC:
+        if first:
+            raise FormatError("File format not recognized")
+        raise CorruptError("Compressed data is corrupt (trailing garbage after the stream)")
+    version, flags, idlen = r.read(3, "header")
+    cid = r.read(idlen, "header") if idlen else b""
+    cver, mbs, plen = struct.unpack("<HII", r.read(10, "header"))
+    if plen > MAX_PARAMS_SIZE:
+        raise CorruptError("Compressed data is corrupt (header parameters too long)")
+    params = r.read(plen, "header")
+    (crc,) = struct.unpack("<I", r.read(4, "header"))
+    body = MAGIC + bytes([version, flags, idlen]) + cid + struct.pack("<HII", cver, mbs, plen) + params
+    if crc != _crc(body):
+        raise CorruptError("Compressed data is corrupt (header check failed)")
+    # the header is intact: from here on, problems are "unsupported", not "corrupt"
+    if version != FORMAT_VERSION:
+        raise UnsupportedError(f"Unsupported options: .sqz format version {version}")
+    if flags & ~0x03 or (flags & 0x03) not in CHECK_SIZES:
+        raise UnsupportedError(f"Unsupported options: header flags {flags:#04x}")
+    if not cid or not all(c in b"abcdefghijklmnopqrstuvwxyz0123456789-_." for c in cid):
+        raise UnsupportedError("Unsupported options: invalid codec id")
+    if not 1 <= mbs <= MAX_BLOCK_SIZE:
+        raise MemoryLimitError(
+            f"Memory usage limit reached (block size {mbs} exceeds the format maximum)"
+        )
+    try:
+        p = json.loads(params.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise UnsupportedError("Unsupported options: header parameters are not JSON") from None
+    if not isinstance(p, dict):
+        raise UnsupportedError("Unsupported options: header parameters are not an object")
+    return StreamHeader(cid.decode("ascii"), cver, flags & 0x03, mbs, p, r.pos - start)
+
+
+# ------------------------------------------------------------------------------------
+# compression
+
+
+@dataclass
+class StreamStats:
+    codec_id: str = ""
+    uncompressed: int = 0
+    compressed: int = 0
+    blocks: int = 0
+    kinds: dict = field(default_factory=lambda: {"codec": 0, "zstd": 0, "stored": 0})
+
+
+def _encode_one(codec: Codec, data: bytes, hint: Any, check: int) -> tuple[int, bytes, int, bytes]:
+    """Code one block; returns (kind, payload, uncompressed size, check bytes)."""
+    payload = codec.encode_block(data, hint)
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{codec.codec_id}.encode_block returned {type(payload).__name__}")
+    payload = bytes(payload)
+    if not codec.lossless:
+        recon = codec.reconstruction(data, payload)  # type: ignore[attr-defined]
+        if not 0 < len(recon) <= MAX_BLOCK_SIZE:
+            raise OptionError("reconstruction too large for one block")
+        return KIND_CODEC, payload, len(recon), compute_check(check, recon)
+    kind = KIND_CODEC
+    if codec.fallback == "zstd" and codec.codec_id != "zstd":
+        from frappe_cli.fallback import zstd_compress
+
+        z = zstd_compress(data, codec.level)
+        if len(z) < len(payload):
+            kind, payload = KIND_ZSTD, z
+    if len(data) <= len(payload) and codec.codec_id != "store":
+        kind, payload = KIND_STORED, bytes(data)
+    return kind, payload, len(data), compute_check(check, data)
+
+
+def _block_record(kind: int, usize: int, payload: bytes, chk: bytes) -> bytes:
+    head = _BLOCK_HEAD.pack(kind, usize, len(payload))
+    return head + struct.pack("<I", _crc(head)) + payload + chk
+
+
+def compress_stream(
+    src: BinaryIO,
+    dst: BinaryIO,
+    codec: Codec,
+    *,
+    check: str = "xxh64",
+    threads: int = 1,
+    block_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> StreamStats:
+    """Write one .sqz stream holding everything read from ``src``."""
+    if check not in CHECK_NAMES:
+        raise OptionError(f"unknown check type '{check}' (none, crc32, xxh64)")
+    chk = CHECK_NAMES[check]
+    bs = block_size or codec.block_size()
+    if not 1 <= bs <= MAX_BLOCK_SIZE:
+        raise OptionError(f"block size must be 1..{MAX_BLOCK_SIZE}")
+    # lossy codecs may reconstruct more bytes than they read (e.g. RGB from grey)
+    mbs = bs if codec.lossless else MAX_BLOCK_SIZE
+    header = StreamHeader(codec.codec_id, codec.bitstream_version, chk, mbs, codec.get_config())
+    hbytes = header.encode()
+    dst.write(hbytes)
+    stats = StreamStats(codec_id=codec.codec_id, compressed=len(hbytes))
+    index: list[tuple[int, int]] = []
+
+    def emit(res: tuple[int, bytes, int, bytes]) -> None:
+        kind, payload, usize, cbytes = res
+        rec = _block_record(kind, usize, payload, cbytes)
+        dst.write(rec)
+        index.append((usize, len(payload)))
+        stats.blocks += 1
+        stats.uncompressed += usize
+        stats.compressed += len(rec)
+        stats.kinds[KIND_NAMES[kind]] += 1
+
+    blocks = codec.split(src, bs)
+    if threads <= 1:
+        for data, hint in blocks:
+            if not data:
+                continue
+            if len(data) > bs:
+                raise OptionError(f"codec {codec.codec_id} cut a block larger than {bs}")
+            emit(_encode_one(codec, data, hint, chk))
+            if progress:
+                progress(len(data))
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            pending: deque[tuple[Future, int]] = deque()
+            for data, hint in blocks:
+                if not data:
+                    continue
+                if len(data) > bs:
+                    raise OptionError(f"codec {codec.codec_id} cut a block larger than {bs}")
+                pending.append((pool.submit(_encode_one, codec, data, hint, chk), len(data)))
+                while len(pending) >= 2 * threads:
+                    fut, n = pending.popleft()
+                    emit(fut.result())
+                    if progress:
+                        progress(n)
+            while pending:
+                fut, n = pending.popleft()
+                emit(fut.result())
+                if progress:
+                    progress(n)
+    tail = _index_and_footer(index, stats.uncompressed)
+    dst.write(tail)
+    stats.compressed += len(tail)
+    return stats
+
+
+def _index_and_footer(index: list[tuple[int, int]], total: int) -> bytes:
+    body = bytes([KIND_INDEX]) + struct.pack("<I", len(index))
+    body += b"".join(struct.pack("<II", u, c) for u, c in index)
+    body += struct.pack("<I", _crc(body))
+    foot = _FOOTER.pack(len(body), total)
+    return body + foot + struct.pack("<I", _crc(foot)) + FOOTER_MAGIC
+
+
+# ------------------------------------------------------------------------------------
+# decompression
+
+
+@dataclass
+class BlockInfo:
+    kind: int
+    usize: int
+    csize: int
+
+
+@dataclass
+class StreamInfo:
+    header: StreamHeader
+    blocks: list[BlockInfo]
+    uncompressed: int
+    compressed: int
+
+
+def _read_block_head(r: _Reader, header: StreamHeader) -> BlockInfo | None:
+    kind = r.read(1, "block header")[0]
+    if kind == KIND_INDEX:
+        return None
+    rest = r.read(_BLOCK_HEAD.size - 1 + 4, "block header")
+    head = bytes([kind]) + rest[:8]
+    (crc,) = struct.unpack("<I", rest[8:])
+    if crc != _crc(head):
+        raise CorruptError("Compressed data is corrupt (block header check failed)")
+    _, usize, csize = _BLOCK_HEAD.unpack(head)
+    if kind not in KIND_NAMES:
+        raise UnsupportedError(f"Unsupported options: block kind {kind}")
+    if usize == 0:
+        raise CorruptError("Compressed data is corrupt (empty block)")
+    if usize > header.max_block_size:
+        raise CorruptError("Compressed data is corrupt (block larger than the stream's block size)")
+    if kind == KIND_STORED and csize != usize:
+        raise CorruptError("Compressed data is corrupt (stored block size mismatch)")
+    if csize > MAX_BLOCK_SIZE + (MAX_BLOCK_SIZE >> 2):
+        raise CorruptError("Compressed data is corrupt (block too large)")
+    return BlockInfo(kind, usize, csize)
+
+
+def _decode_one(codec: Codec, info: BlockInfo, payload: bytes, chk_type: int, chk: bytes) -> bytes:
+    try:
+        if info.kind == KIND_STORED:
+            out = payload
+        elif info.kind == KIND_ZSTD:
+            from frappe_cli.fallback import zstd_decompress
+
+            out = zstd_decompress(payload, info.usize)
+        else:
+            out = codec.decode_block(payload, info.usize)
+    except SqueezeError:
+        raise
+    except MemoryError:
+        raise MemoryLimitError("Memory usage limit reached (cannot allocate)") from None
+    except Exception as exc:  # a decoder met data it could not parse
+        raise CorruptError(f"Compressed data is corrupt ({type(exc).__name__} in "
+                           f"{codec.codec_id} decoder)") from exc
+    if len(out) != info.usize:
+        raise CorruptError("Compressed data is corrupt (block size mismatch)")
+    if chk_type != CHECK_NONE and compute_check(chk_type, out) != chk:
+        raise CorruptError("Compressed data is corrupt (block check failed)")
+    return out
+
+
+def _memory_check(codec: Codec, header: StreamHeader, threads: int, memlimit: int | None) -> None:
+    if memlimit is None:
+        return
+    need = codec.memory_usage() + 3 * header.max_block_size
+    need *= max(1, threads)
+    if need > memlimit:
+        raise MemoryLimitError(
+            f"Memory usage limit reached ({need >> 20} MiB needed, limit {memlimit >> 20} MiB)"
+        )
+
+
+def iter_decompress(
+    src: BinaryIO,
+    *,
+    threads: int = 1,
+    memlimit: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    finish: bool = True,
+) -> Iterator[bytes]:
+    """Yield the decoded output of every stream in ``src`` (concatenated .sqz files).
+
+    Each piece is yielded only after its block check passed.  ``progress`` gets
+    the number of compressed bytes consumed.
+    """
+    from frappe_cli import registry
+
+    r = _Reader(src)
+    first = True
+    while True:
+        if not first and r.at_eof():
+            return
+        header = read_header(r, first=first)
+        first = False
+        codec_cls = registry.get_class(header.codec_id)
+        if not codec_cls.decodes_version(header.codec_version):
+            raise UnsupportedError(
+                f"Unsupported options: {header.codec_id} bitstream version {header.codec_version}"
+            )
+        codec = registry.from_config(header.params)
+        if codec.codec_id != header.codec_id:
+            raise UnsupportedError("Unsupported options: header codec id mismatch")
+        _memory_check(codec, header, threads, memlimit)
+        csize = CHECK_SIZES[header.check]
+        seen: list[tuple[int, int]] = []
+        total = 0
+
+        def read_blocks() -> Iterator[tuple[BlockInfo, bytes, bytes]]:
+            while True:
+                before = r.pos
+                info = _read_block_head(r, header)
+                if info is None:
+                    return
+                payload = r.read(info.csize, "block")
+                chk = r.read(csize, "block check")
+                if progress:
+                    progress(r.pos - before)
+                yield info, payload, chk
+
+        def deliver(info: BlockInfo, out: bytes) -> bytes:
+            nonlocal total
+            seen.append((info.usize, info.csize))
+            total += info.usize
+            return codec.finish_output(out) if finish else out
+
+        if threads <= 1:
+            for info, payload, chk in read_blocks():
+                yield deliver(info, _decode_one(codec, info, payload, header.check, chk))
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                pending: deque[tuple[BlockInfo, Future]] = deque()
+                for info, payload, chk in read_blocks():
+                    pending.append(
+                        (info, pool.submit(_decode_one, codec, info, payload, header.check, chk))
+                    )
+                    while len(pending) >= 2 * threads:
+                        i, fut = pending.popleft()
+                        yield deliver(i, fut.result())
+                while pending:
+                    i, fut = pending.popleft()
+                    yield deliver(i, fut.result())
+        _read_index_and_footer(r, seen, total)
+
+
+def _read_index_and_footer(r: _Reader, seen: list[tuple[int, int]], total: int) -> None:
+    body_start = bytes([KIND_INDEX])  # already consumed by _read_block_head
+    (count,) = struct.unpack("<I", r.read(4, "index"))
+    if count != len(seen):
+        raise CorruptError("Compressed data is corrupt (index does not match the blocks)")
+    entries = r.read(8 * count, "index")
+    (crc,) = struct.unpack("<I", r.read(4, "index"))
+    body = body_start + struct.pack("<I", count) + entries
+    if crc != _crc(body):
+        raise CorruptError("Compressed data is corrupt (index check failed)")
+    got = [struct.unpack_from("<II", entries, 8 * i) for i in range(count)]
+    if got != seen:
+        raise CorruptError("Compressed data is corrupt (index does not match the blocks)")
+    foot = r.read(FOOTER_SIZE, "footer")
+    isize, ftotal = _FOOTER.unpack(foot[:16])
+    (fcrc,) = struct.unpack("<I", foot[16:20])
+    if foot[20:] != FOOTER_MAGIC or fcrc != _crc(foot[:16]):
+        raise CorruptError("Compressed data is corrupt (footer check failed)")
+    if isize != len(body) + 4 or ftotal != total:
+        raise CorruptError("Compressed data is corrupt (footer does not match the index)")
+
+
+def decompress_stream(
+    src: BinaryIO,
+    dst: BinaryIO | None,
+    *,
+    threads: int = 1,
+    memlimit: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Decode every stream in ``src`` to ``dst`` (None: test only); returns bytes out."""
+    n = 0
+    for piece in iter_decompress(src, threads=threads, memlimit=memlimit, progress=progress,
+                                 finish=dst is not None):
+        if dst is not None:
+            dst.write(piece)
+        n += len(piece)
+    return n
+
+
+# ------------------------------------------------------------------------------------
+# listing
+
+
+def scan_streams(src: BinaryIO) -> list[StreamInfo]:
+    """Walk every stream's headers (payloads are skipped, not decoded, not checked)."""
+    r = _Reader(src)
+    out = []
+    first = True
+    while True:
+        if not first and r.at_eof():
+            return out
+        start = r.pos
+        header = read_header(r, first=first)
+        first = False
+        blocks: list[BlockInfo] = []
+        total = 0
+        while True:
+            info = _read_block_head(r, header)
+            if info is None:
+                break
+            _skip(r, info.csize + CHECK_SIZES[header.check])
+            blocks.append(info)
+            total += info.usize
+        _read_index_and_footer(r, [(b.usize, b.csize) for b in blocks], total)
+        out.append(StreamInfo(header, blocks, total, r.pos - start))
+
+
+def _skip(r: _Reader, n: int) -> None:
+    f = r.f
+    if not r._peek and n > _READ_PIECE and getattr(f, "seekable", lambda: False)():
+        cur = f.tell()
+        end = f.seek(0, 2)
+        if cur + n > end:
+            raise TruncatedError("Unexpected end of input (in block)")
+        f.seek(cur + n)
+        r.pos += n
+        return
+    while n > 0:
+        k = min(n, _READ_PIECE)
+        r.read(k, "block")
+        n -= k
+
+
+# ------------------------------------------------------------------------------------
+# in-memory helpers (library use, tests, bench)
+
+
+def compress(data: bytes, codec: Codec | str = "zstd", *, level: int | None = None,
+             check: str = "xxh64", threads: int = 1, block_size: int | None = None,
+             **params: Any) -> bytes:
+    import io
+
+    from frappe_cli import registry
+
+    if isinstance(codec, str):
+        codec = registry.make(codec, level, **params)
+    out = io.BytesIO()
+    compress_stream(io.BytesIO(data), out, codec, check=check, threads=threads,
+                    block_size=block_size)
+    return out.getvalue()
+
+
+def decompress(data: bytes, *, threads: int = 1, memlimit: int | None = None,
+               finish: bool = True) -> bytes:
+    import io
+
+    return b"".join(iter_decompress(io.BytesIO(data), threads=threads, memlimit=memlimit,
+                                    finish=finish))

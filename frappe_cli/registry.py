@@ -1,0 +1,121 @@
+"""Codec ids -> codec classes.
+
+Built-in codecs are listed here as ``"module:Class"`` strings and imported
+only when first used.  Third-party codecs register through the
+``squeeze.codecs`` entry-point group (as numcodecs does)::
+
+    [project.entry-points."squeeze.codecs"]
+    my-codec = "my_package.module:MyCodec"
+
+A plugin may not take the id of a built-in codec.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from frappe_cli.errors import OptionError, UnsupportedError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from frappe_cli.codec import Codec
+
+ENTRY_POINT_GROUP = "squeeze.codecs"
+
+#: id -> "module:Class"; modules must import cheaply (kernels load lazily)
+BUILTIN: dict[str, str] = {
+    "store": "frappe_cli.fallback:StoreCodec",
+    "zstd": "frappe_cli.fallback:ZstdCodec",
+    "text": "squeeze_text.codec:TextCodec",
+    "exe": "squeeze_binary.codec:ExeCodec",
+    "dfloat11": "squeeze_weights.codec:DFloat11Codec",
+    "enec": "squeeze_weights.codec:EnecCodec",
+    "frappe": "squeeze_image.codec:FrappeCodec",
+}
+
+_cache: dict[str, type] = {}
+_plugins: dict[str, object] | None = None
+
+
+def _plugin_entry_points() -> dict[str, object]:
+    global _plugins
+    if _plugins is None:
+        from importlib.metadata import entry_points
+
+        _plugins = {}
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name not in BUILTIN:
+                _plugins[ep.name] = ep
+    return _plugins
+
+
+def _load_target(target: str) -> type:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def available_ids() -> list[str]:
+    """Every codec id this installation can use (built-ins whose module imports)."""
+    ids = []
+    for cid in list(BUILTIN) + sorted(_plugin_entry_points()):
+        try:
+            get_class(cid)
+        except UnsupportedError:
+            continue
+        ids.append(cid)
+    return ids
+
+
+def get_class(codec_id: str) -> type["Codec"]:
+    """Return the codec class for ``codec_id`` or raise UnsupportedError."""
+    if codec_id in _cache:
+        return _cache[codec_id]
+    try:
+        if codec_id in BUILTIN:
+            cls = _load_target(BUILTIN[codec_id])
+        else:
+            ep = _plugin_entry_points().get(codec_id)
+            if ep is None:
+                raise UnsupportedError(f"Unsupported options: unknown codec '{codec_id}'")
+            cls = ep.load()
+    except (ImportError, AttributeError) as exc:
+        raise UnsupportedError(
+            f"Unsupported options: codec '{codec_id}' is not available ({exc})"
+        ) from exc
+    if getattr(cls, "codec_id", None) != codec_id:
+        raise UnsupportedError(f"Unsupported options: codec '{codec_id}' is misregistered")
+    _cache[codec_id] = cls
+    return cls
+
+
+def register(cls: type["Codec"]) -> type["Codec"]:
+    """Register a codec class at run time (tests, embedding); usable as a decorator."""
+    if cls.codec_id in BUILTIN:
+        raise OptionError(f"codec id '{cls.codec_id}' is taken by a built-in codec")
+    _cache[cls.codec_id] = cls
+    return cls
+
+
+def unregister(codec_id: str) -> None:
+    if codec_id not in BUILTIN:
+        _cache.pop(codec_id, None)
+
+
+def make(codec_id: str, level: int | None = None, **params) -> "Codec":
+    """Instantiate a codec by id (for compression)."""
+    cls = get_class(codec_id)
+    if level is None:
+        return cls(**params)
+    return cls(level=level, **params)
+
+
+def from_config(cfg: dict) -> "Codec":
+    """Rebuild the codec a stream header describes (for decompression)."""
+    codec_id = cfg.get("id")
+    if not isinstance(codec_id, str):
+        raise UnsupportedError("Unsupported options: header names no codec")
+    cls = get_class(codec_id)
+    try:
+        return cls.from_config(cfg)
+    except (TypeError, ValueError, OptionError) as exc:
+        raise UnsupportedError(f"Unsupported options: {codec_id}: {exc}") from exc
