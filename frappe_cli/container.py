@@ -141,7 +141,8 @@ def read_header(r: _Reader, first: bool = True) -> StreamHeader:
     except TruncatedError:
         if first:
             raise FormatError("File format not recognized") from None
-        raise CorruptError("Compressed data is corrupt (trailing garbage after the stream)") from None
+        raise CorruptError(
+            "Compressed data is corrupt (trailing garbage after the stream)") from None
     if magic != MAGIC:
         if first:
             raise FormatError("File format not recognized")
@@ -153,7 +154,8 @@ def read_header(r: _Reader, first: bool = True) -> StreamHeader:
         raise CorruptError("Compressed data is corrupt (header parameters too long)")
     params = r.read(plen, "header")
     (crc,) = struct.unpack("<I", r.read(4, "header"))
-    body = MAGIC + bytes([version, flags, idlen]) + cid + struct.pack("<HII", cver, mbs, plen) + params
+    body = (MAGIC + bytes([version, flags, idlen]) + cid + struct.pack("<HII", cver, mbs, plen)
+            + params)
     if crc != _crc(body):
         raise CorruptError("Compressed data is corrupt (header check failed)")
     # the header is intact: from here on, problems are "unsupported", not "corrupt"
@@ -234,12 +236,8 @@ def compress_stream(
     bs = block_size or codec.block_size()
     if not 1 <= bs <= MAX_BLOCK_SIZE:
         raise OptionError(f"block size must be 1..{MAX_BLOCK_SIZE}")
-    # lossy codecs may reconstruct more bytes than they read (e.g. RGB from grey)
-    mbs = bs if codec.lossless else MAX_BLOCK_SIZE
-    header = StreamHeader(codec.codec_id, codec.bitstream_version, chk, mbs, codec.get_config())
-    hbytes = header.encode()
-    dst.write(hbytes)
-    stats = StreamStats(codec_id=codec.codec_id, compressed=len(hbytes))
+    header = StreamHeader(codec.codec_id, codec.bitstream_version, chk, bs, codec.get_config())
+    stats = StreamStats(codec_id=codec.codec_id)
     index: list[tuple[int, int]] = []
 
     def emit(res: tuple[int, bytes, int, bytes]) -> None:
@@ -252,24 +250,32 @@ def compress_stream(
         stats.compressed += len(rec)
         stats.kinds[KIND_NAMES[kind]] += 1
 
-    blocks = codec.split(src, bs)
-    if threads <= 1:
+    def start(max_block: int) -> None:
+        header.max_block_size = max_block
+        hbytes = header.encode()
+        dst.write(hbytes)
+        stats.compressed += len(hbytes)
+
+    blocks = _checked_blocks(codec.split(src, bs), bs, codec.codec_id)
+    if not codec.lossless:
+        # a lossy codec's reconstruction can be larger than what it read (a PNG
+        # decodes to raw pixels): its whole-image blocks are coded before the
+        # header is written, so the header states their true maximum size
+        results = [_encode_one(codec, data, hint, chk) for data, hint in blocks]
+        start(max([r[2] for r in results], default=1))
+        for res in results:
+            emit(res)
+    elif threads <= 1:
+        start(bs)
         for data, hint in blocks:
-            if not data:
-                continue
-            if len(data) > bs:
-                raise OptionError(f"codec {codec.codec_id} cut a block larger than {bs}")
             emit(_encode_one(codec, data, hint, chk))
             if progress:
                 progress(len(data))
     else:
+        start(bs)
         with ThreadPoolExecutor(max_workers=threads) as pool:
             pending: deque[tuple[Future, int]] = deque()
             for data, hint in blocks:
-                if not data:
-                    continue
-                if len(data) > bs:
-                    raise OptionError(f"codec {codec.codec_id} cut a block larger than {bs}")
                 pending.append((pool.submit(_encode_one, codec, data, hint, chk), len(data)))
                 while len(pending) >= 2 * threads:
                     fut, n = pending.popleft()
@@ -285,6 +291,16 @@ def compress_stream(
     dst.write(tail)
     stats.compressed += len(tail)
     return stats
+
+
+def _checked_blocks(blocks: Iterator[tuple[bytes, Any]], bs: int,
+                    codec_id: str) -> Iterator[tuple[bytes, Any]]:
+    for data, hint in blocks:
+        if not data:
+            continue
+        if len(data) > bs:
+            raise OptionError(f"codec {codec_id} cut a block larger than {bs} bytes")
+        yield data, hint
 
 
 def _index_and_footer(index: list[tuple[int, int]], total: int) -> bytes:
@@ -403,45 +419,51 @@ def iter_decompress(
         if codec.codec_id != header.codec_id:
             raise UnsupportedError("Unsupported options: header codec id mismatch")
         _memory_check(codec, header, threads, memlimit)
-        csize = CHECK_SIZES[header.check]
-        seen: list[tuple[int, int]] = []
-        total = 0
+        yield from _decode_stream(r, header, codec, threads, progress, finish)
 
-        def read_blocks() -> Iterator[tuple[BlockInfo, bytes, bytes]]:
-            while True:
-                before = r.pos
-                info = _read_block_head(r, header)
-                if info is None:
-                    return
-                payload = r.read(info.csize, "block")
-                chk = r.read(csize, "block check")
-                if progress:
-                    progress(r.pos - before)
-                yield info, payload, chk
 
-        def deliver(info: BlockInfo, out: bytes) -> bytes:
-            nonlocal total
-            seen.append((info.usize, info.csize))
-            total += info.usize
-            return codec.finish_output(out) if finish else out
+def _stream_blocks(r: _Reader, header: StreamHeader,
+                   progress: Callable[[int], None] | None) -> Iterator[tuple[BlockInfo, bytes,
+                                                                               bytes]]:
+    csize = CHECK_SIZES[header.check]
+    while True:
+        before = r.pos
+        info = _read_block_head(r, header)
+        if info is None:
+            return
+        payload = r.read(info.csize, "block")
+        chk = r.read(csize, "block check")
+        if progress:
+            progress(r.pos - before)
+        yield info, payload, chk
 
-        if threads <= 1:
-            for info, payload, chk in read_blocks():
-                yield deliver(info, _decode_one(codec, info, payload, header.check, chk))
-        else:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                pending: deque[tuple[BlockInfo, Future]] = deque()
-                for info, payload, chk in read_blocks():
-                    pending.append(
-                        (info, pool.submit(_decode_one, codec, info, payload, header.check, chk))
-                    )
-                    while len(pending) >= 2 * threads:
-                        i, fut = pending.popleft()
-                        yield deliver(i, fut.result())
-                while pending:
+
+def _decode_stream(r: _Reader, header: StreamHeader, codec: Codec, threads: int,
+                   progress: Callable[[int], None] | None, finish: bool) -> Iterator[bytes]:
+    seen: list[tuple[int, int]] = []
+
+    def deliver(info: BlockInfo, out: bytes) -> bytes:
+        seen.append((info.usize, info.csize))
+        return codec.finish_output(out) if finish else out
+
+    blocks = _stream_blocks(r, header, progress)
+    if threads <= 1:
+        for info, payload, chk in blocks:
+            yield deliver(info, _decode_one(codec, info, payload, header.check, chk))
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            pending: deque[tuple[BlockInfo, Future]] = deque()
+            for info, payload, chk in blocks:
+                pending.append(
+                    (info, pool.submit(_decode_one, codec, info, payload, header.check, chk))
+                )
+                while len(pending) >= 2 * threads:
                     i, fut = pending.popleft()
                     yield deliver(i, fut.result())
-        _read_index_and_footer(r, seen, total)
+            while pending:
+                i, fut = pending.popleft()
+                yield deliver(i, fut.result())
+    _read_index_and_footer(r, seen, sum(u for u, _ in seen))
 
 
 def _read_index_and_footer(r: _Reader, seen: list[tuple[int, int]], total: int) -> None:

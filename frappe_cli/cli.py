@@ -1,0 +1,692 @@
+"""The ``squeeze`` command line: parse, route, report.  No codec logic here.
+
+``squeeze [OPTIONS] [FILE]...`` compresses (``-d`` decompresses, ``-t`` tests,
+``-l`` lists), as xz does; ``squeeze compress|decompress|test|list|bench|codecs``
+name the same operations explicitly.  Only click and the standard library are
+imported at start-up; numpy, numba and the codecs load when they are needed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+import click
+
+from frappe_cli import __version__
+from frappe_cli.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_WARNING,
+    OptionError,
+    SkipWarning,
+    SqueezeError,
+)
+
+PROG = "squeeze"
+DEFAULT_SUFFIX = ".sqz"
+PROGRESS_MIN_BYTES = 4 << 20
+
+
+# ------------------------------------------------------------------------------------
+# reporting
+
+
+def _debug() -> bool:
+    return os.environ.get("SQUEEZE_DEBUG", "") not in ("", "0")
+
+
+def message(text: str) -> None:
+    click.echo(f"{PROG}: {text}", err=True)
+
+
+@dataclass
+class Opts:
+    mode: str = "compress"  # compress, decompress, test, list
+    stdout: bool = False
+    output: str | None = None
+    force: bool = False
+    rm: bool = False
+    suffix: str = DEFAULT_SUFFIX
+    level: int | None = None
+    threads: int = 1
+    verbose: int = 0
+    quiet: int = 0
+    codec: str = "auto"
+    json: bool = False
+    progress: bool = True
+    memlimit: int | None = None
+    block_size: int | None = None
+    check: str = "xxh64"
+    params: dict = field(default_factory=dict)
+
+
+class Run:
+    """Per-invocation state: the worst outcome so far and the JSON records."""
+
+    def __init__(self, opts: Opts):
+        self.opts = opts
+        self.status = EXIT_OK
+        self.records: list[dict] = []
+
+    def fail(self, name: str, exc: BaseException) -> None:
+        if isinstance(exc, SkipWarning):
+            if self.opts.quiet < 2:
+                if self.opts.quiet < 1:
+                    message(f"{name}: {exc.message}")
+            self.status = max(self.status, EXIT_WARNING)
+            return
+        if isinstance(exc, SqueezeError):
+            text = exc.message
+        elif isinstance(exc, OSError):
+            text = exc.strerror or str(exc)
+        elif isinstance(exc, MemoryError):
+            text = "Memory usage limit reached (cannot allocate memory)"
+        else:
+            text = f"Internal error ({type(exc).__name__}: {exc})"
+        if _debug():
+            import traceback
+
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        if self.opts.quiet < 2:
+            message(f"{name}: {text}")
+        self.status = EXIT_ERROR
+
+
+# ------------------------------------------------------------------------------------
+# the per-file work
+
+
+def _display(path: str | None) -> str:
+    return "(stdin)" if path in (None, "-") else path
+
+
+def _threads(n: int) -> int:
+    return (os.cpu_count() or 1) if n == 0 else n
+
+
+def _make_progress(opts: Opts, total: int | None, desc: str) -> tuple[Callable | None, Any]:
+    if not opts.progress or opts.quiet or not sys.stderr.isatty():
+        return None, None
+    if total is not None and total < PROGRESS_MIN_BYTES:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
+               file=sys.stderr, leave=False, dynamic_ncols=True)
+    return bar.update, bar
+
+
+def _open_input(path: str | None) -> tuple[BinaryIO, int | None, Path | None]:
+    if path in (None, "-"):
+        return sys.stdin.buffer, None, None
+    p = Path(path)
+    if p.is_symlink() and not p.exists():
+        raise SqueezeError("No such file or directory")
+    if p.is_dir():
+        raise SkipWarning("Is a directory, skipping")
+    if not p.exists():
+        raise SqueezeError("No such file or directory")
+    if not p.is_file():
+        raise SkipWarning("Not a regular file, skipping")
+    f = open(p, "rb")
+    return f, p.stat().st_size, p
+
+
+def _build_codec(opts: Opts, head: bytes):
+    from frappe_cli import registry
+
+    codec_id = opts.codec
+    reason = ""
+    if codec_id == "auto":
+        from frappe_cli import detect
+
+        codec_id, reason = detect.choose_codec(head)
+    codec = registry.make(codec_id, opts.level, **opts.params)
+    return codec, reason
+
+
+def _memory_fit(codec, opts: Opts, threads: int) -> int:
+    """Reduce the thread count to honour -M; raise if one thread does not fit."""
+    if opts.memlimit is None:
+        return threads
+    bs = opts.block_size or codec.block_size()
+    per = codec.memory_usage() + 3 * bs
+    while threads > 1 and per * threads > opts.memlimit:
+        threads -= 1
+    if per > opts.memlimit:
+        from frappe_cli.errors import MemoryLimitError
+
+        raise MemoryLimitError(
+            f"Memory usage limit reached ({per >> 20} MiB needed by {codec.codec_id} "
+            f"level {codec.level}, limit {opts.memlimit >> 20} MiB)"
+        )
+    return threads
+
+
+def compress_one(run: Run, path: str | None) -> None:
+    from frappe_cli import container, fileio
+
+    opts = run.opts
+    name = _display(path)
+    to_stdout = opts.stdout or path in (None, "-")
+    if path not in (None, "-") and not opts.force and path.endswith(opts.suffix):
+        if not to_stdout:
+            raise SkipWarning(f"File already has '{opts.suffix}' suffix, skipping")
+    src, size, p = _open_input(path)
+    try:
+        if to_stdout and sys.stdout.isatty() and not opts.force:
+            raise SqueezeError("Compressed data cannot be written to a terminal")
+        head, reader = fileio.peek(src, 1 << 16)
+        codec, reason = _build_codec(opts, head)
+        threads = _memory_fit(codec, opts, _threads(opts.threads))
+        if opts.verbose >= 2 and reason:
+            message(f"{name}: auto: {codec.codec_id} ({reason})")
+        update, bar = _make_progress(opts, size, name)
+        try:
+            if to_stdout:
+                out = sys.stdout.buffer
+                stats = container.compress_stream(reader, out, codec, check=opts.check,
+                                                  threads=threads, block_size=opts.block_size,
+                                                  progress=update)
+                out.flush()
+                dest = "(stdout)"
+            else:
+                dest_path = Path(opts.output) if opts.output else Path(path + opts.suffix)
+                if p is not None and fileio.same_file(p, dest_path):
+                    raise SqueezeError("Output file is the input file")
+                with fileio.AtomicOutput(dest_path, force=opts.force, like=p) as out:
+                    stats = container.compress_stream(reader, out, codec, check=opts.check,
+                                                      threads=threads,
+                                                      block_size=opts.block_size,
+                                                      progress=update)
+                dest = str(dest_path)
+                if opts.rm and p is not None:
+                    _verify_written(dest_path, stats.uncompressed if codec.lossless else None)
+                    p.unlink()
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        if src is not sys.stdin.buffer:
+            src.close()
+    rec = {"file": name, "output": dest, "codec": stats.codec_id, "level": codec.level,
+           "uncompressed": stats.uncompressed, "compressed": stats.compressed,
+           "blocks": stats.blocks, "block_kinds": stats.kinds}
+    run.records.append(rec)
+    if opts.verbose and not opts.json:
+        ratio = stats.compressed / stats.uncompressed if stats.uncompressed else 0.0
+        bpb = 8 * ratio
+        message(f"{name}: {stats.uncompressed} -> {stats.compressed} bytes "
+                f"({ratio:.3f}, {bpb:.3f} bits/byte, {stats.codec_id} -{codec.level})")
+
+
+def _verify_written(path: Path, expect_size: int | None) -> None:
+    """Re-read the written file's structure before the input may be removed."""
+    from frappe_cli import container
+
+    with open(path, "rb") as f:
+        streams = container.scan_streams(f)
+    total = sum(s.uncompressed for s in streams)
+    if expect_size is not None and total != expect_size:
+        raise SqueezeError("Verification of the written file failed; input kept")
+
+
+def decompress_one(run: Run, path: str | None) -> None:
+    from frappe_cli import container, fileio
+
+    opts = run.opts
+    name = _display(path)
+    test = opts.mode == "test"
+    from_stdin = path in (None, "-")
+    to_stdout = not test and (opts.stdout or from_stdin)
+    if not test and not to_stdout and not opts.output and not path.endswith(opts.suffix):
+        raise SkipWarning("Filename has an unknown suffix, skipping")
+    src, size, p = _open_input(path)
+    try:
+        if from_stdin and sys.stdin.isatty() and not opts.force:
+            raise SqueezeError("Compressed data cannot be read from a terminal")
+        threads = _threads(opts.threads)
+        update, bar = _make_progress(opts, size, name)
+        kw = dict(threads=threads, memlimit=opts.memlimit, progress=update)
+        try:
+            if test:
+                n = container.decompress_stream(src, None, **kw)
+                dest = None
+            elif to_stdout:
+                out = sys.stdout.buffer
+                n = container.decompress_stream(src, out, **kw)
+                out.flush()
+                dest = "(stdout)"
+            else:
+                dest_path = Path(opts.output) if opts.output else Path(path[: -len(opts.suffix)])
+                if p is not None and fileio.same_file(p, dest_path):
+                    raise SqueezeError("Output file is the input file")
+                with fileio.AtomicOutput(dest_path, force=opts.force, like=p) as out:
+                    n = container.decompress_stream(src, out, **kw)
+                dest = str(dest_path)
+                if opts.rm and p is not None:
+                    p.unlink()
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        if src is not sys.stdin.buffer:
+            src.close()
+    run.records.append({"file": name, "output": dest, "uncompressed": n,
+                        "compressed": size, "status": "ok"})
+    if opts.verbose and not opts.json:
+        message(f"{name}: {'OK' if test else 'decompressed'} ({n} bytes)")
+
+
+def list_one(run: Run, path: str | None) -> None:
+    from frappe_cli import container
+
+    name = _display(path)
+    src, size, p = _open_input(path)
+    try:
+        streams = container.scan_streams(src)
+    finally:
+        if src is not sys.stdin.buffer:
+            src.close()
+    for s in streams:
+        h = s.header
+        kinds: dict[str, int] = {}
+        for b in s.blocks:
+            k = container.KIND_NAMES[b.kind]
+            kinds[k] = kinds.get(k, 0) + 1
+        rec = {
+            "file": name,
+            "codec": h.codec_id,
+            "codec_version": h.codec_version,
+            "params": h.params,
+            "check": {v: k for k, v in container.CHECK_NAMES.items()}[h.check],
+            "block_size": h.max_block_size,
+            "blocks": len(s.blocks),
+            "block_kinds": kinds,
+            "compressed": s.compressed,
+            "uncompressed": s.uncompressed,
+        }
+        if run.opts.verbose:
+            rec["block_list"] = [
+                {"kind": container.KIND_NAMES[b.kind], "uncompressed": b.usize,
+                 "compressed": b.csize} for b in s.blocks
+            ]
+            details = _codec_details(h.codec_id, p)
+            if details:
+                rec["details"] = details
+        run.records.append(rec)
+
+
+def _codec_details(codec_id: str, path: Path | None) -> list[dict] | None:
+    """Codec-specific rows for ``list -v`` (e.g. per-tensor ratios of the weight packers)."""
+    if path is None:
+        return None
+    from frappe_cli import registry
+    from frappe_cli.errors import UnsupportedError
+
+    try:
+        cls = registry.get_class(codec_id)
+    except UnsupportedError:
+        return None
+    describe = getattr(cls, "describe_sqz", None)
+    if describe is None:
+        return None
+    return describe(path)
+
+
+def _print_list(run: Run) -> None:
+    recs = run.records
+    if run.opts.json:
+        import json
+
+        click.echo(json.dumps(recs, indent=1))
+        return
+    if not recs:
+        return
+    click.echo(f"{'Codec':<10} {'Blocks':>6} {'Compressed':>14} {'Uncompressed':>14} "
+               f"{'Ratio':>6} {'Bits/B':>7} {'Check':<6} Filename")
+    tc = tu = 0
+    for r in recs:
+        ratio = r["compressed"] / r["uncompressed"] if r["uncompressed"] else 0.0
+        click.echo(f"{r['codec']:<10} {r['blocks']:>6} {r['compressed']:>14,} "
+                   f"{r['uncompressed']:>14,} {ratio:>6.3f} {8 * ratio:>7.3f} "
+                   f"{r['check']:<6} {r['file']}")
+        tc += r["compressed"]
+        tu += r["uncompressed"]
+        if run.opts.verbose:
+            for i, b in enumerate(r["block_list"]):
+                click.echo(f"    block {i:>5}  {b['kind']:<6} {b['compressed']:>12,} -> "
+                           f"{b['uncompressed']:>12,}")
+            for d in r.get("details") or []:
+                click.echo("    " + "  ".join(f"{k}={v}" for k, v in d.items()))
+    if len(recs) > 1:
+        ratio = tc / tu if tu else 0.0
+        click.echo(f"{'total':<10} {sum(r['blocks'] for r in recs):>6} {tc:>14,} {tu:>14,} "
+                   f"{ratio:>6.3f} {8 * ratio:>7.3f} {'':<6} {len(recs)} streams")
+
+
+def run_files(opts: Opts, files: tuple[str, ...]) -> int:
+    run = Run(opts)
+    if opts.output and len(files) > 1:
+        raise click.UsageError("-o/--output takes a single input file")
+    if opts.output and opts.stdout:
+        raise click.UsageError("-o/--output and -c/--stdout exclude each other")
+    if opts.rm and (opts.stdout or not files or "-" in files):
+        raise click.UsageError("--rm needs file arguments and cannot be used with -c/--stdout")
+    if not opts.suffix or "/" in opts.suffix:
+        raise click.UsageError("invalid suffix for -S/--suffix")
+    if opts.mode in ("decompress", "test", "list") and opts.params:
+        raise click.UsageError("codec options apply to compression only")
+    work = {"compress": compress_one, "decompress": decompress_one, "test": decompress_one,
+            "list": list_one}[opts.mode]
+    targets = files or ("-",)
+    if targets.count("-") > 1:
+        raise click.UsageError("standard input can be named only once")
+    for path in targets:
+        try:
+            work(run, path)
+        except KeyboardInterrupt:
+            raise
+        except BrokenPipeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+            run.fail(_display(path), exc)
+    if opts.mode == "list":
+        _print_list(run)
+    elif opts.json:
+        import json
+
+        data_on_stdout = opts.mode != "test" and (opts.stdout or targets == ("-",))
+        text = "\n".join(json.dumps(r) for r in run.records)
+        if text:
+            click.echo(text, err=data_on_stdout)
+    return run.status
+
+
+# ------------------------------------------------------------------------------------
+# click definitions
+
+
+def _level_options(f):
+    for n in range(9, -1, -1):
+        f = click.option(f"-{n}", "level", flag_value=n,
+                         help="Compression level: -0 fastest .. -9 best (default -6)."
+                         if n == 0 else None, hidden=n != 0)(f)
+    return f
+
+
+def _parse_size_cb(ctx, param, value):
+    if value is None:
+        return None
+    from frappe_cli.fileio import parse_size
+
+    try:
+        return parse_size(value)
+    except OptionError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+def _parse_params(values: tuple[str, ...], **named) -> dict:
+    params: dict[str, Any] = {}
+    for item in values:
+        key, sep, val = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got '{item}'", param_hint="-O")
+        params[key.strip().replace("-", "_")] = _coerce(val.strip())
+    for k, v in named.items():
+        if v is not None:
+            params[k] = v
+    return params
+
+
+def _coerce(v: str) -> Any:
+    for conv in (int, float):
+        try:
+            return conv(v)
+        except ValueError:
+            pass
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    return v
+
+
+def file_options(f):
+    """Options shared by the default command and compress/decompress/test/list."""
+    decorators = [
+        click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True)),
+        click.option("-c", "--stdout", "to_stdout", is_flag=True,
+                     help="Write to standard output; keep input files."),
+        click.option("-o", "--output", metavar="FILE", help="Write to FILE (one input only)."),
+        click.option("-k", "--keep", is_flag=True, help="Keep input files (the default)."),
+        click.option("--rm", is_flag=True,
+                     help="Remove input files after a successful, verified write."),
+        click.option("-f", "--force", is_flag=True,
+                     help="Overwrite outputs; allow compressed data on a terminal."),
+        click.option("-S", "--suffix", default=DEFAULT_SUFFIX, show_default=True,
+                     help="Suffix of compressed files."),
+        _level_options,
+        click.option("-T", "--threads", type=click.IntRange(min=0), default=1, show_default=True,
+                     help="Worker threads (0 = all cores); never changes the output."),
+        click.option("-v", "--verbose", count=True, help="Report per file (twice: more)."),
+        click.option("-q", "--quiet", count=True, help="Suppress warnings (twice: errors too)."),
+        click.option("--codec", default="auto", show_default=True, metavar="NAME|auto",
+                     help="Codec to compress with (see `squeeze codecs`); auto never picks a "
+                          "lossy one."),
+        click.option("--json", "as_json", is_flag=True, help="Machine-readable report."),
+        click.option("--no-progress", is_flag=True, help="Never show a progress bar."),
+        click.option("-M", "--memlimit", callback=_parse_size_cb, metavar="SIZE",
+                     help="Memory limit, e.g. 512MiB, 2G or 40% of RAM."),
+        click.option("-B", "--block-size", callback=_parse_size_cb, metavar="SIZE",
+                     help="Uncompressed block size (default: the codec's)."),
+        click.option("-C", "--check", type=click.Choice(["none", "crc32", "xxh64"]),
+                     default="xxh64", show_default=True, help="Integrity check of each block."),
+        click.option("--bpp", type=float, help="Image codec: target bits per pixel."),
+        click.option("--quality", type=float, help="Image codec: quality 0..100."),
+        click.option("--dtype", help="Weight codecs: element type of a raw array (bf16, f16, "
+                                     "f32...)."),
+        click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
+                     help="Codec-specific option (repeatable)."),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
+
+
+def _opts_from(mode: str, kw: dict) -> Opts:
+    params = _parse_params(kw.pop("options"), bpp=kw.pop("bpp"), quality=kw.pop("quality"),
+                           dtype=kw.pop("dtype"))
+    kw.pop("keep")
+    return Opts(
+        mode=mode,
+        stdout=kw.pop("to_stdout"),
+        output=kw.pop("output"),
+        force=kw.pop("force"),
+        rm=kw.pop("rm"),
+        suffix=kw.pop("suffix"),
+        level=kw.pop("level"),
+        threads=kw.pop("threads"),
+        verbose=kw.pop("verbose"),
+        quiet=kw.pop("quiet"),
+        codec=kw.pop("codec"),
+        json=kw.pop("as_json"),
+        progress=not kw.pop("no_progress"),
+        memlimit=kw.pop("memlimit"),
+        block_size=kw.pop("block_size"),
+        check=kw.pop("check"),
+        params=params,
+    )
+
+
+def _finish(code: int) -> None:
+    sys.exit(code)
+
+
+COMMANDS_HELP = """\b
+Commands (squeeze COMMAND --help for each):
+  compress     compress files (the default)
+  decompress   decompress .sqz files (also -d, unsqueeze)
+  test         test the integrity of .sqz files (also -t)
+  list         show information about .sqz files (also -l)
+  bench        compare squeeze's codecs with gzip, xz, zstd, brotli, PPMd...
+  codecs       list the available codecs
+  tokenizer    Binary BPE tokenizers (train, encode, decode, stats)
+
+\b
+With no FILE, or when FILE is -, read standard input and write standard output.
+Exit status: 0 success, 1 error, 2 warning (e.g. a file was skipped).
+"""
+
+
+@click.command(name=PROG, epilog=COMMANDS_HELP,
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-z", "--compress", "m_compress", is_flag=True, help="Compress (the default).")
+@click.option("-d", "--decompress", "m_decompress", is_flag=True, help="Decompress.")
+@click.option("-t", "--test", "m_test", is_flag=True, help="Test compressed files.")
+@click.option("-l", "--list", "m_list", is_flag=True, help="List information about .sqz files.")
+@file_options
+@click.version_option(__version__, "-V", "--version", prog_name=PROG)
+def root(m_compress, m_decompress, m_test, m_list, files, **kw):
+    """Compress or decompress FILEs in the .sqz format."""
+    modes = [m for m, on in (("compress", m_compress), ("decompress", m_decompress),
+                             ("test", m_test), ("list", m_list)) if on]
+    if len(modes) > 1:
+        raise click.UsageError("choose one of -z, -d, -t, -l")
+    mode = modes[0] if modes else "compress"
+    _finish(run_files(_opts_from(mode, kw), files))
+
+
+def _mode_command(mode: str, helptext: str):
+    @click.command(name=mode, help=helptext,
+                   context_settings={"help_option_names": ["-h", "--help"]})
+    @file_options
+    def cmd(files, **kw):
+        _finish(run_files(_opts_from(mode, kw), files))
+
+    return cmd
+
+
+@click.command(name="codecs", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
+def codecs_cmd(as_json):
+    """List the codecs this installation provides, one line each."""
+    from frappe_cli import registry
+
+    rows = []
+    for cid in registry.available_ids():
+        cls = registry.get_class(cid)
+        rows.append({"id": cid, "version": cls.bitstream_version,
+                     "lossless": bool(cls.lossless), "description": cls.description})
+    if as_json:
+        import json
+
+        click.echo(json.dumps(rows, indent=1))
+    else:
+        for r in rows:
+            kind = "lossless" if r["lossless"] else "lossy"
+            click.echo(f"{r['id']:<10} v{r['version']:<3} {kind:<8} {r['description']}")
+    _finish(EXIT_OK)
+
+
+def _bench_command():
+    from frappe_cli.bench.cli import bench
+
+    return bench
+
+
+def _tokenizer_command():
+    from squeeze_binary.cli import tokenizer
+
+    return tokenizer
+
+
+SUBCOMMANDS: dict[str, Callable[[], click.Command]] = {
+    "compress": lambda: _mode_command("compress", "Compress FILEs (default: FILE.sqz)."),
+    "decompress": lambda: _mode_command("decompress", "Decompress FILE.sqz to FILE."),
+    "test": lambda: _mode_command("test", "Decompress and verify FILEs; write nothing."),
+    "list": lambda: _mode_command("list", "Show the structure of .sqz FILEs."),
+    "codecs": lambda: codecs_cmd,
+    "bench": _bench_command,
+    "tokenizer": _tokenizer_command,
+}
+
+
+def _invoke(cmd: click.Command, args: list[str], prog: str) -> int:
+    try:
+        cmd.main(args=args, prog_name=prog, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.UsageError as e:
+        msg = e.format_message()
+        message(msg)
+        message(f"Try '{prog} --help' for more information.")
+        return EXIT_ERROR
+    except click.Abort:
+        return 130
+    except click.ClickException as e:
+        message(e.format_message())
+        return EXIT_ERROR
+    except SqueezeError as e:
+        message(e.message)
+        return e.exit_code
+    except ImportError as e:  # an optional part (e.g. a codec family) is not installed
+        if _debug():
+            raise
+        message(f"this command is not available: {e}")
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None, *, prefix: tuple[str, ...] = ()) -> None:
+    """Entry point of the ``squeeze`` console script."""
+    args = list(prefix) + list(sys.argv[1:] if argv is None else argv)
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    prog = PROG
+    if args and args[0] in SUBCOMMANDS:
+        name = args.pop(0)
+        try:
+            cmd = SUBCOMMANDS[name]()
+        except ImportError as e:
+            message(f"{name}: this command is not available ({e})")
+            sys.exit(EXIT_ERROR)
+        prog = f"{PROG} {name}"
+    else:
+        cmd = root
+    try:
+        code = _invoke(cmd, args, prog)
+    except KeyboardInterrupt:
+        code = 130
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else EXIT_ERROR
+    except BrokenPipeError:
+        code = EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001
+        if _debug():
+            raise
+        message(f"Internal error ({type(exc).__name__}: {exc})")
+        code = EXIT_ERROR
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError):
+        pass
+    sys.exit(code)
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main_decompress() -> None:
+    """``unsqueeze``: ``squeeze -d``."""
+    main(prefix=("-d",))
+
+
+def main_cat() -> None:
+    """``sqzcat``: ``squeeze -dc``."""
+    main(prefix=("-d", "-c"))

@@ -1,0 +1,187 @@
+"""Safe file handling for the CLI: atomic outputs, peeking readers, size parsing.
+
+Outputs are written to a hidden temporary file in the destination folder and
+renamed into place only after everything was written and flushed to disk; on
+any error (full disk, Ctrl-C, corrupt input) the temporary file is removed, so
+a partial output never appears under the final name.  Without ``force`` an
+existing file is never replaced (the final step uses ``os.link``, which fails
+instead of overwriting, so a file created meanwhile is not clobbered either).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from frappe_cli.errors import OptionError, SqueezeError
+
+
+class AtomicOutput:
+    """Context manager yielding a writable binary file that becomes ``path`` on success."""
+
+    def __init__(self, path: Path, *, force: bool, like: Path | None = None):
+        self.path = Path(path)
+        self.force = force
+        self.like = like
+        self.tmp: Path | None = None
+        self.f: BinaryIO | None = None
+
+    def __enter__(self) -> BinaryIO:
+        if self.path.exists() and not self.force:
+            raise SqueezeError("File exists")
+        if self.path.is_dir():
+            raise SqueezeError("Is a directory")
+        parent = self.path.parent
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
+        self.tmp = Path(name)
+        self.f = os.fdopen(fd, "wb")
+        return self.f
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self.f is not None and self.tmp is not None
+        try:
+            if exc_type is None:
+                self.f.flush()
+                os.fsync(self.f.fileno())
+                self.f.close()
+                if self.like is not None:
+                    _copy_metadata(self.like, self.tmp)
+                self._place()
+                _fsync_dir(self.path.parent)
+            else:
+                self.f.close()
+        finally:
+            if not self.f.closed:
+                self.f.close()
+            if self.tmp.exists():
+                try:
+                    self.tmp.unlink()
+                except OSError:
+                    pass
+        return False
+
+    def _place(self) -> None:
+        assert self.tmp is not None
+        if self.force:
+            os.replace(self.tmp, self.path)
+            return
+        try:
+            os.link(self.tmp, self.path)
+        except FileExistsError:
+            raise SqueezeError("File exists") from None
+        except OSError:
+            # file systems without hard links: check-then-rename
+            if self.path.exists():
+                raise SqueezeError("File exists") from None
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink()
+
+
+def _copy_metadata(src: Path, dst: Path) -> None:
+    try:
+        st = src.stat()
+        os.chmod(dst, stat.S_IMODE(st.st_mode))
+        os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+    except OSError:
+        pass
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class PeekReader(io.RawIOBase):
+    """A reader that first returns ``prefix`` and then the rest of ``raw``."""
+
+    def __init__(self, raw: BinaryIO, prefix: bytes):
+        self.raw = raw
+        self.prefix = prefix
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self.prefix:
+            if n is None or n < 0:
+                out, self.prefix = self.prefix + self.raw.read(), b""
+                return out
+            out, self.prefix = self.prefix[:n], self.prefix[n:]
+            return out
+        return self.raw.read(n)
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def peek(f: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
+    """Read up to ``n`` bytes for sniffing and return them with a reader that replays them."""
+    from frappe_cli.codec import read_exact
+
+    head = read_exact(f, n)
+    return head, PeekReader(f, head)  # type: ignore[return-value]
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)?\s*$", re.I)
+
+
+def parse_size(text: str) -> int:
+    """Parse ``1048576``, ``512KiB``, ``64M``, ``1.5GB`` or ``40%`` (of RAM) into bytes."""
+    t = text.strip()
+    if t.endswith("%"):
+        try:
+            pct = float(t[:-1])
+        except ValueError:
+            raise OptionError(f"invalid size '{text}'") from None
+        if not 0 < pct <= 100:
+            raise OptionError(f"invalid size '{text}'")
+        return int(total_ram() * pct / 100)
+    m = _SIZE.match(t)
+    if not m:
+        raise OptionError(f"invalid size '{text}'")
+    num, unit, tail = float(m.group(1)), m.group(2).lower(), (m.group(3) or "").lower()
+    base = 1000 if tail == "b" and unit else 1024
+    mult = {"": 1, "k": base, "m": base**2, "g": base**3, "t": base**4}[unit]
+    return int(num * mult)
+
+
+def total_ram() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def describe_oserror(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def disk_free(path: Path) -> int:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return -1
