@@ -183,6 +183,9 @@ def compress_one(run: Run, path: str | None) -> None:
             raise SqueezeError("Compressed data cannot be written to a terminal")
         head, reader = fileio.peek(src, 1 << 16)
         codec, reason = _build_codec(opts, head)
+        if opts.rm and not codec.lossless and not opts.force:
+            raise SqueezeError(f"--rm with the lossy codec {codec.codec_id} would lose the "
+                               "original; add -f to insist")
         threads = _memory_fit(codec, opts, _threads(opts.threads))
         if opts.verbose >= 2 and reason:
             message(f"{name}: auto: {codec.codec_id} ({reason})")
@@ -206,7 +209,7 @@ def compress_one(run: Run, path: str | None) -> None:
                                                       progress=update)
                 dest = str(dest_path)
                 if opts.rm and p is not None:
-                    _verify_written(dest_path, stats.uncompressed if codec.lossless else None)
+                    _verify_written(dest_path, stats.uncompressed, threads)
                     p.unlink()
         finally:
             if bar is not None:
@@ -225,15 +228,21 @@ def compress_one(run: Run, path: str | None) -> None:
                 f"({ratio:.3f}, {bpb:.3f} bits/byte, {stats.codec_id} -{codec.level})")
 
 
-def _verify_written(path: Path, expect_size: int | None) -> None:
-    """Re-read the written file's structure before the input may be removed."""
+def _verify_written(path: Path, expect_size: int, threads: int) -> None:
+    """Decode the written file before the input may be removed (``--rm``).
+
+    Every block check was computed from the input, so a full test decode proves
+    the file on disk reproduces the input exactly.
+    """
     from frappe_cli import container
 
-    with open(path, "rb") as f:
-        streams = container.scan_streams(f)
-    total = sum(s.uncompressed for s in streams)
-    if expect_size is not None and total != expect_size:
-        raise SqueezeError("Verification of the written file failed; input kept")
+    try:
+        with open(path, "rb") as f:
+            total = container.decompress_stream(f, None, threads=threads)
+    except SqueezeError as exc:
+        raise SqueezeError(f"Verification of {path} failed ({exc.message}); input kept") from None
+    if total != expect_size:
+        raise SqueezeError(f"Verification of {path} failed (size); input kept")
 
 
 def decompress_one(run: Run, path: str | None) -> None:
