@@ -72,23 +72,28 @@ class _Painter:
         self.ops.append((start, end, label, vaddr))
 
     def regions(self) -> list[Region]:
-        # resolve "later wins" on the breakpoints; the number of ranges is small
-        cuts = sorted({0, self.size} | {s for s, _, _, _ in self.ops} | {e for _, e, _, _ in
-                                                                          self.ops})
+        import bisect
+
+        import numpy as np
+
+        cuts = sorted({0, self.size} | {s for s, _, _, _ in self.ops}
+                      | {e for _, e, _, _ in self.ops})
+        owner = np.full(max(len(cuts) - 1, 0), -1, dtype=np.int64)
+        for k, (s, e, _, _) in enumerate(self.ops):  # later paints win
+            owner[bisect.bisect_left(cuts, s):bisect.bisect_left(cuts, e)] = k
         out: list[Region] = []
-        for a, b in zip(cuts, cuts[1:]):
-            if a >= b:
-                continue
-            label, vaddr = UNKNOWN, -1
-            for s, e, lab, va in reversed(self.ops):
-                if s <= a < e:
-                    label = lab
-                    vaddr = va + (a - s) if va >= 0 else -1
-                    break
-            if out and out[-1].label == label and out[-1].end == a and (
-                    (label != CODE and out[-1].vaddr < 0 and vaddr < 0)
-                    or (out[-1].vaddr >= 0 and vaddr == out[-1].vaddr + (a - out[-1].start))):
-                out[-1] = Region(out[-1].start, b, label, out[-1].vaddr)
+        for j, (a, b) in enumerate(zip(cuts, cuts[1:])):
+            k = int(owner[j])
+            if k < 0:
+                label, vaddr = UNKNOWN, -1
+            else:
+                s, _, label, va = self.ops[k]
+                vaddr = va + (a - s) if va >= 0 else -1
+            last = out[-1] if out else None
+            if last is not None and last.label == label and (
+                    (vaddr < 0 and last.vaddr < 0)
+                    or (vaddr >= 0 and last.vaddr >= 0 and vaddr == last.vaddr + (a - last.start))):
+                out[-1] = Region(last.start, b, label, last.vaddr)
             else:
                 out.append(Region(a, b, label, vaddr))
         return out
