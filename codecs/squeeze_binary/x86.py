@@ -7,6 +7,8 @@ is our own, simpler design, specified in SPEC.md):
 * scan left to right; at an ``E8`` (call rel32) or ``E9`` (jmp rel32) whose
   four operand bytes fit in the block, and (with ``jcc``) at ``0F 80..8F``
   (Jcc rel32) whose operand fits, look at the operand's top byte;
+  ``jcc`` is off by default: with LZMA it cost 0.5 % on held-out ELF and ooffice
+  (docs/bench-binary.md), a CM model may want it back;
 * if it is ``00`` or ``FF`` (a displacement within +-16 MiB: nearly every real
   branch), replace the operand by ``(rel + address of the next instruction) mod
   2**25``, sign-extended from 25 bits (its top byte is again ``00`` or ``FF``),
@@ -54,21 +56,21 @@ def _no_mask():
     return _EMPTY_MASK
 
 
-def x86_forward(data, base: int = 0, jcc: bool = True) -> bytes:
+def x86_forward(data, base: int = 0, jcc: bool = False) -> bytes:
     """Relative -> absolute branch targets over the whole of ``data``."""
     buf = _buf(data)
     _kern().x86_kernel(buf, 0, len(buf), int(base) & 0x1FFFFFF, 1, jcc, _no_mask())
     return buf.tobytes()
 
 
-def x86_inverse(data, base: int = 0, jcc: bool = True) -> bytes:
+def x86_inverse(data, base: int = 0, jcc: bool = False) -> bytes:
     """Exact inverse of ``x86_forward`` with the same ``base`` and ``jcc``."""
     buf = _buf(data)
     _kern().x86_kernel(buf, 0, len(buf), int(base) & 0x1FFFFFF, -1, jcc, _no_mask())
     return buf.tobytes()
 
 
-def x86_inplace(buf, start: int, end: int, base: int, inverse: bool = False, jcc: bool = True,
+def x86_inplace(buf, start: int, end: int, base: int, inverse: bool = False, jcc: bool = False,
                 mask=None) -> int:
     """Transform the numpy uint8 array ``buf[start:end]`` in place; returns conversions.
 
@@ -93,7 +95,7 @@ def code_pieces(layout: "_regions.ExeLayout") -> list[tuple[int, int, int]]:
     return out
 
 
-def transform_executable(data, inverse: bool = False, jcc: bool = True,
+def transform_executable(data, inverse: bool = False, jcc: bool = False,
                          whole_if_unknown: bool = True) -> bytes:
     """Apply the transform to the code of an x86 / x86-64 ELF or PE file.
 
@@ -119,7 +121,7 @@ def transform_executable(data, inverse: bool = False, jcc: bool = True,
     return buf.tobytes()
 
 
-def operand_mask(data, jcc: bool = True):
+def operand_mask(data, jcc: bool = False):
     """uint8 per byte of ``data`` (untransformed): 1 on converted E8/E9 operand bytes, 2 on
     Jcc operand bytes, over the code regions of x86 ELF/PE (the whole input if raw)."""
     np = _np()
