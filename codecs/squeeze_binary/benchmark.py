@@ -86,9 +86,9 @@ def bench_transform(files):
         r = {"file": str(f), "bytes": len(d)}
         r["xz"] = _xz(d)
         r["xz_x86"] = _xz(d, True)
-        for name, t in (("ours_regions", x86.transform_executable(d)),
+        for name, t in (("ours_regions", x86.transform_executable(d, jcc=True)),
                         ("ours_regions_nojcc", x86.transform_executable(d, jcc=False)),
-                        ("ours_whole", x86.x86_forward(d))):
+                        ("ours_whole", x86.x86_forward(d, jcc=True))):
             r[name] = _xz(t)
         per.append(r)
         print(f.name[-50:], " ".join(f"{k} {8 * r[k] / len(d):.3f}" for k in variants),
