@@ -157,3 +157,77 @@ def test_non_x86_and_raw():
     assert x86.transform_executable(raw) != raw
     assert x86.transform_executable(raw, whole_if_unknown=False) == raw
     assert regions.parse(b"").regions == []
+
+
+# -- instruction length decoder ---------------------------------------------------------------
+
+KNOWN = [  # (mode64, bytes of one instruction)
+    (True, "c3"), (True, "4889e5"), (True, "e800000000"), (True, "48b80102030405060708"),
+    (True, "b801000000"), (True, "66b80100"), (True, "0f1f440000"), (True, "0f8510000000"),
+    (True, "f30f1efa"), (True, "488b0425e0ffffff"), (True, "c5f877"), (True, "c4e27d18c0"),
+    (True, "62f1fe487f00"), (True, "f6c201"), (True, "f7c201000000"), (True, "f7d8"),
+    (True, "660f3a0fc108"), (True, "c8100000"), (True, "a1" + "00" * 8), (True, "eb10"),
+    (False, "a1" + "00" * 4), (False, "40"), (False, "6a01"), (False, "69c010270000"),
+    (False, "9a112233445566"), (False, "678b4600"), (False, "66e80100"),
+]
+
+
+def test_decoder_known_lengths():
+    for mode64, hx in KNOWN:
+        ins = bytes.fromhex(hx)
+        data = ins + b"\x90"
+        starts, roles = x86.instruction_roles(data, mode64=mode64)
+        assert starts.tolist() == [1] + [0] * (len(ins) - 1) + [1], hx
+        assert roles[-1] == 2 and roles[0] in (1, 2), hx
+
+
+def _objdump_starts(path, region):
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump not installed")
+    out = subprocess.run(["objdump", "-d", "-w", "--no-show-raw-insn", path],
+                         capture_output=True, text=True).stdout
+    offs = set()
+    for line in out.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\t", line)
+        if m:
+            off = int(m.group(1), 16) - region.vaddr + region.start
+            if region.start <= off < region.end:
+                offs.add(off)
+    return offs
+
+
+@pytest.mark.parametrize("path", ["/usr/bin/ls", "ooffice"])
+def test_decoder_agrees_with_objdump(path):
+    if path == "ooffice":
+        path = str(corpus_file("silesia/ooffice"))
+    data = system_file(path)
+    lay = regions.parse(data)
+    r = max(lay.code_regions(), key=lambda r: r.end - r.start)
+    ref = _objdump_starts(path, r)
+    starts, roles = x86.instruction_roles(data)
+    ours = set((np.flatnonzero(starts[r.start:r.end]) + r.start).tolist())
+    assert len(ref) > 1000
+    assert len(ref & ours) >= 0.995 * len(ref)
+    assert (roles[r.start:r.end] > 0).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200), st.booleans())
+def test_decoder_any_bytes(data, mode64):
+    starts, roles = x86.instruction_roles(data, mode64=mode64)
+    assert len(starts) == len(roles) == len(data)
+    if data:
+        assert starts[0] == 1 and (roles > 0).all()
+        gaps = np.diff(np.append(np.flatnonzero(starts), len(data)))
+        assert gaps.min() >= 1 and gaps.max() <= 15 + 14
+    # causality: decoding a prefix gives the same starts/roles on it
+    cut = len(data) // 2
+    s2, r2 = x86.instruction_roles(data[:cut], mode64=mode64)
+    last = np.flatnonzero(starts[:cut])
+    if len(last):
+        k = int(last[-1])
+        assert (s2[:k + 1] == starts[:k + 1]).all() and (r2[:k] == roles[:k]).all()

@@ -135,3 +135,45 @@ def operand_mask(data, jcc: bool = False):
         for start, end, base in code_pieces(layout):
             x86_inplace(buf, start, end, base, False, jcc, mask)
     return mask
+
+
+ROLE_NAMES = ["none", "prefix", "opcode", "modrm", "sib", "disp", "imm"]
+
+
+def instruction_roles(data, mode64: bool | None = None):
+    """Instruction boundaries and byte roles from a linear-sweep x86 length decoder.
+
+    Returns ``(starts, roles)``, uint8 arrays as long as ``data``: ``starts`` is 1 on
+    the first byte of every decoded instruction; ``roles`` is 0 outside decoded code,
+    else 1 prefix, 2 opcode, 3 ModRM, 4 SIB, 5 displacement, 6 immediate/branch
+    offset (``ROLE_NAMES``).  For x86 ELF/PE files only CODE regions are decoded
+    (64-bit mode for x86-64); other ELF/PE give zeros; raw input is decoded whole in
+    ``mode64`` (default 64-bit).
+
+    Causality (for model contexts): ``starts[k]`` depends only on bytes before ``k``
+    and ``roles[j]`` on the bytes of its instruction up to ``j``, so a decoder can
+    rebuild both byte by byte.  Computed on branch-transformed code the result is the
+    same for real code (operands change, lengths do not); inside data embedded in code
+    it may differ, so compute it on the bytes the model actually sees.
+    Agreement with ``objdump -d`` instruction starts: 100 % on /usr/bin/ls and i386
+    coreutils, 99.85 % on libc.so.6, 99.96 % on ooffice (tests check >= 99.5 %).
+    """
+    np = _np()
+    k = _kern()
+    data = bytes(data)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts = np.zeros(len(buf), dtype=np.uint8)
+    roles = np.zeros(len(buf), dtype=np.uint8)
+    layout = _regions.parse(data)
+    if layout.format == "raw":
+        pieces = [(0, len(buf))]
+        m64 = True if mode64 is None else mode64
+    elif layout.is_x86:
+        pieces = [(r.start, r.end) for r in layout.code_regions()]
+        m64 = (layout.machine == "x86-64") if mode64 is None else mode64
+    else:
+        pieces = []
+        m64 = True
+    for a, b in pieces:
+        k.decode_kernel(buf, a, b, m64, starts, roles, k.MODRM1, k.IMM1, k.MODRM2, k.IMM2)
+    return starts, roles
