@@ -121,8 +121,9 @@ def train(inputs, output, vocab_size, min_freq, max_len):
 @click.argument("input", default="-", type=click.Path(allow_dash=True))
 def encode(model, vocab_size, method, text, output, input):
     """Tokenize INPUT (a file or -) into little-endian u16 token ids."""
-    import numpy as np
-
+    if not text and (output is None or output == "-") and sys.stdout.isatty():
+        _fail(input, "refusing to write binary token ids to a terminal (use -o FILE, --text "
+                     "or a redirect)")
     tok = _run(model or "model", _load_model, model, vocab_size)
     data = _run(input, _read_input, input)
     ids = _run(input, tok.encode, data, method)
@@ -132,7 +133,6 @@ def encode(model, vocab_size, method, text, output, input):
     if len(ids):
         click.echo(f"{input}: {len(data):,} bytes -> {len(ids):,} tokens "
                    f"({len(data) / len(ids):.3f} bytes/token)", err=True)
-    del np
 
 
 @tokenizer.command()

@@ -149,8 +149,8 @@ class BinaryBPE:
         """The family shipped in models/ (64K list), cut to ``vocab_size``."""
         from frappe_cli.models import model_path
 
-        return _load_shipped(str(model_path(SHIPPED_MODEL))).truncate(vocab_size) \
-            if vocab_size != 65536 else _load_shipped(str(model_path(SHIPPED_MODEL)))
+        full = _load_shipped(str(model_path(SHIPPED_MODEL)))
+        return full if vocab_size == full.vocab_size else full.truncate(vocab_size)
 
     # -- tables ------------------------------------------------------------------------
     def _table(self):
