@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from squeeze_binary import tokenizer as T
+from squeeze_binary.tokenizer import BinaryBPE
 
 from frappe_cli.errors import CorruptError
 from frappe_cli.testing import corpus_file
-from squeeze_binary import tokenizer as T
-from squeeze_binary.tokenizer import BinaryBPE
 
 SYSTEM_FILES = ["/usr/bin/ls", "/usr/bin/cat", "/usr/lib/x86_64-linux-gnu/libz.so.1"]
 
@@ -287,7 +287,6 @@ def test_hf_export_tokenizes_identically(full):
 
 def test_cli(tmp_path):
     from click.testing import CliRunner
-
     from squeeze_binary.cli import tokenizer
 
     data = system_file("/usr/bin/ls", 30_000)

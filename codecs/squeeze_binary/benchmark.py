@@ -56,7 +56,7 @@ def bench_tokenizer(files, repeat, exact, model):
             row[m] = {"tokens": n, "bytes_per_token": total / n,
                       "mean_file_bytes_per_token": statistics.fmean(per_file),
                       "encode_MBps": total / 1e6 / t_enc, "decode_MBps": total / 1e6 / t_dec,
-                      "vocab_used": int(len(set().union(*[set(i.tolist()) for i in ids])))}
+                      "vocab_used": len(set().union(*[set(i.tolist()) for i in ids]))}
         rows.append(row)
         g = row["greedy"]
         msg = (f"{v:>6}: greedy {g['bytes_per_token']:.3f} B/tok (enc {g['encode_MBps']:.1f} "

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from frappe_cli.errors import CorruptError, OptionError
 
@@ -97,7 +97,7 @@ class BinaryBPE:
     def vocab_size(self) -> int:
         return 256 + len(self.left)
 
-    def truncate(self, vocab_size: int) -> "BinaryBPE":
+    def truncate(self, vocab_size: int) -> BinaryBPE:
         """The nested smaller vocabulary: the first ``vocab_size - 256`` merges."""
         if not 256 <= vocab_size <= self.vocab_size:
             raise OptionError(f"vocabulary size must be 256..{self.vocab_size}, not {vocab_size}")
@@ -117,7 +117,7 @@ class BinaryBPE:
         return head + body
 
     @classmethod
-    def from_bytes(cls, blob: bytes, vocab_size: int | None = None) -> "BinaryBPE":
+    def from_bytes(cls, blob: bytes, vocab_size: int | None = None) -> BinaryBPE:
         np = _np()
         if len(blob) < HEADER.size:
             raise CorruptError("Unexpected end of input (BPE model header)")
@@ -138,14 +138,14 @@ class BinaryBPE:
         return tok if vocab_size is None else tok.truncate(vocab_size)
 
     @classmethod
-    def load(cls, path, vocab_size: int | None = None) -> "BinaryBPE":
+    def load(cls, path, vocab_size: int | None = None) -> BinaryBPE:
         return cls.from_bytes(Path(path).read_bytes(), vocab_size)
 
     def save(self, path) -> None:
         Path(path).write_bytes(self.to_bytes())
 
     @classmethod
-    def shipped(cls, vocab_size: int = 65536) -> "BinaryBPE":
+    def shipped(cls, vocab_size: int = 65536) -> BinaryBPE:
         """The family shipped in models/ (64K list), cut to ``vocab_size``."""
         from frappe_cli.models import model_path
 
@@ -311,7 +311,7 @@ def train(files: Iterable, vocab_size: int = 65536, *, min_freq: int = MIN_FREQ,
     buf, lens, weights, stats = chunk_corpus(files, chunk_size)
     left, right, counts = _k().train_kernel(buf, lens, weights, vocab_size - 256, min_freq,
                                             max_len)
-    stats["merges"] = int(len(left))
+    stats["merges"] = len(left)
     stats["last_count"] = int(counts[-1]) if len(counts) else 0
     tok = BinaryBPE(left, right, max_len=max_len, chunk_size=chunk_size, min_freq=min_freq)
     return tok, stats

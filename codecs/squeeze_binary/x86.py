@@ -86,7 +86,7 @@ def x86_inplace(buf, start: int, end: int, base: int, inverse: bool = False, jcc
                                   jcc, m))
 
 
-def code_pieces(layout: "_regions.ExeLayout") -> list[tuple[int, int, int]]:
+def code_pieces(layout: _regions.ExeLayout) -> list[tuple[int, int, int]]:
     """(start, end, base) of the code regions a structure-aware transform touches."""
     out = []
     for r in layout.code_regions():

@@ -217,8 +217,7 @@ def decode_kernel(buf, start, end, mode64, starts, roles, modrm1, imm1, modrm2, 
         else:
             has_modrm = modrm1[op] != 0
             immk = imm1[op]
-        if op_end > end:
-            op_end = end
+        op_end = min(op_end, end)
         k = op_end
         # ModRM / SIB / displacement
         modrm_pos = -1
@@ -279,8 +278,7 @@ def decode_kernel(buf, start, end, mode64, starts, roles, modrm1, imm1, modrm2, 
             ilen = zsize + 2
         imm_start = k
         k += ilen
-        if k > end:
-            k = end
+        k = min(k, end)
         # roles
         for t in range(i, min(j, end)):
             roles[t] = ROLE_PREFIX

@@ -6,7 +6,7 @@ The corpus is made of real executables from a pinned list of Debian 12
 x86-64 and other architectures, PE files (Windows DLLs/EXEs from Wine, MinGW,
 NSIS; EFI applications), and a disjoint held-out set of x86-64 ELF.
 
-    python corpora/binaries/build_corpus.py [OUT]      # default $SQUEEZE_BINCORPUS or /work/bincorpus
+    python corpora/binaries/build_corpus.py [OUT]  # default: $SQUEEZE_BINCORPUS or /work/bincorpus
     python corpora/binaries/build_corpus.py --check    # only verify OUT against manifest.json
     python corpora/binaries/build_corpus.py --update-manifest   # maintainers: re-pin manifest.json
 
@@ -165,7 +165,7 @@ def licence_of(root: Path, package: str) -> str:
             if name and name not in names:
                 names.append(name)
     if not names:
-        return "see /usr/share/doc/%s/copyright (not machine-readable)" % package
+        return f"see /usr/share/doc/{package}/copyright (not machine-readable)"
     return "; ".join(names)
 
 
@@ -228,7 +228,8 @@ def build(out: Path, mirror: str, update_manifest: bool, refresh_lists: bool) ->
             if digest in seen:
                 continue
             seen[digest] = rel
-            dest = out / row["set"] / row["arch"] / row["package"] / rel.strip("/").replace("/", "__")
+            flat = rel.strip("/").replace("/", "__")
+            dest = out / row["set"] / row["arch"] / row["package"] / flat
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.link(p, dest)
             size = p.stat().st_size
