@@ -2,6 +2,7 @@
 
     PYTHONPATH=.:codecs python -m squeeze_binary.benchmark tokenizer DIR_OR_FILE... [--exact]
     PYTHONPATH=.:codecs python -m squeeze_binary.benchmark transform DIR_OR_FILE...
+    PYTHONPATH=.:codecs python -m squeeze_binary.benchmark contexts FILE...
 
 Speeds are CPU time (time.process_time) of this process, median of ``--repeat``
 runs; sizes are exact.  Output is JSON on stdout, a summary on stderr.
@@ -102,9 +103,117 @@ def bench_transform(files):
     return {"files": len(per), "bytes": total, "summary": summary, "per_file": per}
 
 
+def _context_kernels():
+    import numpy as np
+    from numba import njit
+
+    @njit(cache=True)
+    def codelen(data, extra, order, bits):
+        """Adaptive code length (bits) of data under hashed (extra, order-k bytes) contexts,
+        P(s|c) = (n(c,s) + 0.05) / (n(c) + 256 * 0.05): a single context, no mixing."""
+        size = 1 << bits
+        cs = np.zeros(size, np.int32)
+        ct = np.zeros(size, np.int32)
+        total = 0.0
+        for i in range(data.shape[0]):
+            h = np.int64(extra[i]) * 1000003
+            for k in range(1, order + 1):
+                b = data[i - k] if i - k >= 0 else 256
+                h = (h * 1315423911 + b + 1) & 0x7FFFFFFFFFFF
+            hc = (h * 2654435761) & (size - 1)
+            hs = ((h * 31 + data[i] + 7) * 2654435761) & (size - 1)
+            total += -np.log2((cs[hs] + 0.05) / (ct[hc] + 256 * 0.05))
+            cs[hs] += 1
+            ct[hc] += 1
+        return total
+
+    @njit(cache=True)
+    def _hb(a, s, e):
+        h = np.int64(1469598103934665603)
+        for i in range(s, e):
+            h = (h ^ np.int64(a[i])) * np.int64(1099511628211)
+        return h ^ (e - s)
+
+    @njit(cache=True)
+    def suffix_tokens(data, off, blob, V):
+        """Causal token context: id of the longest vocabulary token (>= 2 bytes) that ends
+        just before each position, else the previous byte (64-bit hashes, no check)."""
+        cap = 1 << 20
+        keys = np.zeros(cap, np.int64)
+        vals = np.full(cap, -1, np.int32)
+        for t in range(256, V):
+            h = _hb(blob, off[t], off[t + 1])
+            i = (h * 2654435761) & (cap - 1)
+            while vals[i] >= 0:
+                i = (i + 1) & (cap - 1)
+            keys[i] = h
+            vals[i] = t
+        out = np.zeros(data.shape[0], np.int64)
+        for j in range(data.shape[0]):
+            best = np.int64(data[j - 1]) if j > 0 else 256
+            for L in range(min(16, j), 1, -1):
+                h = _hb(data, j - L, j)
+                i = (h * 2654435761) & (cap - 1)
+                found = -1
+                while vals[i] >= 0:
+                    if keys[i] == h:
+                        found = vals[i]
+                        break
+                    i = (i + 1) & (cap - 1)
+                if found >= 0:
+                    best = found
+                    break
+            out[j] = best
+        return out
+
+    return codelen, suffix_tokens
+
+
+def bench_contexts(files):
+    """Indicative value of structure contexts for a byte model (single adaptive context)."""
+    import numpy as np
+
+    from squeeze_binary import regions, x86
+    from squeeze_binary.tokenizer import BinaryBPE
+
+    codelen, suffix_tokens = _context_kernels()
+    out = []
+    for f in files:
+        raw = f.read_bytes()
+        d = x86.transform_executable(raw)
+        arr = np.frombuffer(d, np.uint8)
+        n = len(d)
+        lab = regions.labels(d).astype(np.int64)
+        starts, roles = x86.instruction_roles(raw)
+        # causal role state: 7 = instruction start, 8 = after a prefix, else the role
+        st = roles.astype(np.int64)
+        po = (roles == 1) | (roles == 2)
+        st[po] = np.where(starts[po] == 1, 7, 8)
+        zero = np.zeros(n, np.int64)
+        row = {"file": str(f), "bytes": n}
+        for name, ex, order in (("o2", zero, 2), ("o2+region", lab, 2), ("o2+role", st, 2),
+                                ("o2+region+role", lab * 16 + st, 2)):
+            row[name] = codelen(arr, ex, order, 24) / n
+        for v in (4096, 65536):
+            tok = BinaryBPE.shipped(v)
+            off, blob = tok._table()
+            sfx = suffix_tokens(arr, off, blob, v)
+            row[f"o2+suffix{v // 1024}K"] = codelen(arr, sfx, 2, 24) / n
+            row[f"o1+suffix{v // 1024}K+role"] = codelen(arr, sfx * 16 + st, 1, 24) / n
+            # NOT causal (greedy tokens look ahead): the offset inside the covering token
+            _, offs = tok.byte_contexts(tok.encode(d))
+            row[f"o2+tokoffset{v // 1024}K(non-causal)"] = codelen(
+                arr, np.minimum(offs, 3).astype(np.int64), 2, 24) / n
+        out.append(row)
+        print(f.name, " ".join(f"{k} {v:.3f}" for k, v in row.items() if k not in ("file",
+                                                                                    "bytes")),
+              file=sys.stderr, flush=True)
+    return {"files": out}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["tokenizer", "transform"])
+    ap.add_argument("what", choices=["tokenizer", "transform", "contexts"])
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--exact", action="store_true", help="also the merge-order encoder")
@@ -113,8 +222,10 @@ def main() -> None:
     files = _files(a.inputs)
     if a.what == "tokenizer":
         out = bench_tokenizer(files, a.repeat, a.exact, a.model)
-    else:
+    elif a.what == "transform":
         out = bench_transform(files)
+    else:
+        out = bench_contexts(files)
     json.dump(out, sys.stdout, indent=1)
 
 
