@@ -1,0 +1,233 @@
+"""Measurements behind docs/bench-binary.md (tokenizer and x86 transform).
+
+    PYTHONPATH=.:codecs python -m squeeze_binary.benchmark tokenizer DIR_OR_FILE... [--exact]
+    PYTHONPATH=.:codecs python -m squeeze_binary.benchmark transform DIR_OR_FILE...
+    PYTHONPATH=.:codecs python -m squeeze_binary.benchmark contexts FILE...
+
+Speeds are CPU time (time.process_time) of this process, median of ``--repeat``
+runs; sizes are exact.  Output is JSON on stdout, a summary on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def _files(inputs) -> list[Path]:
+    out = []
+    for i in inputs:
+        p = Path(i)
+        out.extend(sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p])
+    return out
+
+
+def _cpu(fn, repeat):
+    times, res = [], None
+    for _ in range(repeat):
+        t0 = time.process_time()
+        res = fn()
+        times.append(time.process_time() - t0)
+    return statistics.median(times), res
+
+
+def bench_tokenizer(files, repeat, exact, model):
+    from squeeze_binary.tokenizer import FAMILY_SIZES, BinaryBPE
+
+    full = BinaryBPE.load(model) if model else BinaryBPE.shipped()
+    datas = [f.read_bytes() for f in files]
+    total = sum(map(len, datas))
+    rows = []
+    for v in FAMILY_SIZES:
+        tok = full.truncate(v)
+        tok.encode(b"warm", "greedy"), tok.encode(b"warm", "exact"), tok.decode([0])
+        row = {"vocab": v, "bytes": total}
+        methods = ["greedy"] + (["exact"] if exact else [])
+        for m in methods:
+            t_enc, ids = _cpu(lambda: [tok.encode(d, m) for d in datas], repeat)
+            t_dec, back = _cpu(lambda: [tok.decode(i) for i in ids], repeat)
+            assert back == datas, f"{v} {m}: round trip differs"
+            n = sum(map(len, ids))
+            per_file = [len(d) / max(len(i), 1) for d, i in zip(datas, ids)]
+            row[m] = {"tokens": n, "bytes_per_token": total / n,
+                      "mean_file_bytes_per_token": statistics.fmean(per_file),
+                      "encode_MBps": total / 1e6 / t_enc, "decode_MBps": total / 1e6 / t_dec,
+                      "vocab_used": len(set().union(*[set(i.tolist()) for i in ids]))}
+        rows.append(row)
+        g = row["greedy"]
+        msg = (f"{v:>6}: greedy {g['bytes_per_token']:.3f} B/tok (enc {g['encode_MBps']:.1f} "
+               f"MB/s, dec {g['decode_MBps']:.0f} MB/s, used {g['vocab_used']})")
+        if exact:
+            e = row["exact"]
+            msg += f"; exact {e['bytes_per_token']:.3f} B/tok (enc {e['encode_MBps']:.1f} MB/s)"
+        print(msg, file=sys.stderr, flush=True)
+    return {"files": len(files), "bytes": total, "rows": rows}
+
+
+def _xz(data, x86_filter=False):
+    filters = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
+    if x86_filter:
+        filters.insert(0, {"id": lzma.FILTER_X86})
+    return len(lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32,
+                             filters=filters))
+
+
+def bench_transform(files):
+    from squeeze_binary import x86
+
+    variants = ["xz", "xz_x86", "ours_regions", "ours_regions_nojcc", "ours_whole"]
+    per = []
+    for f in files:
+        d = f.read_bytes()
+        r = {"file": str(f), "bytes": len(d)}
+        r["xz"] = _xz(d)
+        r["xz_x86"] = _xz(d, True)
+        for name, t in (("ours_regions", x86.transform_executable(d, jcc=True)),
+                        ("ours_regions_nojcc", x86.transform_executable(d, jcc=False)),
+                        ("ours_whole", x86.x86_forward(d, jcc=True))):
+            r[name] = _xz(t)
+        per.append(r)
+        print(f.name[-50:], " ".join(f"{k} {8 * r[k] / len(d):.3f}" for k in variants),
+              file=sys.stderr, flush=True)
+    total = sum(r["bytes"] for r in per)
+    summary = {}
+    for k in variants:
+        summary[k] = {"bpb_total": 8 * sum(r[k] for r in per) / total,
+                      "bpb_mean_per_file": statistics.fmean(8 * r[k] / r["bytes"] for r in per)}
+    print(json.dumps(summary, indent=1), file=sys.stderr)
+    return {"files": len(per), "bytes": total, "summary": summary, "per_file": per}
+
+
+def _context_kernels():
+    import numpy as np
+    from numba import njit
+
+    @njit(cache=True)
+    def codelen(data, extra, order, bits):
+        """Adaptive code length (bits) of data under hashed (extra, order-k bytes) contexts,
+        P(s|c) = (n(c,s) + 0.05) / (n(c) + 256 * 0.05): a single context, no mixing."""
+        size = 1 << bits
+        cs = np.zeros(size, np.int32)
+        ct = np.zeros(size, np.int32)
+        total = 0.0
+        for i in range(data.shape[0]):
+            h = np.int64(extra[i]) * 1000003
+            for k in range(1, order + 1):
+                b = data[i - k] if i - k >= 0 else 256
+                h = (h * 1315423911 + b + 1) & 0x7FFFFFFFFFFF
+            hc = (h * 2654435761) & (size - 1)
+            hs = ((h * 31 + data[i] + 7) * 2654435761) & (size - 1)
+            total += -np.log2((cs[hs] + 0.05) / (ct[hc] + 256 * 0.05))
+            cs[hs] += 1
+            ct[hc] += 1
+        return total
+
+    @njit(cache=True)
+    def _hb(a, s, e):
+        h = np.int64(1469598103934665603)
+        for i in range(s, e):
+            h = (h ^ np.int64(a[i])) * np.int64(1099511628211)
+        return h ^ (e - s)
+
+    @njit(cache=True)
+    def suffix_tokens(data, off, blob, V):
+        """Causal token context: id of the longest vocabulary token (>= 2 bytes) that ends
+        just before each position, else the previous byte (64-bit hashes, no check)."""
+        cap = 1 << 20
+        keys = np.zeros(cap, np.int64)
+        vals = np.full(cap, -1, np.int32)
+        for t in range(256, V):
+            h = _hb(blob, off[t], off[t + 1])
+            i = (h * 2654435761) & (cap - 1)
+            while vals[i] >= 0:
+                i = (i + 1) & (cap - 1)
+            keys[i] = h
+            vals[i] = t
+        out = np.zeros(data.shape[0], np.int64)
+        for j in range(data.shape[0]):
+            best = np.int64(data[j - 1]) if j > 0 else 256
+            for L in range(min(16, j), 1, -1):
+                h = _hb(data, j - L, j)
+                i = (h * 2654435761) & (cap - 1)
+                found = -1
+                while vals[i] >= 0:
+                    if keys[i] == h:
+                        found = vals[i]
+                        break
+                    i = (i + 1) & (cap - 1)
+                if found >= 0:
+                    best = found
+                    break
+            out[j] = best
+        return out
+
+    return codelen, suffix_tokens
+
+
+def bench_contexts(files):
+    """Indicative value of structure contexts for a byte model (single adaptive context)."""
+    import numpy as np
+
+    from squeeze_binary import regions, x86
+    from squeeze_binary.tokenizer import BinaryBPE
+
+    codelen, suffix_tokens = _context_kernels()
+    out = []
+    for f in files:
+        raw = f.read_bytes()
+        d = x86.transform_executable(raw)
+        arr = np.frombuffer(d, np.uint8)
+        n = len(d)
+        lab = regions.labels(d).astype(np.int64)
+        starts, roles = x86.instruction_roles(raw)
+        # causal role state: 7 = instruction start, 8 = after a prefix, else the role
+        st = roles.astype(np.int64)
+        po = (roles == 1) | (roles == 2)
+        st[po] = np.where(starts[po] == 1, 7, 8)
+        zero = np.zeros(n, np.int64)
+        row = {"file": str(f), "bytes": n}
+        for name, ex, order in (("o2", zero, 2), ("o2+region", lab, 2), ("o2+role", st, 2),
+                                ("o2+region+role", lab * 16 + st, 2)):
+            row[name] = codelen(arr, ex, order, 24) / n
+        for v in (4096, 65536):
+            tok = BinaryBPE.shipped(v)
+            off, blob = tok._table()
+            sfx = suffix_tokens(arr, off, blob, v)
+            row[f"o2+suffix{v // 1024}K"] = codelen(arr, sfx, 2, 24) / n
+            row[f"o1+suffix{v // 1024}K+role"] = codelen(arr, sfx * 16 + st, 1, 24) / n
+            # NOT causal (greedy tokens look ahead): the offset inside the covering token
+            _, offs = tok.byte_contexts(tok.encode(d))
+            row[f"o2+tokoffset{v // 1024}K(non-causal)"] = codelen(
+                arr, np.minimum(offs, 3).astype(np.int64), 2, 24) / n
+        out.append(row)
+        print(f.name, " ".join(f"{k} {v:.3f}" for k, v in row.items() if k not in ("file",
+                                                                                    "bytes")),
+              file=sys.stderr, flush=True)
+    return {"files": out}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["tokenizer", "transform", "contexts"])
+    ap.add_argument("inputs", nargs="+")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--exact", action="store_true", help="also the merge-order encoder")
+    ap.add_argument("--model", default=None)
+    a = ap.parse_args()
+    files = _files(a.inputs)
+    if a.what == "tokenizer":
+        out = bench_tokenizer(files, a.repeat, a.exact, a.model)
+    elif a.what == "transform":
+        out = bench_transform(files)
+    else:
+        out = bench_contexts(files)
+    json.dump(out, sys.stdout, indent=1)
+
+
+if __name__ == "__main__":
+    main()
