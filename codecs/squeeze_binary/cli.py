@@ -235,9 +235,9 @@ def main() -> None:  # pragma: no cover
         tokenizer.main(standalone_mode=False, prog_name="squeeze tokenizer")
     except click.exceptions.UsageError as exc:
         click.echo(f"squeeze: {exc.format_message()}", err=True)
-        raise SystemExit(EXIT_ERROR)
+        raise SystemExit(EXIT_ERROR) from None
     except click.exceptions.Abort:
-        raise SystemExit(EXIT_ERROR)
+        raise SystemExit(EXIT_ERROR) from None
 
 
 if __name__ == "__main__":  # pragma: no cover
