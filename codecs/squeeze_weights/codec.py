@@ -150,14 +150,11 @@ class _WeightsCodec(Codec):
         payload = out[:end].tobytes()
         # never worse than zstd: weights that are not noise-like (constant runs,
         # repeated rows) can favour LZ; a cheap zstd-1 probe decides (SPEC.md)
-        if self._zstd_may_win(data, len(payload)):
+        if self.level >= 9 or _zstd_probe(data, len(payload)):
             alt = self._encode_bytes(data)
             if len(alt) < len(payload):
                 return alt
         return payload
-
-    def _zstd_may_win(self, data: bytes, coded: int) -> bool:
-        return _zstd_probe(data, coded, self.level)
 
     def decode_block(self, payload: bytes, size: int) -> bytes:
         if len(payload) < 2:
@@ -226,7 +223,7 @@ def _decode_float(payload: bytes, size: int) -> bytearray:
     return out
 
 
-def _zstd_probe(data: bytes, coded: int, level: int) -> bool:
+def _zstd_probe(data: bytes, coded: int) -> bool:
     """Whether zstd might beat ``coded`` bytes on this block (then the caller tries it).
 
     zstd -1 on a 64 KiB sample from the middle of the block: if it does not
