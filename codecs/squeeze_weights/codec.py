@@ -167,9 +167,7 @@ class _WeightsCodec(Codec):
                     raise CorruptError("Compressed data is corrupt (raw block size mismatch)")
                 return payload[2:]
             if method == _BYTES_ZSTD:
-                from frappe_cli.fallback import zstd_decompress
-
-                return zstd_decompress(payload[2:], size)
+                return _zstd_exact(payload[2:], size)
             raise CorruptError(f"Compressed data is corrupt (unknown bytes method {method})")
         if tag == 1:
             return _decode_float(payload, size)
@@ -223,6 +221,22 @@ def _decode_float(payload: bytes, size: int) -> bytearray:
     return out
 
 
+def _zstd_exact(frame: bytes, size: int) -> bytes:
+    """One zstd frame holding exactly ``size`` bytes and nothing after it."""
+    import zstandard
+
+    try:
+        if zstandard.get_frame_parameters(frame).content_size != size:
+            raise CorruptError("Compressed data is corrupt (zstd frame size mismatch)")
+        d = zstandard.ZstdDecompressor(max_window_size=1 << 27).decompressobj()
+        out = d.decompress(frame)
+    except zstandard.ZstdError as exc:
+        raise CorruptError(f"Compressed data is corrupt (zstd: {exc})") from None
+    if len(out) != size or d.unused_data or not d.eof:
+        raise CorruptError("Compressed data is corrupt (zstd frame)")
+    return out
+
+
 def _zstd_probe(data: bytes, coded: int) -> bool:
     """Whether zstd might beat ``coded`` bytes on this block (then the caller tries it).
 
@@ -233,8 +247,8 @@ def _zstd_probe(data: bytes, coded: int) -> bool:
     from frappe_cli.fallback import zstd_compress
 
     n = len(data)
-    if n <= 1 << 17:
-        return True
+    if n <= 1 << 17 or coded * 4 < n:
+        return True  # small, or so compressible that zstd is fast on it too
     a = (n // 2) & ~7
     sample = data[a:a + (1 << 16)]
     z = len(zstd_compress(sample, 0))
