@@ -146,7 +146,8 @@ class _WeightsCodec(Codec):
         x8 = np.frombuffer(data, np.uint8)
         views = _views(x8, n, w)
         out = np.empty(len(data) + 64 + len(chunks) * (4 + 5 * w), np.uint8)
-        end = K.encode_float_block(x8, *views, kind, n, chunks, self.coder, self.gain_q(), out)
+        end = K.encode_float_block(x8, *views, kind, n, chunks, self.coder, self.gain_q(),
+                                   K.COST12, out)
         payload = out[:end].tobytes()
         # never worse than zstd: weights that are not noise-like (constant runs,
         # repeated rows) can favour LZ; a cheap zstd-1 probe decides (SPEC.md)
