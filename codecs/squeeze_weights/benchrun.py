@@ -7,8 +7,9 @@ Without files it prepares the bench inputs (``bench.prepare_files``) in
 ``--dir`` (default /tmp/squeeze-bench-weights).  For every file and codec it
 prints the ratio, compress / decompress throughput in MB/s of original bytes
 per CPU-second (``time.process_time``, median of ``--repeat`` runs) through
-``frappe_cli.container`` (xxh64 checks included) and for the codec alone
-(``encode_block`` / ``decode_block`` over the same blocks), the per-chunk and
+the in-memory container API, the streaming container API (null sink; xxh64
+checks included) and for the codec alone (``encode_block`` / ``decode_block``
+over the same blocks), the per-chunk and
 per-tensor entropy bounds, and with ``--threads`` the wall-clock -T1 / -T2
 times.  Every round trip is verified.
 """
@@ -95,7 +96,17 @@ def entropy_bounds(data: bytes) -> dict:
     return out
 
 
+class _Null:
+    def write(self, b) -> int:
+        return len(b)
+
+
 def run_codec(data: bytes, codec_id: str, level: int, repeat: int, threads: bool) -> dict:
+    """Three views of the same work: codec only (encode_block / decode_block over the
+    blocks of ``split``), the streaming container (``compress_stream`` /
+    ``decompress_stream`` to a null sink, xxh64 checks included: what the CLI
+    does minus file I/O) and the in-memory API (``container.compress`` /
+    ``decompress``, which add BytesIO growth and a final join)."""
     from frappe_cli import container, registry
 
     codec = registry.make(codec_id, level)
@@ -103,6 +114,10 @@ def run_codec(data: bytes, codec_id: str, level: int, repeat: int, threads: bool
     td, out = _median_cpu(lambda: container.decompress(blob), repeat)
     if out != data:
         raise SystemExit(f"{codec_id}: round trip failed")
+    sc, _ = _median_cpu(lambda: container.compress_stream(io.BytesIO(data), _Null(), codec),
+                        repeat)
+    sd, n = _median_cpu(lambda: container.decompress_stream(io.BytesIO(blob), _Null()), repeat)
+    assert n == len(data)
     blocks = list(codec.split(io.BytesIO(data), codec.block_size()))
     kc, payloads = _median_cpu(lambda: [codec.encode_block(b, h) for b, h in blocks], repeat)
     sizes = [len(b) for b, _ in blocks]
@@ -110,16 +125,19 @@ def run_codec(data: bytes, codec_id: str, level: int, repeat: int, threads: bool
                            repeat)
     if b"".join(bytes(o) for o in outs) != data:
         raise SystemExit(f"{codec_id}: block round trip failed")
+    mb = len(data) / 1e6
     res = {"size": len(blob), "ratio": len(data) / len(blob),
-           "comp_MBps": len(data) / tc / 1e6, "decomp_MBps": len(data) / td / 1e6,
-           "kernel_comp_MBps": len(data) / kc / 1e6, "kernel_decomp_MBps": len(data) / kd / 1e6,
+           "comp_MBps": mb / tc, "decomp_MBps": mb / td,
+           "stream_comp_MBps": mb / sc, "stream_decomp_MBps": mb / sd,
+           "kernel_comp_MBps": mb / kc, "kernel_decomp_MBps": mb / kd,
            "blocks": len(blocks)}
     if threads:
         for t in (1, 2):
             res[f"wall_comp_T{t}"] = _median_wall(
-                lambda: container.compress(data, codec, threads=t), repeat)
+                lambda: container.compress_stream(io.BytesIO(data), _Null(), codec, threads=t),
+                repeat)
             res[f"wall_decomp_T{t}"] = _median_wall(
-                lambda: container.decompress(blob, threads=t), repeat)
+                lambda: container.decompress_stream(io.BytesIO(blob), _Null(), threads=t), repeat)
     return res
 
 
@@ -160,8 +178,9 @@ def main(argv=None) -> int:
         print(f"\n{f.name}: {len(data):,} B; entropy bound per chunk {row['bound_chunk']:.4f}x, "
               f"per tensor {row['bound_tensor']:.4f}x, all planes per chunk "
               f"{row['bound_planes']:.4f}x", flush=True)
-        print(f"  {'codec':16s} {'ratio':>8s} {'comp':>7s} {'decomp':>7s} {'k.comp':>7s} "
-              f"{'k.dec':>7s}  (MB/s per CPU-s, median of {a.repeat})")
+        print(f"  {'codec':16s} {'ratio':>8s} {'comp':>7s} {'decomp':>7s} {'s.comp':>7s} "
+              f"{'s.dec':>7s} {'k.comp':>7s} {'k.dec':>7s}  (MB/s per CPU-s, median of "
+              f"{a.repeat}; s. = stream API, k. = codec only)")
         for spec in a.codecs.split(","):
             cid, _, lvl = spec.partition(":")
             r = run_codec(data, cid, int(lvl or 6), a.repeat, a.threads)
@@ -173,6 +192,7 @@ def main(argv=None) -> int:
                          f"{r['wall_decomp_T1']:.3f}/{r['wall_decomp_T2']:.3f} s "
                          f"({r['wall_decomp_T1'] / r['wall_decomp_T2']:.2f}x)")
             print(f"  {spec:16s} {r['ratio']:8.4f} {r['comp_MBps']:7.0f} {r['decomp_MBps']:7.0f} "
+                  f"{r['stream_comp_MBps']:7.0f} {r['stream_decomp_MBps']:7.0f} "
                   f"{r['kernel_comp_MBps']:7.0f} {r['kernel_decomp_MBps']:7.0f}{extra}", flush=True)
         for name in a.peers.split(","):
             if not name:

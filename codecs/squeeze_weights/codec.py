@@ -24,7 +24,7 @@ from squeeze_weights import formats as F
 CHUNK = 1 << 16
 #: tensors below this many elements share chunks with their neighbours
 SMALL_SEGMENT = 4096
-BLOCK_SIZE = 4 << 20
+BLOCK_SIZE = 2 << 20
 
 _BYTES_RAW, _BYTES_ZSTD = 0, 1
 
@@ -191,7 +191,7 @@ def _views(x8, n: int, w: int):
     return e16, e32, e64
 
 
-def _decode_float(payload: bytes, size: int) -> bytearray:
+def _decode_float(payload: bytes, size: int) -> memoryview:
     import numpy as np
 
     from squeeze_weights import kernels as K
@@ -206,8 +206,9 @@ def _decode_float(payload: bytes, size: int) -> bytearray:
     tail = payload[6]
     if tail >= w or n * w + tail != size or len(payload) < 7 + tail:
         raise CorruptError("Compressed data is corrupt (float block size mismatch)")
-    out = bytearray(size)
-    x8 = np.frombuffer(out, np.uint8)
+    # np.empty: no zero-fill under the GIL (every byte is written below); the
+    # result is returned as a read-only bytes-like view of it
+    x8 = np.empty(size, np.uint8)
     buf = np.frombuffer(payload, np.uint8)
     views = _views(x8, n, w)
     if n:
@@ -218,8 +219,9 @@ def _decode_float(payload: bytes, size: int) -> bytearray:
     elif len(payload) != 7 + tail + 4 or payload[7 + tail:] != b"\0\0\0\0":
         raise CorruptError("Compressed data is corrupt (float block structure)")
     if tail:
-        out[n * w:] = payload[7:7 + tail]
-    return out
+        x8[n * w:] = np.frombuffer(payload, np.uint8, tail, 7)
+    x8.flags.writeable = False
+    return x8.data
 
 
 def _zstd_exact(frame: bytes, size: int) -> bytes:

@@ -163,41 +163,61 @@ def merge1(p, out, a, n):
 
 
 @njit(cache=True, nogil=True)
+def _tile_minmax(sym, nfull, tmin, tmax):
+    for t in range(nfull):
+        lo = np.uint8(255)
+        hi = np.uint8(0)
+        a = t * ENEC_TILE
+        for i in range(ENEC_TILE):
+            v = sym[a + i]
+            lo = min(lo, v)
+            hi = max(hi, v)
+        tmin[t] = lo
+        tmax[t] = hi
+
+
+@njit(cache=True, nogil=True)
 def enec_base(sym, s):
     """Choose ENEC's base for a plane (field f = top 8 - s bits): minimise the tile widths.
 
     For base b a tile costs s + bitlen(b - min f) bits per element when no f
     exceeds b, else the full 8 (exact widths are computed when packing).  The
-    tiles are summarised by a (min, max) histogram so each candidate b in
-    [mode, mode + 24] costs one pass over at most 256 x 256 counts.
+    tiles are summarised by a histogram of their (min f, max f) pairs, so each
+    candidate b in [mode, mode + 24] costs one pass over the used pairs; the
+    mode is taken from every 8th element.
     """
     n = sym.shape[0]
     k = 8 - s
     nf = 1 << k
     nt = (n + ENEC_TILE - 1) // ENEC_TILE
-    counts = np.zeros(256, np.int64)
-    pair = np.zeros((nf, nf), np.int64)  # pair[min, max] tile counts
+    nfull = n // ENEC_TILE
+    tmin = np.empty(nt, np.uint8)
+    tmax = np.empty(nt, np.uint8)
+    _tile_minmax(sym, nfull, tmin, tmax)
+    if nfull < nt:
+        lo = np.uint8(255)
+        hi = np.uint8(0)
+        for i in range(nfull * ENEC_TILE, n):
+            lo = min(lo, sym[i])
+            hi = max(hi, sym[i])
+        tmin[nfull] = lo
+        tmax[nfull] = hi
+    fmin = nf
+    fmax = 0
     for t in range(nt):
-        lo = 255
-        hi = 0
-        for i in range(t * ENEC_TILE, min(n, (t + 1) * ENEC_TILE)):
-            f = np.int64(sym[i]) >> s
-            lo = min(lo, f)
-            hi = max(hi, f)
-        pair[lo, hi] += 1
-    for i in range(n):
+        fmin = min(fmin, np.int64(tmin[t]) >> s)
+        fmax = max(fmax, np.int64(tmax[t]) >> s)
+    r = fmax - fmin + 1
+    pair = np.zeros((r, r), np.int64)  # pair[min - fmin, max - fmin]
+    for t in range(nt):
+        pair[(np.int64(tmin[t]) >> s) - fmin, (np.int64(tmax[t]) >> s) - fmin] += 1
+    counts = np.zeros(256, np.int64)
+    for i in range(0, n, 8):
         counts[np.int64(sym[i]) >> s] += 1
     mode = 0
     for f in range(nf):
         if counts[f] > counts[mode]:
             mode = f
-    fmin = nf
-    fmax = 0
-    for f in range(nf):
-        if counts[f] > 0:
-            fmin = min(fmin, f)
-            fmax = max(fmax, f)
-    # tiles by (min, max) restricted to the used range
     bl = np.zeros(257, np.int64)
     for d in range(1, 257):
         bl[d] = bl[d >> 1] + 1
@@ -205,14 +225,14 @@ def enec_base(sym, s):
     best_cost = np.int64(1) << 62
     for b in range(mode, min(nf - 1, mode + 24) + 1):
         cost = np.int64(0)
-        for lo in range(fmin, fmax + 1):
-            for hi in range(lo, fmax + 1):
+        for lo in range(r):
+            for hi in range(lo, r):
                 c = pair[lo, hi]
                 if c:
-                    if hi > b:
+                    if hi + fmin > b:
                         cost += c * 8
                     else:
-                        d = b - lo
+                        d = b - lo - fmin
                         cost += c * (bl[d] + s if d > 0 else s)
         if cost < best_cost:
             best_cost = cost
@@ -234,38 +254,50 @@ def enec_encode(sym, s, base, out, pos):
     """
     n = sym.shape[0]
     nt = (n + ENEC_TILE - 1) // ENEC_TILE
-    fm = (1 << (8 - s)) - 1
-    sm = (1 << s) - 1
     out[pos] = np.uint8(base)
     out[pos + 1] = np.uint8(s)
     wpos = pos + 2
     for i in range((nt + 1) // 2):
         out[wpos + i] = 0
     p = wpos + (nt + 1) // 2
-    g = np.zeros(4, np.uint64)
+    # r for the whole chunk (vectorisable), zero padded to whole tiles
+    r = np.zeros(nt * ENEC_TILE, np.uint8)
+    ub = U(base)
+    if s == 0:
+        for i in range(U(n)):
+            r[i] = np.uint8((ub - U(sym[i])) & U(0xFF))
+    else:
+        sh = U(s)
+        fm = (U(1) << (U(8) - sh)) - U(1)
+        smask = (U(1) << sh) - U(1)
+        for i in range(U(n)):
+            v = U(sym[i])
+            r[i] = np.uint8((((ub - (v >> sh)) & fm) << sh) | (v & smask))
+    r64 = r.view(np.uint64)
+    up = U(p)
     for t in range(nt):
-        a = t * ENEC_TILE
-        m = U(0)
-        for q in range(4):
-            x = U(0)
-            for i in range(8):
-                j = a + 8 * q + i
-                if j < n:
-                    v = np.int64(sym[j])
-                    r = U((((base - (v >> s)) & fm) << s) | (v & sm))
-                    x |= r << U(8 * i)
-                    m |= r
-            g[q] = x
+        g0 = r64[4 * t]
+        g1 = r64[4 * t + 1]
+        g2 = r64[4 * t + 2]
+        g3 = r64[4 * t + 3]
+        m = g0 | g1 | g2 | g3
+        m |= m >> U(32)
+        m |= m >> U(16)
+        m |= m >> U(8)
+        m &= U(0xFF)
         w = 0
         while (m >> U(w)) != U(0):
             w += 1
         out[wpos + (t >> 1)] |= np.uint8(w << (4 * (t & 1)))
         for j in range(w):
-            for q in range(4):
-                y = (g[q] >> U(j)) & LOWB
-                out[p + 4 * j + q] = np.uint8((y * SPREAD) >> U(56))
-        p += 4 * w
-    return p
+            q = up + U(4 * j)
+            jj = U(j)
+            out[q] = np.uint8((((g0 >> jj) & LOWB) * SPREAD) >> U(56))
+            out[q + U(1)] = np.uint8((((g1 >> jj) & LOWB) * SPREAD) >> U(56))
+            out[q + U(2)] = np.uint8((((g2 >> jj) & LOWB) * SPREAD) >> U(56))
+            out[q + U(3)] = np.uint8((((g3 >> jj) & LOWB) * SPREAD) >> U(56))
+        up += U(4 * w)
+    return np.int64(up)
 
 
 @njit(cache=True, nogil=True)
