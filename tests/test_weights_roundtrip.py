@@ -185,3 +185,9 @@ def test_payload_tags():
     assert tags == [0, 1]
     p = codec.encode_block(data[-10000:], ("f", F.BF16, (5000,)))
     assert p[0] == 1 and p[1] == F.BF16 and struct.unpack_from("<I", p, 2)[0] == 5000
+
+
+@pytest.mark.parametrize("bs", [1, 7, 15, 16, 17, 100])
+def test_tiny_block_sizes(mixed, bs):
+    data = mixed[:3000] if bs < 16 else mixed
+    check_roundtrip(registry.make("dfloat11"), data, block_size=bs)

@@ -87,7 +87,14 @@ class _WeightsCodec(Codec):
 
     # -- cutting ------------------------------------------------------------------
     def split(self, reader: BinaryIO, block_size: int) -> Iterator[tuple[bytes, Any]]:
-        bs = max(64, block_size - block_size % 8)
+        if block_size < 16:
+            # too small for elements and headers: plain bytes blocks
+            while True:
+                piece = read_exact(reader, block_size)
+                if not piece:
+                    return
+                yield piece, None
+        bs = block_size - block_size % 8  # whole elements of every width per block
         if self._raw_kind:
             yield from _split_raw(reader, bs, self._raw_kind)
             return

@@ -14,7 +14,8 @@ build it here from symbol counts, so every codec quantises the same way:
 
 The ``*_nb`` functions are numba kernels (``nogil``, cached) for callers that
 quantise inside their own kernels (one table per 64 K-symbol chunk must not
-cost a Python round trip).  numba is imported lazily by the wrappers.
+cost a Python round trip).  This module imports numba: codecs import it (and
+the coders built on it) lazily, on their first block.
 """
 
 from __future__ import annotations
