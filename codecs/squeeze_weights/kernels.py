@@ -23,10 +23,10 @@ mapped to r = ((base - f) mod 2^(8-s)) << s | (low s bits) (ENEC's
 "(b - e) mod 2^n" transform; base is chosen per chunk); per tile of 32
 elements the width w = bit length of the tile's largest r (4 bits per tile);
 every r is stored in w bits; tiles are byte aligned, so tile offsets are a
-prefix sum of 4 * w and tiles decode independently.  Inside a tile the
-values are lane-interleaved (element i in lane i % 4, slot i // 4; byte t of
-lane l at 4 t + l), so unpacking is fixed-count shifts and masks on four
-64-bit lanes with no branches.
+prefix sum of 4 * w and tiles decode independently.  Inside a tile the w
+bits are stored as w bit planes of 32 bits, so one multiply spreads a plane
+byte over 8 elements (decode) or gathers it (encode): no bit cursor, no
+branches, no table.
 """
 
 from __future__ import annotations
