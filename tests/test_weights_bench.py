@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from squeeze_weights import bench as B
 from squeeze_weights import formats as F
 from weights_util import weight_bits
@@ -23,7 +22,7 @@ def test_peers_roundtrip(name):
     if name == "zipnn":
         pytest.importorskip("zipnn")
     peer = B.PEERS[name]
-    for dt, data in _files().items():
+    for data in _files().values():
         keep = bytes(data)
         blob = peer.compress(data)
         assert data == keep  # the peer must not mutate our buffer (ZipNN gets a copy)

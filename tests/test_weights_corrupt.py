@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from frappe_cli import container, registry
-from frappe_cli.errors import CorruptError, SqueezeError
 from squeeze_weights import formats as F
 from squeeze_weights import kernels as K
 from weights_util import mixed_safetensors, weight_bits
+
+from frappe_cli import container, registry
+from frappe_cli.errors import CorruptError, SqueezeError
 
 RNG = np.random.default_rng(77)
 
@@ -145,7 +145,7 @@ def sqz():
 
 
 def test_truncated_archive(sqz):
-    data, blob = sqz
+    _, blob = sqz
     for cut in range(0, len(blob), max(1, len(blob) // 97)):
         with pytest.raises(SqueezeError):
             container.decompress(blob[:cut])

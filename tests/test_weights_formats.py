@@ -6,11 +6,11 @@ import struct
 
 import numpy as np
 import pytest
+from squeeze_weights import formats as F
+from weights_util import mixed_safetensors
 
 from frappe_cli import container
 from frappe_cli.errors import InputError
-from squeeze_weights import formats as F
-from weights_util import mixed_safetensors
 
 RNG = np.random.default_rng(5)
 

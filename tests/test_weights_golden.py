@@ -28,10 +28,10 @@ def test_encoder_is_stable(name):
 
 def _make_goldens():  # pragma: no cover - run once by hand: python tests/test_weights_golden.py
     import numpy as np
+    from weights_util import mixed_safetensors
 
     from frappe_cli import registry
     from frappe_cli.testing import write_golden
-    from weights_util import mixed_safetensors
 
     data = mixed_safetensors(np.random.default_rng(11), big=2000)
     for name, cid, level in [("dfloat11-v1-mixed", "dfloat11", 6),

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-
-from frappe_cli import container
-from frappe_cli.errors import CorruptError
 from squeeze_weights import formats as F
 from squeeze_weights.listing import describe_sqz
 from weights_util import mixed_safetensors, weight_bits
+
+from frappe_cli import container
+from frappe_cli.errors import CorruptError
 
 RNG = np.random.default_rng(31)
 

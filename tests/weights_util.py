@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from squeeze_weights.formats import write_safetensors
 
 ST_NP = {"F16": np.float16, "F32": np.float32, "F64": np.float64, "I64": np.int64,

@@ -17,7 +17,9 @@ from __future__ import annotations
 import shutil
 import struct
 from pathlib import Path
+from typing import ClassVar
 
+from frappe_cli.errors import SqueezeError
 from squeeze_weights import formats as F
 
 
@@ -27,7 +29,7 @@ def _site_file(package: str, rel: str) -> Path | None:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
-    p = Path(list(spec.submodule_search_locations)[0]) / rel
+    p = Path(next(iter(spec.submodule_search_locations))) / rel
     return p if p.is_file() else None
 
 
@@ -212,7 +214,7 @@ def prepare_files(outdir) -> list[Path]:
             st = F.write_safetensors([(nm, "F32", dims, raw) for nm, dims, raw in inits])
             write("nudenet-f32.safetensors", st)
             write("nudenet-bf16-rne-from-fp32.safetensors", convert_safetensors(st, "BF16"))
-            nm, dims, raw = max(inits, key=lambda t: len(t[2]))
+            _, dims, raw = max(inits, key=lambda t: len(t[2]))
             buf = __import__("io").BytesIO()
             np.save(buf, np.frombuffer(raw, "<f4").reshape(dims))
             write("nudenet-f32-largest.npy", buf.getvalue())
@@ -228,7 +230,7 @@ def dominant_dtype(data: bytes) -> str:
     if F.is_safetensors_head(data[:16]):
         try:
             lay = F.parse_safetensors(data[: 8 + F.safetensors_header_size(data[:8])])
-        except Exception:
+        except SqueezeError:
             return "F32"
         sizes: dict[str, int] = {}
         for t in lay.tensors:
@@ -238,9 +240,9 @@ def dominant_dtype(data: bytes) -> str:
     if F.is_npy_head(data[:16]):
         try:
             lay = F.parse_npy(data[: F.npy_header_size(data[:16])])
-            return {F.F16: "F16", F.F32: "F32"}.get(lay.tensors[0]["kind"], "F32")
-        except Exception:
+        except SqueezeError:
             return "F32"
+        return {F.F16: "F16", F.F32: "F32"}.get(lay.tensors[0]["kind"], "F32")
     return "F32"
 
 
@@ -248,8 +250,8 @@ class ZipNNPeer:
     """ZipNN 0.5.4, one thread, its default (huffman) method; dtype from the file."""
 
     name = "zipnn"
-    _DT = {"BF16": "bfloat16", "F16": "float16", "F32": "float32"}
-    _CODE = {"BF16": 1, "F16": 2, "F32": 3}
+    _DT: ClassVar[dict[str, str]] = {"BF16": "bfloat16", "F16": "float16", "F32": "float32"}
+    _CODE: ClassVar[dict[str, int]] = {"BF16": 1, "F16": 2, "F32": 3}
 
     def compress(self, data: bytes) -> bytes:
         from zipnn import ZipNN

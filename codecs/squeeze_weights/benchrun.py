@@ -134,10 +134,11 @@ def run_codec(data: bytes, codec_id: str, level: int, repeat: int, threads: bool
     if threads:
         for t in (1, 2):
             res[f"wall_comp_T{t}"] = _median_wall(
-                lambda: container.compress_stream(io.BytesIO(data), _Null(), codec, threads=t),
-                repeat)
+                lambda t=t: container.compress_stream(io.BytesIO(data), _Null(), codec,
+                                                      threads=t), repeat)
             res[f"wall_decomp_T{t}"] = _median_wall(
-                lambda: container.decompress_stream(io.BytesIO(blob), _Null(), threads=t), repeat)
+                lambda t=t: container.decompress_stream(io.BytesIO(blob), _Null(), threads=t),
+                repeat)
     return res
 
 

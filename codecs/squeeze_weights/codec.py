@@ -13,11 +13,11 @@ numba and the kernels load on the first block.
 from __future__ import annotations
 
 import struct
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO, ClassVar
 
 from frappe_cli.codec import Codec, read_exact
 from frappe_cli.errors import CorruptError, InputError, OptionError
-
 from squeeze_weights import formats as F
 
 #: default (and maximum) elements per chunk: one table per chunk and plane
@@ -60,7 +60,7 @@ def _chunking(segs: tuple[int, ...], chunk: int) -> list[int]:
 class _WeightsCodec(Codec):
     lossless = True
     fallback = "none"  # every block is checked against raw and zstd below (SPEC.md)
-    options = {"dtype": str}
+    options: ClassVar[dict[str, type]] = {"dtype": str}
     coder = 0
 
     def __init__(self, level: int = 6, **params: Any):

@@ -16,7 +16,6 @@ import struct
 from pathlib import Path
 
 from frappe_cli.errors import CorruptError
-
 from squeeze_weights import formats as F
 
 
@@ -116,7 +115,7 @@ def describe_sqz(path, entropy: bool = True) -> list[dict]:
                 order.append(r.name)
         other = {"row": "other", "name": "(headers, padding, non-float tensors)", "dtype": "",
                  "elements": 0, "original": 0, "compressed": 0.0, "_bits": 0.0}
-        spans = sorted(((t["_start"], t["_end"], t["name"]) for t in rows.values()))
+        spans = sorted((t["_start"], t["_end"], t["name"]) for t in rows.values())
         starts = [s[0] for s in spans]
 
         def owner(a: int, b: int) -> list[tuple[str, int]]:
@@ -215,7 +214,7 @@ def _top_byte_bits(x, w: int) -> float:
 
 def _finish(t: dict, entropy: bool) -> dict:
     r = {k: v for k, v in t.items() if not k.startswith("_")}
-    r["compressed"] = int(round(r["compressed"]))
+    r["compressed"] = round(r["compressed"])
     r["ratio"] = r["original"] / r["compressed"] if r["compressed"] else None
     r["bound"] = (r["original"] * 8 / t["_bits"]) if entropy and t.get("_bits") else None
     return r

@@ -21,7 +21,6 @@ the coders built on it) lazily, on their first block.
 from __future__ import annotations
 
 import numpy as np
-
 from numba import njit
 
 #: fixed-point scale of ``log2_fixed`` and ``cost_table`` (1/65536 bit)
