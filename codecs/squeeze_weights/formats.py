@@ -15,9 +15,7 @@ stream ends early (the file size is not known in advance on a pipe).
 
 from __future__ import annotations
 
-import json
 import struct
-from dataclasses import dataclass, field
 
 from frappe_cli.errors import InputError
 
@@ -53,31 +51,38 @@ SAFETENSORS_MAX_HEADER = 100_000_000  # the safetensors library's own limit
 NPY_MAGIC = b"\x93NUMPY"
 
 
-@dataclass
 class Region:
     """A byte range of the input: opaque bytes (kind 0) or float elements."""
 
-    start: int
-    end: int
-    kind: int = 0          # 0 = bytes, else a float kind
-    name: str = ""         # tensor name ("" for headers and padding)
-    dtype: str = ""        # the file's dtype name
+    __slots__ = ("dtype", "end", "kind", "name", "start")
+
+    def __init__(self, start: int, end: int, kind: int = 0, name: str = "", dtype: str = ""):
+        self.start = start
+        self.end = end
+        self.kind = kind      # 0 = bytes, else a float kind
+        self.name = name      # tensor name ("" for headers and padding)
+        self.dtype = dtype    # the file's dtype name (or "header", "padding")
 
     @property
     def size(self) -> int:
         return self.end - self.start
 
+    def __repr__(self) -> str:
+        return f"Region({self.start}, {self.end}, kind={self.kind}, name={self.name!r})"
 
-@dataclass
+
 class Layout:
-    fmt: str                      # "safetensors", "npy", "raw", "bytes"
-    regions: list[Region] = field(default_factory=list)
-    #: for safetensors: where the data section starts; the last region ends at
-    #: ``known_end`` (None: the rest of the input is one region of ``tail_kind``)
-    known_end: int | None = None
-    tail_kind: int = 0
-    tensors: list[dict] = field(default_factory=list)
-    metadata: dict | None = None
+    """A parsed file: its regions in file order, covering [0, known_end)."""
+
+    def __init__(self, fmt: str, regions: list[Region] | None = None,
+                 known_end: int | None = None, tensors: list[dict] | None = None,
+                 metadata: dict | None = None):
+        self.fmt = fmt                    # "safetensors" or "npy"
+        self.regions = regions or []
+        #: end of the described part; bytes after it are kept as opaque bytes
+        self.known_end = known_end
+        self.tensors = tensors or []
+        self.metadata = metadata
 
 
 def raw_kind(dtype: str) -> int:
@@ -119,6 +124,8 @@ def safetensors_header_size(head8: bytes) -> int:
 
 def parse_safetensors(header: bytes) -> Layout:
     """Validate a safetensors header (the 8-byte length + JSON) and build its layout."""
+    import json
+
     n = safetensors_header_size(header[:8])
     if len(header) != 8 + n:
         raise _bad("truncated header")
@@ -174,8 +181,7 @@ def parse_safetensors(header: bytes) -> Layout:
             regions.append(Region(base + t["begin"], base + t["end"], t["kind"], t["name"],
                                   t["dtype"]))
         pos = t["end"]
-    return Layout("safetensors", regions, known_end=base + pos, tail_kind=0,
-                  tensors=tensors, metadata=meta)
+    return Layout("safetensors", regions, known_end=base + pos, tensors=tensors, metadata=meta)
 
 
 def _reject_constant(name: str):
@@ -230,10 +236,8 @@ def parse_npy(header: bytes) -> Layout:
         if nbytes:
             regions.append(Region(size, size + nbytes, kind, "array", str(descr)))
         lay.known_end = size + nbytes
-        lay.tail_kind = 0
     else:
         lay.known_end = size
-        lay.tail_kind = 0
     return lay
 
 
@@ -244,6 +248,8 @@ def parse_npy(header: bytes) -> Layout:
 def write_safetensors(tensors: list[tuple[str, str, list[int], bytes]],
                       metadata: dict | None = None, align: int = 8) -> bytes:
     """Serialise (name, dtype, shape, raw little-endian bytes) in order."""
+    import json
+
     hdr = {}
     if metadata is not None:
         hdr["__metadata__"] = metadata
