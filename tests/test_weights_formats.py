@@ -149,7 +149,9 @@ def test_npy_lying_header():
 def test_raw_dtype_names():
     for name in ["bf16", "BFloat16", "f16", "half", "fp32", "float64", "f8e4m3", "f8_e5m2"]:
         assert F.raw_kind(name) in F.KIND_WIDTH
-    with pytest.raises(InputError, match="unknown --dtype"):
+    from frappe_cli.errors import OptionError
+
+    with pytest.raises(OptionError, match="unknown --dtype"):
         F.raw_kind("int4")
     from frappe_cli.errors import SqueezeError
 

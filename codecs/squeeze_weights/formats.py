@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 
-from frappe_cli.errors import InputError
+from frappe_cli.errors import InputError, OptionError
 
 # float element kinds the packers code (anything else is opaque bytes)
 BF16, F16, F32, F64, F8E4M3, F8E5M2 = 1, 2, 3, 4, 5, 6
@@ -88,7 +88,7 @@ class Layout:
 def raw_kind(dtype: str) -> int:
     k = RAW_DTYPES.get(str(dtype).lower())
     if k is None:
-        raise InputError(f"unknown --dtype '{dtype}' (use one of bf16, f16, f32, f64, "
+        raise OptionError(f"unknown --dtype '{dtype}' (use one of bf16, f16, f32, f64, "
                          "f8e4m3, f8e5m2)")
     return k
 
