@@ -1,0 +1,730 @@
+"""Length-limited canonical Huffman for bulk 8-bit symbol streams (numba).
+
+The fast static-model coder of squeeze's shared coding layer:
+
+* **code lengths** by package-merge (optimal under the length limit
+  ``MAX_LEN`` = 11), computed in O(n * MAX_LEN) for the n present symbols;
+* **canonical codes**, bit-reversed so the stream is read LSB first: the
+  decoder peeks ``bitbuf & 2047``;
+* a **multi-symbol decode table**: each of the 2048 entries of the 11-bit
+  window holds up to three whole symbols, their count and their total length
+  (uint32: s0 | s1 << 8 | s2 << 16 | count << 24 | bits << 28), so one lookup
+  emits ~3 symbols of a typical weight-exponent stream;
+* **four interleaved streams** per chunk (quarters of the chunk, as huff0's
+  X4): four independent dependency chains in one loop;
+* branch-free 64-bit refills (read 8 bytes, advance by the whole bytes used)
+  on the hot path; a careful byte-wise path near the ends of the buffers, so a
+  hostile stream never makes the decoder read or write out of bounds.
+
+Chunk body (``encode_chunk_body`` / ``decode_chunk_body``)::
+
+    u8 lo, u8 hi        symbol range of the code (lo <= hi)
+    ceil((hi-lo+1)/2) B 4-bit code lengths of symbols lo..hi, low nibble first
+                        (0 = absent); they must form a complete prefix code
+                        with lengths <= 11 and at least two symbols
+    u32 len0, len1, len2  byte lengths of streams 0..2 (stream 3 takes the rest)
+    streams 0..3        stream k codes symbols [k*q, (k+1)*q) (q = ceil(n/4),
+                        the last stream takes the remainder), LSB first, each
+                        padded with zero bits to a byte boundary
+
+The self-describing chunked stream of ``encode``/``decode`` uses the same
+record layout as ``frappe_cli.coding.rans`` (u32 n, u32 chunk, u8 11; per chunk
+mode, u32 length, body; modes 0 RAW, 1 CONST, 2 HUFFMAN, 3 REUSE = Huffman
+with the previous chunk's code and no table).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+MAX_LEN = 11
+TAB_BITS = 11
+TAB_SIZE = 1 << TAB_BITS
+NSTREAMS = 4
+MAX_CHUNK = 1 << 24
+
+MODE_RAW, MODE_CONST, MODE_HUF, MODE_REUSE = 0, 1, 2, 3
+_REC = 5
+
+U = np.uint64
+TMASK = np.uint64(TAB_SIZE - 1)
+
+
+# ----------------------------------------------------------------------------------
+# small helpers
+
+
+@njit(cache=True, nogil=True)
+def put_u32(buf, pos, v):
+    buf[pos] = np.uint8(v & 0xFF)
+    buf[pos + 1] = np.uint8((v >> 8) & 0xFF)
+    buf[pos + 2] = np.uint8((v >> 16) & 0xFF)
+    buf[pos + 3] = np.uint8((v >> 24) & 0xFF)
+
+
+@njit(cache=True, nogil=True)
+def get_u32(buf, pos):
+    return (np.int64(buf[pos]) | (np.int64(buf[pos + 1]) << 8)
+            | (np.int64(buf[pos + 2]) << 16) | (np.int64(buf[pos + 3]) << 24))
+
+
+@njit(cache=True, nogil=True)
+def histogram(sym, counts):
+    """Add the symbol counts of uint8 ``sym`` into int64[256] ``counts``."""
+    n = sym.shape[0]
+    h = np.zeros((4, 256), np.int64)
+    n4 = n & ~3
+    for i in range(0, n4, 4):
+        h[0, sym[i]] += 1
+        h[1, sym[i + 1]] += 1
+        h[2, sym[i + 2]] += 1
+        h[3, sym[i + 3]] += 1
+    for i in range(n4, n):
+        h[0, sym[i]] += 1
+    for s in range(256):
+        counts[s] += h[0, s] + h[1, s] + h[2, s] + h[3, s]
+
+
+# ----------------------------------------------------------------------------------
+# code construction
+
+
+@njit(cache=True, nogil=True)
+def code_lengths(counts, maxlen, lens):
+    """Optimal length-limited code lengths (package-merge) into int64[256] ``lens``.
+
+    Returns the number of present symbols (0 and 1 give no code: a single
+    symbol gets length 1).  Needs 2^maxlen >= present symbols.  Deterministic:
+    ties are broken by symbol index and leaves before packages.
+    """
+    for s in range(256):
+        lens[s] = 0
+    syms = np.empty(256, np.int64)
+    n = 0
+    for s in range(256):
+        if counts[s] > 0:
+            syms[n] = s
+            n += 1
+    if n == 0:
+        return 0
+    if n == 1:
+        lens[syms[0]] = 1
+        return 1
+    # sort present symbols by (count, symbol): insertion sort, n <= 256
+    for i in range(1, n):
+        v = syms[i]
+        j = i - 1
+        while j >= 0 and (counts[syms[j]] > counts[v]
+                          or (counts[syms[j]] == counts[v] and syms[j] > v)):
+            syms[j + 1] = syms[j]
+            j -= 1
+        syms[j + 1] = v
+    w = np.empty(n, np.int64)
+    for i in range(n):
+        w[i] = counts[syms[i]]
+    m2 = 2 * n
+    wts = np.empty((maxlen, m2), np.int64)
+    leaf = np.zeros((maxlen, m2), np.bool_)
+    size = np.zeros(maxlen, np.int64)
+    for i in range(n):
+        wts[0, i] = w[i]
+        leaf[0, i] = True
+    size[0] = n
+    for j in range(1, maxlen):
+        npk = size[j - 1] // 2
+        a = 0  # leaves
+        b = 0  # packages
+        k = 0
+        while a < n or b < npk:
+            if b >= npk or (a < n and w[a] <= wts[j - 1, 2 * b] + wts[j - 1, 2 * b + 1]):
+                wts[j, k] = w[a]
+                leaf[j, k] = True
+                a += 1
+            else:
+                wts[j, k] = wts[j - 1, 2 * b] + wts[j - 1, 2 * b + 1]
+                leaf[j, k] = False
+                b += 1
+            k += 1
+        size[j] = k
+    sel = 2 * n - 2
+    for j in range(maxlen - 1, -1, -1):
+        c = 0
+        for k in range(sel):
+            if leaf[j, k]:
+                c += 1
+        for i in range(c):
+            lens[syms[i]] += 1
+        sel = 2 * (sel - c)
+    return n
+
+
+@njit(cache=True, nogil=True)
+def canonical_codes(lens, codes):
+    """Canonical (deflate-order) codes, bit-reversed for LSB-first output."""
+    bl = np.zeros(MAX_LEN + 2, np.int64)
+    for s in range(256):
+        bl[lens[s]] += 1
+    bl[0] = 0
+    nxt = np.zeros(MAX_LEN + 2, np.int64)
+    code = 0
+    for ln in range(1, MAX_LEN + 1):
+        code = (code + bl[ln - 1]) << 1
+        nxt[ln] = code
+    for s in range(256):
+        ln = lens[s]
+        codes[s] = 0
+        if ln:
+            c = nxt[ln]
+            nxt[ln] += 1
+            r = 0
+            for _ in range(ln):
+                r = (r << 1) | (c & 1)
+                c >>= 1
+            codes[s] = r
+
+
+@njit(cache=True, nogil=True)
+def build_enc(lens, enc):
+    """enc[s] = reversed code | length << 16 (uint64[256])."""
+    codes = np.zeros(256, np.int64)
+    canonical_codes(lens, codes)
+    for s in range(256):
+        enc[s] = U(codes[s] | (lens[s] << 16))
+
+
+@njit(cache=True, nogil=True)
+def build_dec(lens, t1, tab):
+    """Single-symbol (t1: sym | len << 8) and multi-symbol (tab) decode tables.
+
+    ``lens`` must be a complete code (checked by ``read_lengths``).
+    """
+    codes = np.zeros(256, np.int64)
+    canonical_codes(lens, codes)
+    for s in range(256):
+        ln = lens[s]
+        if ln:
+            step = 1 << ln
+            e = s | (ln << 8)
+            for idx in range(codes[s], TAB_SIZE, step):
+                t1[idx] = e
+    for w in range(TAB_SIZE):
+        e0 = t1[w]
+        l0 = e0 >> 8
+        bits = l0
+        cnt = 1
+        ent = e0 & 0xFF
+        v = w >> l0
+        e1 = t1[v]
+        l1 = e1 >> 8
+        if bits + l1 <= TAB_BITS:
+            ent |= (e1 & 0xFF) << 8
+            bits += l1
+            cnt = 2
+            v >>= l1
+            e2 = t1[v]
+            l2 = e2 >> 8
+            if bits + l2 <= TAB_BITS:
+                ent |= (e2 & 0xFF) << 16
+                bits += l2
+                cnt = 3
+        tab[w] = np.uint32(ent | (cnt << 24) | (bits << 28))
+
+
+@njit(cache=True, nogil=True)
+def write_lengths(lens, buf, pos):
+    lo = 0
+    while lo < 255 and lens[lo] == 0:
+        lo += 1
+    hi = 255
+    while hi > lo and lens[hi] == 0:
+        hi -= 1
+    buf[pos] = np.uint8(lo)
+    buf[pos + 1] = np.uint8(hi)
+    pos += 2
+    s = lo
+    while s <= hi:
+        v = lens[s]
+        if s + 1 <= hi:
+            v |= lens[s + 1] << 4
+        buf[pos] = np.uint8(v)
+        pos += 1
+        s += 2
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def read_lengths(buf, pos, end, lens):
+    """Parse code lengths; returns the end position or -1 (truncated / not a complete code)."""
+    for s in range(256):
+        lens[s] = 0
+    if pos + 2 > end:
+        return -1
+    lo = np.int64(buf[pos])
+    hi = np.int64(buf[pos + 1])
+    pos += 2
+    if hi < lo:
+        return -1
+    nb = (hi - lo + 2) // 2
+    if pos + nb > end:
+        return -1
+    kraft = 0
+    present = 0
+    for i in range(hi - lo + 1):
+        b = np.int64(buf[pos + (i >> 1)])
+        ln = (b >> (4 * (i & 1))) & 15
+        if ln > MAX_LEN:
+            return -1
+        if ln:
+            lens[lo + i] = ln
+            kraft += 1 << (MAX_LEN - ln)
+            present += 1
+    if (hi - lo + 1) & 1 and (np.int64(buf[pos + nb - 1]) >> 4) != 0:
+        return -1
+    if present < 2 or kraft != (1 << MAX_LEN):
+        return -1
+    return pos + nb
+
+
+# ----------------------------------------------------------------------------------
+# bit streams
+
+
+@njit(cache=True, nogil=True)
+def encode_core(sym, enc, buf, pos):
+    """Append the codes of ``sym`` at ``buf[pos]``, LSB first; returns the end position.
+
+    ``buf`` needs ceil(11 * len(sym) / 8) + 8 bytes from ``pos``.
+    """
+    n = U(sym.shape[0])
+    p = U(pos)
+    acc = U(0)
+    cnt = U(0)
+    n4 = n & ~U(3)
+    i = U(0)
+    while i < n4:
+        e = enc[sym[i]]
+        acc |= (e & U(0xFFFF)) << cnt
+        cnt += e >> U(16)
+        e = enc[sym[i + U(1)]]
+        acc |= (e & U(0xFFFF)) << cnt
+        cnt += e >> U(16)
+        e = enc[sym[i + U(2)]]
+        acc |= (e & U(0xFFFF)) << cnt
+        cnt += e >> U(16)
+        e = enc[sym[i + U(3)]]
+        acc |= (e & U(0xFFFF)) << cnt
+        cnt += e >> U(16)
+        buf[p] = np.uint8(acc & U(0xFF))
+        buf[p + U(1)] = np.uint8((acc >> U(8)) & U(0xFF))
+        buf[p + U(2)] = np.uint8((acc >> U(16)) & U(0xFF))
+        buf[p + U(3)] = np.uint8((acc >> U(24)) & U(0xFF))
+        buf[p + U(4)] = np.uint8((acc >> U(32)) & U(0xFF))
+        buf[p + U(5)] = np.uint8((acc >> U(40)) & U(0xFF))
+        buf[p + U(6)] = np.uint8((acc >> U(48)) & U(0xFF))
+        buf[p + U(7)] = np.uint8((acc >> U(56)) & U(0xFF))
+        adv = cnt >> U(3)
+        p += adv
+        acc >>= adv << U(3)
+        cnt &= U(7)
+        i += U(4)
+    while i < n:
+        e = enc[sym[i]]
+        acc |= (e & U(0xFFFF)) << cnt
+        cnt += e >> U(16)
+        while cnt >= U(8):
+            buf[p] = np.uint8(acc & U(0xFF))
+            p += U(1)
+            acc >>= U(8)
+            cnt -= U(8)
+        i += U(1)
+    if cnt > U(0):
+        buf[p] = np.uint8(acc & U(0xFF))
+        p += U(1)
+    return np.int64(p)
+
+
+@njit(cache=True, nogil=True)
+def _decode_tail(buf, pos, end, acc, cnt, t1, out, o, oend):
+    """Careful one-symbol-at-a-time decode of out[o:oend]; returns (pos, acc, cnt, ok)."""
+    while o < oend:
+        while cnt <= U(56) and pos < end:
+            acc |= U(buf[pos]) << cnt
+            pos += U(1)
+            cnt += U(8)
+        e = U(t1[acc & TMASK])
+        ln = e >> U(8)
+        if ln > cnt:
+            return pos, acc, cnt, False
+        out[o] = np.uint8(e & U(0xFF))
+        acc >>= ln
+        cnt -= ln
+        o += U(1)
+    return pos, acc, cnt, True
+
+
+@njit(cache=True, nogil=True)
+def decode_streams(buf, starts, ends, t1, tab, out):
+    """Decode the four streams ``buf[starts[k]:ends[k]]`` into their quarters of ``out``.
+
+    Returns 0 or -1 (a stream ran out of bits, or did not end exactly at its
+    last byte).  Reads stay inside each stream and writes inside ``out``.
+    """
+    n = U(out.shape[0])
+    q = (n + U(3)) >> U(2)
+    o0 = U(0)
+    o1 = min(q, n)
+    o2 = min(U(2) * q, n)
+    o3 = min(U(3) * q, n)
+    e0 = o1
+    e1 = o2
+    e2 = o3
+    e3 = n
+    p0 = U(starts[0])
+    p1 = U(starts[1])
+    p2 = U(starts[2])
+    p3 = U(starts[3])
+    z0 = U(ends[0])
+    z1 = U(ends[1])
+    z2 = U(ends[2])
+    z3 = U(ends[3])
+    a0 = U(0)
+    a1 = U(0)
+    a2 = U(0)
+    a3 = U(0)
+    c0 = U(0)
+    c1 = U(0)
+    c2 = U(0)
+    c3 = U(0)
+    # hot loop: 4 lookups per stream per refill (4 * 11 <= 56 bits), each writes
+    # 4 bytes (3 symbols + 1 spare), so 13 bytes of room are kept per stream
+    while (p0 + U(8) <= z0 and p1 + U(8) <= z1 and p2 + U(8) <= z2 and p3 + U(8) <= z3
+           and o0 + U(13) <= e0 and o1 + U(13) <= e1 and o2 + U(13) <= e2
+           and o3 + U(13) <= e3):
+        a0 |= (U(buf[p0]) | (U(buf[p0 + U(1)]) << U(8)) | (U(buf[p0 + U(2)]) << U(16))
+               | (U(buf[p0 + U(3)]) << U(24)) | (U(buf[p0 + U(4)]) << U(32))
+               | (U(buf[p0 + U(5)]) << U(40)) | (U(buf[p0 + U(6)]) << U(48))
+               | (U(buf[p0 + U(7)]) << U(56))) << c0
+        p0 += (U(63) - c0) >> U(3)
+        c0 |= U(56)
+        a1 |= (U(buf[p1]) | (U(buf[p1 + U(1)]) << U(8)) | (U(buf[p1 + U(2)]) << U(16))
+               | (U(buf[p1 + U(3)]) << U(24)) | (U(buf[p1 + U(4)]) << U(32))
+               | (U(buf[p1 + U(5)]) << U(40)) | (U(buf[p1 + U(6)]) << U(48))
+               | (U(buf[p1 + U(7)]) << U(56))) << c1
+        p1 += (U(63) - c1) >> U(3)
+        c1 |= U(56)
+        a2 |= (U(buf[p2]) | (U(buf[p2 + U(1)]) << U(8)) | (U(buf[p2 + U(2)]) << U(16))
+               | (U(buf[p2 + U(3)]) << U(24)) | (U(buf[p2 + U(4)]) << U(32))
+               | (U(buf[p2 + U(5)]) << U(40)) | (U(buf[p2 + U(6)]) << U(48))
+               | (U(buf[p2 + U(7)]) << U(56))) << c2
+        p2 += (U(63) - c2) >> U(3)
+        c2 |= U(56)
+        a3 |= (U(buf[p3]) | (U(buf[p3 + U(1)]) << U(8)) | (U(buf[p3 + U(2)]) << U(16))
+               | (U(buf[p3 + U(3)]) << U(24)) | (U(buf[p3 + U(4)]) << U(32))
+               | (U(buf[p3 + U(5)]) << U(40)) | (U(buf[p3 + U(6)]) << U(48))
+               | (U(buf[p3 + U(7)]) << U(56))) << c3
+        p3 += (U(63) - c3) >> U(3)
+        c3 |= U(56)
+        for _ in range(4):
+            e = U(tab[a0 & TMASK])
+            out[o0] = np.uint8(e & U(0xFF))
+            out[o0 + U(1)] = np.uint8((e >> U(8)) & U(0xFF))
+            out[o0 + U(2)] = np.uint8((e >> U(16)) & U(0xFF))
+            o0 += (e >> U(24)) & U(3)
+            b = e >> U(28)
+            a0 >>= b
+            c0 -= b
+            e = U(tab[a1 & TMASK])
+            out[o1] = np.uint8(e & U(0xFF))
+            out[o1 + U(1)] = np.uint8((e >> U(8)) & U(0xFF))
+            out[o1 + U(2)] = np.uint8((e >> U(16)) & U(0xFF))
+            o1 += (e >> U(24)) & U(3)
+            b = e >> U(28)
+            a1 >>= b
+            c1 -= b
+            e = U(tab[a2 & TMASK])
+            out[o2] = np.uint8(e & U(0xFF))
+            out[o2 + U(1)] = np.uint8((e >> U(8)) & U(0xFF))
+            out[o2 + U(2)] = np.uint8((e >> U(16)) & U(0xFF))
+            o2 += (e >> U(24)) & U(3)
+            b = e >> U(28)
+            a2 >>= b
+            c2 -= b
+            e = U(tab[a3 & TMASK])
+            out[o3] = np.uint8(e & U(0xFF))
+            out[o3 + U(1)] = np.uint8((e >> U(8)) & U(0xFF))
+            out[o3 + U(2)] = np.uint8((e >> U(16)) & U(0xFF))
+            o3 += (e >> U(24)) & U(3)
+            b = e >> U(28)
+            a3 >>= b
+            c3 -= b
+    # the bits above cnt in each accumulator are the stream's next bits (or 0 past
+    # its end), so the careful path can continue from here byte by byte
+    p0, a0, c0, ok = _decode_tail(buf, p0, z0, a0, c0, t1, out, o0, e0)
+    if not ok or p0 != z0 or c0 >= U(8):
+        return -1
+    p1, a1, c1, ok = _decode_tail(buf, p1, z1, a1, c1, t1, out, o1, e1)
+    if not ok or p1 != z1 or c1 >= U(8):
+        return -1
+    p2, a2, c2, ok = _decode_tail(buf, p2, z2, a2, c2, t1, out, o2, e2)
+    if not ok or p2 != z2 or c2 >= U(8):
+        return -1
+    p3, a3, c3, ok = _decode_tail(buf, p3, z3, a3, c3, t1, out, o3, e3)
+    if not ok or p3 != z3 or c3 >= U(8):
+        return -1
+    return 0
+
+
+# ----------------------------------------------------------------------------------
+# chunks
+
+
+@njit(cache=True, nogil=True)
+def encode_body(sym, lens, enc, with_table, buf, pos):
+    """Chunk body at ``buf[pos]`` (lengths if ``with_table``, 3 stream sizes, 4 streams)."""
+    n = sym.shape[0]
+    if with_table:
+        pos = write_lengths(lens, buf, pos)
+    hdr = pos
+    pos += 12
+    q = (n + 3) // 4
+    for k in range(NSTREAMS):
+        a = min(k * q, n)
+        b = min(a + q, n) if k < NSTREAMS - 1 else n
+        start = pos
+        pos = encode_core(sym[a:b], enc, buf, pos)
+        if k < NSTREAMS - 1:
+            put_u32(buf, hdr + 4 * k, pos - start)
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def decode_body(buf, pos, end, t1, tab, out):
+    """Decode the stream part of a chunk body (sizes + streams) in ``buf[pos:end]``."""
+    if pos + 12 > end:
+        return -1
+    starts = np.empty(NSTREAMS, np.int64)
+    ends = np.empty(NSTREAMS, np.int64)
+    p = pos + 12
+    for k in range(NSTREAMS):
+        starts[k] = p
+        if k < NSTREAMS - 1:
+            ln = get_u32(buf, pos + 4 * k)
+            if ln > end - p:
+                return -1
+            p += ln
+        else:
+            p = end
+        ends[k] = p
+    return decode_streams(buf, starts, ends, t1, tab, out)
+
+
+@njit(cache=True, nogil=True)
+def body_bound(n):
+    """Upper bound of a chunk body for n symbols (table + sizes + streams)."""
+    return 2 + 128 + 12 + (MAX_LEN * n + 7) // 8 + 4 * 9
+
+
+@njit(cache=True, nogil=True)
+def coded_bits(counts, lens):
+    bits = np.int64(0)
+    for s in range(256):
+        if counts[s] > 0:
+            if lens[s] == 0:
+                return np.int64(1) << 60
+            bits += counts[s] * lens[s]
+    return bits
+
+
+@njit(cache=True, nogil=True)
+def encode_chunk(sym, prev, have_prev, out, pos, scratch):
+    """One chunk record (mode, u32 length, body) at ``out[pos]``; see ``rans.encode_chunk``.
+
+    ``prev`` (int64[256]) holds the code lengths of the last HUFFMAN record.
+    ``out`` needs len(sym) + 5 bytes, ``scratch`` body_bound(len(sym)).
+    """
+    n = sym.shape[0]
+    counts = np.zeros(256, np.int64)
+    histogram(sym, counts)
+    present = 0
+    last = 0
+    for s in range(256):
+        if counts[s] > 0:
+            present += 1
+            last = s
+    body = pos + _REC
+    if present == 1:
+        out[pos] = MODE_CONST
+        put_u32(out, pos + 1, 1)
+        out[body] = np.uint8(last)
+        return body + 1, have_prev
+    mode = MODE_RAW
+    est = np.int64(n) * 8
+    lens = np.zeros(256, np.int64)
+    if present > 1:
+        code_lengths(counts, MAX_LEN, lens)
+        tl = 2 + (256 + 1) // 2
+        lo = 0
+        while lens[lo] == 0:
+            lo += 1
+        hi = 255
+        while lens[hi] == 0:
+            hi -= 1
+        tl = 2 + (hi - lo + 2) // 2
+        new_cost = coded_bits(counts, lens) + (tl + 12 + 4) * 8
+        if new_cost < est:
+            mode = MODE_HUF
+            est = new_cost
+        if have_prev:
+            reuse = coded_bits(counts, prev) + (12 + 4) * 8
+            if reuse <= est:
+                mode = MODE_REUSE
+                est = reuse
+    if mode != MODE_RAW:
+        use = lens if mode == MODE_HUF else prev
+        enc = np.zeros(256, np.uint64)
+        build_enc(use, enc)
+        clen = encode_body(sym, use, enc, mode == MODE_HUF, scratch, 0)
+        if clen < n:
+            out[pos] = mode
+            put_u32(out, pos + 1, clen)
+            out[body:body + clen] = scratch[:clen]
+            if mode == MODE_HUF:
+                prev[:] = lens
+                have_prev = True
+            return body + clen, have_prev
+    out[pos] = MODE_RAW
+    put_u32(out, pos + 1, n)
+    out[body:body + n] = sym
+    return body + n, have_prev
+
+
+@njit(cache=True, nogil=True)
+def decode_chunk(buf, pos, end, prev, have_prev, t1, tab, out):
+    """Decode one chunk record at ``buf[pos]`` into ``out``; returns (end or -1, have_prev)."""
+    n = out.shape[0]
+    if pos + _REC > end:
+        return -1, have_prev
+    mode = buf[pos]
+    blen = get_u32(buf, pos + 1)
+    body = pos + _REC
+    if blen > end - body:
+        return -1, have_prev
+    bend = body + blen
+    if mode == MODE_RAW:
+        if blen != n:
+            return -1, have_prev
+        out[:] = buf[body:bend]
+        return bend, have_prev
+    if mode == MODE_CONST:
+        if blen != 1:
+            return -1, have_prev
+        out[:] = buf[body]
+        return bend, have_prev
+    if mode == MODE_HUF:
+        p = read_lengths(buf, body, bend, prev)
+        if p < 0:
+            return -1, False
+        build_dec(prev, t1, tab)
+        have_prev = True
+    elif mode == MODE_REUSE:
+        if not have_prev:
+            return -1, have_prev
+        p = body
+    else:
+        return -1, have_prev
+    if decode_body(buf, p, bend, t1, tab, out) != 0:
+        return -1, have_prev
+    return bend, have_prev
+
+
+@njit(cache=True, nogil=True)
+def encode_stream_nb(sym, chunk, out):
+    n = sym.shape[0]
+    put_u32(out, 0, n)
+    put_u32(out, 4, chunk)
+    out[8] = np.uint8(MAX_LEN)
+    pos = 9
+    prev = np.zeros(256, np.int64)
+    have_prev = False
+    scratch = np.empty(body_bound(min(chunk, max(n, 1))), np.uint8)
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        pos, have_prev = encode_chunk(sym[a:b], prev, have_prev, out, pos, scratch)
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def decode_stream_nb(buf, n, chunk, out):
+    pos = 9
+    end = buf.shape[0]
+    prev = np.zeros(256, np.int64)
+    t1 = np.zeros(TAB_SIZE, np.uint16)
+    tab = np.zeros(TAB_SIZE, np.uint32)
+    have_prev = False
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        pos, have_prev = decode_chunk(buf, pos, end, prev, have_prev, t1, tab, out[a:b])
+        if pos < 0:
+            return -1
+    if pos != end:
+        return -1
+    return 0
+
+
+def max_encoded_size(n: int, chunk: int) -> int:
+    """Upper bound of ``encode``'s output for ``n`` symbols."""
+    return 9 + n + _REC * max(1, -(-n // chunk))
+
+
+def lengths(counts, maxlen: int = MAX_LEN) -> np.ndarray:
+    """Optimal length-limited Huffman code lengths for 256 symbol counts."""
+    c = np.ascontiguousarray(counts, dtype=np.int64)
+    if c.shape != (256,) or (c < 0).any():
+        raise ValueError("counts must be 256 non-negative integers")
+    if not 1 <= maxlen <= MAX_LEN:
+        raise ValueError(f"maxlen must be 1..{MAX_LEN}")
+    if int((c > 0).sum()) > 1 << maxlen:
+        raise ValueError("too many symbols for the length limit")
+    out = np.zeros(256, np.int64)
+    code_lengths(c, maxlen, out)
+    return out
+
+
+def encode(symbols, chunk: int = 1 << 16) -> bytes:
+    """Code a uint8 array (or bytes) as a self-describing chunked Huffman stream."""
+    if isinstance(symbols, (bytes, bytearray, memoryview)):
+        symbols = np.frombuffer(symbols, np.uint8)
+    sym = np.ascontiguousarray(symbols)
+    if sym.dtype != np.uint8 or sym.ndim != 1:
+        raise ValueError("symbols must be a 1-D uint8 array")
+    if not 1 <= chunk <= MAX_CHUNK:
+        raise ValueError(f"chunk must be 1..{MAX_CHUNK}")
+    if sym.shape[0] >= 1 << 32:
+        raise ValueError("too many symbols for one stream (< 2^32)")
+    out = np.empty(max_encoded_size(sym.shape[0], chunk), np.uint8)
+    end = encode_stream_nb(sym, chunk, out)
+    return out[:end].tobytes()
+
+
+def decode(blob, n: int | None = None, max_symbols: int = 1 << 30) -> np.ndarray:
+    """Invert ``encode`` (see ``frappe_cli.coding.rans.decode`` for the checks)."""
+    from frappe_cli.errors import CorruptError
+
+    buf = np.frombuffer(blob, np.uint8)
+    if buf.shape[0] < 9:
+        raise CorruptError("Compressed data is corrupt (Huffman stream header truncated)")
+    cnt = int(get_u32(buf, 0))
+    chunk = int(get_u32(buf, 4))
+    if n is not None and cnt != n:
+        raise CorruptError("Compressed data is corrupt (Huffman symbol count mismatch)")
+    if n is None and cnt > max_symbols:
+        raise CorruptError("Compressed data is corrupt (Huffman symbol count too large)")
+    if not 1 <= chunk <= MAX_CHUNK or buf[8] != MAX_LEN:
+        raise CorruptError("Compressed data is corrupt (Huffman stream header invalid)")
+    if 9 + 6 * (-(-cnt // chunk)) > buf.shape[0]:
+        raise CorruptError("Compressed data is corrupt (Huffman stream truncated)")
+    out = np.empty(cnt, np.uint8)
+    if decode_stream_nb(buf, cnt, chunk, out) != 0:
+        raise CorruptError("Compressed data is corrupt (Huffman stream)")
+    return out

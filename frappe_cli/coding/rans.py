@@ -1,0 +1,706 @@
+"""Interleaved rANS for bulk 8-bit symbol streams (numba, static per-chunk models).
+
+The bulk static-model coder of squeeze's shared coding layer (the constriction
+adapter is far too slow for gigabytes: ~40 MB/s decode).  Eight rANS states
+are interleaved (symbol ``i`` is coded by state ``i % 8``) so the decode loop
+has eight independent dependency chains; the loops are unrolled by hand with
+scalar states, branch-free renormalisation and one packed table load per
+symbol.  Everything is integer except the encoder's exact division trick (see
+``encode_core``), so streams are bit-identical on every machine.
+
+Parameters: states in [2^15, 2^31) (31 bits keep the exact integer division
+trick of ``build_enc`` within 64-bit products), 16-bit little-endian renormalisation
+words, 12-bit probabilities (frequencies from
+``frappe_cli.coding.quant.normalize_freqs``; the precision is a compile-time
+constant so the hot loops shift by immediates).
+
+Layout of one coded chunk (``encode_core`` / ``decode_core``)::
+
+    u32 x[0..7]      final encoder states = initial decoder states (LE)
+    u16 words[...]   renormalisation words in decoder read order (LE)
+
+The decoder ends with every state back at 2^15 and every word consumed; any
+other outcome is reported as corruption (a strong integrity check on top of
+the container's).
+
+Self-describing stream (``encode`` / ``decode``, used by codecs that want a
+whole-stream API)::
+
+    u32 n            number of symbols
+    u32 chunk        symbols per chunk (1..2^24); ceil(n / chunk) chunk records follow
+    u8  pb           probability bits (always 12 in this version)
+    per chunk:  u8 mode, u32 body length, body
+      mode 0 RAW     the chunk's symbols as bytes
+      mode 1 CONST   one byte: every symbol equals it
+      mode 2 RANS    frequency table (``write_freqs``) + coded chunk
+      mode 3 REUSE   coded chunk with the previous RANS chunk's table
+
+Frequency table (``write_freqs``)::
+
+    u8 lo, u8 hi     symbol range holding every present symbol (lo <= hi)
+    bits, LSB first: per symbol lo..hi: 4 bits k = bit length of its frequency
+                     (0 = absent), then the k-1 bits below the leading one
+                     (zero-padded to a byte boundary)
+
+A table is valid when at least two symbols are present, every frequency is
+below 2^12 and they sum to exactly 2^12.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from frappe_cli.coding.quant import cost_table_nb, normalize_freqs_nb
+
+NSTATES = 8
+STATE_BYTES = 4 * NSTATES
+RANS_L = 1 << 15
+PROB_BITS = 12
+MAX_CHUNK = 1 << 24
+
+MODE_RAW, MODE_CONST, MODE_RANS, MODE_REUSE = 0, 1, 2, 3
+_REC = 5  # mode byte + u32 body length
+
+U = np.uint64
+PB = np.uint64(PROB_BITS)
+XSH = np.uint64(31 - PROB_BITS)  # x_max(f) = f << XSH
+MASK = np.uint64((1 << PROB_BITS) - 1)
+
+
+# ----------------------------------------------------------------------------------
+# small helpers
+
+
+@njit(cache=True, nogil=True)
+def histogram(sym, counts):
+    """Add the symbol counts of uint8 ``sym`` into int64[256] ``counts``."""
+    n = sym.shape[0]
+    h = np.zeros((4, 256), np.int64)
+    n4 = n & ~3
+    for i in range(0, n4, 4):
+        h[0, sym[i]] += 1
+        h[1, sym[i + 1]] += 1
+        h[2, sym[i + 2]] += 1
+        h[3, sym[i + 3]] += 1
+    for i in range(n4, n):
+        h[0, sym[i]] += 1
+    for s in range(256):
+        counts[s] += h[0, s] + h[1, s] + h[2, s] + h[3, s]
+
+
+@njit(cache=True, nogil=True)
+def put_u32(buf, pos, v):
+    buf[pos] = np.uint8(v & 0xFF)
+    buf[pos + 1] = np.uint8((v >> 8) & 0xFF)
+    buf[pos + 2] = np.uint8((v >> 16) & 0xFF)
+    buf[pos + 3] = np.uint8((v >> 24) & 0xFF)
+
+
+@njit(cache=True, nogil=True)
+def get_u32(buf, pos):
+    return (np.int64(buf[pos]) | (np.int64(buf[pos + 1]) << 8)
+            | (np.int64(buf[pos + 2]) << 16) | (np.int64(buf[pos + 3]) << 24))
+
+
+@njit(cache=True, nogil=True)
+def write_freqs(freq, buf, pos):
+    """Serialise a frequency table (int[256]) at ``pos``; returns the end position."""
+    lo = 0
+    while lo < 255 and freq[lo] == 0:
+        lo += 1
+    hi = 255
+    while hi > lo and freq[hi] == 0:
+        hi -= 1
+    buf[pos] = np.uint8(lo)
+    buf[pos + 1] = np.uint8(hi)
+    pos += 2
+    acc = np.int64(0)
+    nb = 0
+    for s in range(lo, hi + 1):
+        f = np.int64(freq[s])
+        k = 0
+        while (f >> k) != 0:
+            k += 1
+        acc |= np.int64(k) << nb
+        nb += 4
+        if k > 1:
+            acc |= (f & ((np.int64(1) << (k - 1)) - 1)) << nb
+            nb += k - 1
+        while nb >= 8:
+            buf[pos] = np.uint8(acc & 0xFF)
+            pos += 1
+            acc >>= 8
+            nb -= 8
+    if nb > 0:
+        buf[pos] = np.uint8(acc & 0xFF)
+        pos += 1
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def read_freqs(buf, pos, end, freq):
+    """Parse a table written by ``write_freqs`` into int[256] ``freq``.
+
+    Returns the end position, or -1 when the table is truncated or invalid.
+    """
+    for s in range(256):
+        freq[s] = 0
+    if pos + 2 > end:
+        return -1
+    lo = np.int64(buf[pos])
+    hi = np.int64(buf[pos + 1])
+    pos += 2
+    if hi < lo:
+        return -1
+    acc = np.int64(0)
+    nb = 0
+    total = np.int64(0)
+    present = 0
+    for s in range(lo, hi + 1):
+        while nb < 4 and pos < end:
+            acc |= np.int64(buf[pos]) << nb
+            pos += 1
+            nb += 8
+        if nb < 4:
+            return -1
+        k = acc & 15
+        acc >>= 4
+        nb -= 4
+        if k > PROB_BITS:
+            return -1
+        f = np.int64(0)
+        if k > 0:
+            while nb < k - 1 and pos < end:
+                acc |= np.int64(buf[pos]) << nb
+                pos += 1
+                nb += 8
+            if nb < k - 1:
+                return -1
+            f = (np.int64(1) << (k - 1)) | (acc & ((np.int64(1) << (k - 1)) - 1))
+            acc >>= k - 1
+            nb -= k - 1
+            present += 1
+        freq[s] = f
+        total += f
+    # the bit reader never holds a whole unread byte (refills only below 12 bits)
+    if present < 2 or total != (np.int64(1) << PROB_BITS):
+        return -1
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def build_enc(freq, enc, rcp):
+    """Encoder tables (uint64[256] each) for frequencies ``freq``.
+
+    enc[s] = xmax | bias << 32 | shift << 45 | (2^12 - f) << 49 (xmax = f << 19:
+    the renormalisation threshold, bias < 2^13) and rcp[s] such
+    that q = ((x * rcp) >> 32) >> shift == x // f for every x < 2^31
+    (Alverson's reciprocal, as in ryg_rans), and the coded state is
+    x + bias + q * (2^12 - f) == (x // f) * 2^12 + x % f + cum.
+    """
+    M = np.int64(1) << PROB_BITS
+    cum = np.int64(0)
+    for s in range(256):
+        f = np.int64(freq[s])
+        if f == 0:
+            enc[s] = 0
+            rcp[s] = 0
+            continue
+        if f == 1:
+            r = (np.int64(1) << 32) - 1
+            sh = 0
+            bias = cum + M - 1
+        else:
+            sh = 0
+            while f > (np.int64(1) << sh):
+                sh += 1
+            r = ((np.int64(1) << (sh + 31)) + f - 1) // f
+            sh -= 1
+            bias = cum
+        rcp[s] = U(r)
+        enc[s] = U((f << (31 - PROB_BITS)) | (bias << 32) | (np.int64(sh) << 45)
+                   | ((M - f) << 49))
+        cum += f
+
+
+@njit(cache=True, nogil=True)
+def build_dec(freq, tab):
+    """Decoder table (uint32[4096]): slot -> freq << 20 | (slot - cum) << 8 | symbol.
+
+    Needs every frequency < 4096 (true for a valid table).
+    """
+    cum = 0
+    for s in range(256):
+        f = np.int64(freq[s])
+        for j in range(f):
+            tab[cum + j] = np.uint32((f << 20) | (j << 8) | s)
+        cum += f
+
+
+# ----------------------------------------------------------------------------------
+# the coder
+
+
+@njit(cache=True, nogil=True)
+def encode_core(sym, enc, rcp, buf, wend):
+    """rANS-code uint8 ``sym`` so that the chunk ends at ``buf[wend]``; returns its start.
+
+    The chunk is built backwards; ``buf`` needs 2 * len(sym) + 34 bytes below
+    ``wend``.  Every symbol must have a nonzero frequency in ``enc``.
+
+    Division by the frequency uses Alverson's exact reciprocal for 31-bit
+    dividends (see ``build_enc``): states stay below 2^31.
+
+    Hot loops index with unsigned integers (numba adds no negative-index
+    wrap-around then) and keep the eight states in scalars.
+    """
+    n = U(sym.shape[0])
+    n8 = n & ~U(7)
+    wp = U(wend)
+    xs = np.full(NSTATES, RANS_L, np.uint64)
+    i = n
+    while i > n8:
+        i -= U(1)
+        k = i & U(7)
+        x = xs[k]
+        s = sym[i]
+        t = enc[s]
+        if x >= (t & U(0xFFFFFFFF)):
+            buf[wp - U(2)] = np.uint8(x & U(0xFF))
+            buf[wp - U(1)] = np.uint8((x >> U(8)) & U(0xFF))
+            wp -= U(2)
+            x >>= U(16)
+        q = ((x * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
+        xs[k] = x + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
+    x0 = U(xs[0])
+    x1 = U(xs[1])
+    x2 = U(xs[2])
+    x3 = U(xs[3])
+    x4 = U(xs[4])
+    x5 = U(xs[5])
+    x6 = U(xs[6])
+    x7 = U(xs[7])
+    i = n8
+    while i > U(0):
+        i -= U(8)
+        s = sym[i + U(7)]
+        t = enc[s]
+        c = x7 >= (t & U(0xFFFFFFFF))
+        buf[wp - U(2)] = np.uint8(x7 & U(0xFF))
+        buf[wp - U(1)] = np.uint8((x7 >> U(8)) & U(0xFF))
+        wp -= U(c) << U(1)
+        y = x7 >> U(16)
+        x7 = y if c else x7
+        q = ((x7 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
+        x7 = x7 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
+        s = sym[i + U(6)]
+        t = enc[s]
+        c = x6 >= (t & U(0xFFFFFFFF))
+        buf[wp - U(2)] = np.uint8(x6 & U(0xFF))
+        buf[wp - U(1)] = np.uint8((x6 >> U(8)) & U(0xFF))
+        wp -= U(c) << U(1)
+        y = x6 >> U(16)
+        x6 = y if c else x6
+        q = ((x6 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
+        x6 = x6 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
+        s = sym[i + U(5)]
+        t = enc[s]
+        c = x5 >= (t & U(0xFFFFFFFF))
+        buf[wp - U(2)] = np.uint8(x5 & U(0xFF))
+        buf[wp - U(1)] = np.uint8((x5 >> U(8)) & U(0xFF))
+        wp -= U(c) << U(1)
+        y = x5 >> U(16)
+        x5 = y if c else x5
+        q = ((x5 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
+        x5 = x5 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
+        s = sym[i + U(4)]
+        t = enc[s]
+        c = x4 >= (t & U(0xFFFFFFFF))
+        buf[wp - U(2)] = np.uint8(x4 & U(0xFF))
+        buf[wp - U(1)] = np.uint8((x4 >> U(8)) & U(0xFF))
+        wp -= U(c) << U(1)
+        y = x4 >> U(16)
+        x4 = y if c else x4
+        q = ((x4 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
+        x4 = x4 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
+        s = sym[i + U(3)]
+        t = enc[s]
+        c = x3 >= (t & U(0xFFFFFFFF))
+        buf[wp - U(2)] = np.uint8(x3 & U(0xFF))
+        buf[wp - U(1)] = np.uint8((x3 >> U(8)) & U(0xFF))
+        wp -= U(c) << U(1)
+        y = x3 >> U(16)
+        x3 = y if c else x3
+        q = ((x3 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
+        x3 = x3 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
+        s = sym[i + U(2)]
+        t = enc[s]
+        c = x2 >= (t & U(0xFFFFFFFF))
+        buf[wp - U(2)] = np.uint8(x2 & U(0xFF))
+        buf[wp - U(1)] = np.uint8((x2 >> U(8)) & U(0xFF))
+        wp -= U(c) << U(1)
+        y = x2 >> U(16)
+        x2 = y if c else x2
+        q = ((x2 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
+        x2 = x2 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
+        s = sym[i + U(1)]
+        t = enc[s]
+        c = x1 >= (t & U(0xFFFFFFFF))
+        buf[wp - U(2)] = np.uint8(x1 & U(0xFF))
+        buf[wp - U(1)] = np.uint8((x1 >> U(8)) & U(0xFF))
+        wp -= U(c) << U(1)
+        y = x1 >> U(16)
+        x1 = y if c else x1
+        q = ((x1 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
+        x1 = x1 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
+        s = sym[i + U(0)]
+        t = enc[s]
+        c = x0 >= (t & U(0xFFFFFFFF))
+        buf[wp - U(2)] = np.uint8(x0 & U(0xFF))
+        buf[wp - U(1)] = np.uint8((x0 >> U(8)) & U(0xFF))
+        wp -= U(c) << U(1)
+        y = x0 >> U(16)
+        x0 = y if c else x0
+        q = ((x0 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
+        x0 = x0 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
+    xs[0] = x0
+    xs[1] = x1
+    xs[2] = x2
+    xs[3] = x3
+    xs[4] = x4
+    xs[5] = x5
+    xs[6] = x6
+    xs[7] = x7
+    wp -= U(STATE_BYTES)
+    for k in range(NSTATES):
+        put_u32(buf, wp + U(4 * k), xs[k])
+    return np.int64(wp)
+
+
+@njit(cache=True, nogil=True)
+def decode_core(buf, p, end, tab, out):
+    """Decode ``len(out)`` symbols from ``buf[p:end]`` (one coded chunk).
+
+    Returns 0, or -1 when the chunk is truncated, overlong or corrupt.  Never
+    reads outside ``buf[p:end]`` nor writes outside ``out``.
+    """
+    n = U(out.shape[0])
+    if end - p < STATE_BYTES:
+        return -1
+    p = U(p)
+    end = U(end)
+    xs = np.empty(NSTATES, np.uint64)
+    for k in range(NSTATES):
+        xs[k] = get_u32(buf, p + U(4 * k))
+    p += U(STATE_BYTES)
+    n8 = n & ~U(7)
+    o = U(0)
+    x0 = U(xs[0])
+    x1 = U(xs[1])
+    x2 = U(xs[2])
+    x3 = U(xs[3])
+    x4 = U(xs[4])
+    x5 = U(xs[5])
+    x6 = U(xs[6])
+    x7 = U(xs[7])
+    while o < n8 and p + U(16) <= end:
+        e = U(tab[x0 & MASK])
+        out[o + U(0)] = np.uint8(e & U(0xFF))
+        x0 = (e >> U(20)) * (x0 >> PB) + ((e >> U(8)) & U(0xFFF))
+        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
+        c = x0 < U(RANS_L)
+        y = (x0 << U(16)) | w
+        x0 = y if c else x0
+        p += U(c) << U(1)
+        e = U(tab[x1 & MASK])
+        out[o + U(1)] = np.uint8(e & U(0xFF))
+        x1 = (e >> U(20)) * (x1 >> PB) + ((e >> U(8)) & U(0xFFF))
+        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
+        c = x1 < U(RANS_L)
+        y = (x1 << U(16)) | w
+        x1 = y if c else x1
+        p += U(c) << U(1)
+        e = U(tab[x2 & MASK])
+        out[o + U(2)] = np.uint8(e & U(0xFF))
+        x2 = (e >> U(20)) * (x2 >> PB) + ((e >> U(8)) & U(0xFFF))
+        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
+        c = x2 < U(RANS_L)
+        y = (x2 << U(16)) | w
+        x2 = y if c else x2
+        p += U(c) << U(1)
+        e = U(tab[x3 & MASK])
+        out[o + U(3)] = np.uint8(e & U(0xFF))
+        x3 = (e >> U(20)) * (x3 >> PB) + ((e >> U(8)) & U(0xFFF))
+        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
+        c = x3 < U(RANS_L)
+        y = (x3 << U(16)) | w
+        x3 = y if c else x3
+        p += U(c) << U(1)
+        e = U(tab[x4 & MASK])
+        out[o + U(4)] = np.uint8(e & U(0xFF))
+        x4 = (e >> U(20)) * (x4 >> PB) + ((e >> U(8)) & U(0xFFF))
+        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
+        c = x4 < U(RANS_L)
+        y = (x4 << U(16)) | w
+        x4 = y if c else x4
+        p += U(c) << U(1)
+        e = U(tab[x5 & MASK])
+        out[o + U(5)] = np.uint8(e & U(0xFF))
+        x5 = (e >> U(20)) * (x5 >> PB) + ((e >> U(8)) & U(0xFFF))
+        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
+        c = x5 < U(RANS_L)
+        y = (x5 << U(16)) | w
+        x5 = y if c else x5
+        p += U(c) << U(1)
+        e = U(tab[x6 & MASK])
+        out[o + U(6)] = np.uint8(e & U(0xFF))
+        x6 = (e >> U(20)) * (x6 >> PB) + ((e >> U(8)) & U(0xFFF))
+        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
+        c = x6 < U(RANS_L)
+        y = (x6 << U(16)) | w
+        x6 = y if c else x6
+        p += U(c) << U(1)
+        e = U(tab[x7 & MASK])
+        out[o + U(7)] = np.uint8(e & U(0xFF))
+        x7 = (e >> U(20)) * (x7 >> PB) + ((e >> U(8)) & U(0xFFF))
+        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
+        c = x7 < U(RANS_L)
+        y = (x7 << U(16)) | w
+        x7 = y if c else x7
+        p += U(c) << U(1)
+        o += U(8)
+    xs[0] = x0
+    xs[1] = x1
+    xs[2] = x2
+    xs[3] = x3
+    xs[4] = x4
+    xs[5] = x5
+    xs[6] = x6
+    xs[7] = x7
+    while o < n:
+        k = o & U(7)
+        x = xs[k]
+        e = U(tab[x & MASK])
+        out[o] = np.uint8(e & U(0xFF))
+        x = (e >> U(20)) * (x >> PB) + ((e >> U(8)) & U(0xFFF))
+        if x < U(RANS_L):
+            if p + U(2) > end:
+                return -1
+            x = (x << U(16)) | U(buf[p]) | (U(buf[p + U(1)]) << U(8))
+            p += U(2)
+        xs[k] = x
+        o += U(1)
+    if p != end:
+        return -1
+    for k in range(NSTATES):
+        if xs[k] != U(RANS_L):
+            return -1
+    return 0
+
+
+# ----------------------------------------------------------------------------------
+# chunked stream (self-describing)
+
+
+@njit(cache=True, nogil=True)
+def coded_cost(counts, freq, cost):
+    """Exact model cost of ``counts`` under ``freq`` in 1/65536 bit (huge if a symbol is missing)."""
+    bits = np.int64(0)
+    for s in range(256):
+        c = counts[s]
+        if c > 0:
+            if freq[s] == 0:
+                return np.int64(1) << 60
+            bits += c * cost[freq[s]]
+    return bits
+
+
+@njit(cache=True, nogil=True)
+def encode_chunk(sym, cost, prev, have_prev, out, pos, scratch):
+    """Code one chunk record (mode byte, u32 length, body) at ``out[pos]``.
+
+    ``prev`` (int64[256]) is the table of the last RANS record; it is
+    replaced when this chunk sends a new table.  Returns (end position,
+    have_prev).  ``out`` needs len(sym) + 5 bytes, ``scratch`` 2 * len(sym) + 40.
+    """
+    n = sym.shape[0]
+    counts = np.zeros(256, np.int64)
+    histogram(sym, counts)
+    present = 0
+    last = 0
+    for s in range(256):
+        if counts[s] > 0:
+            present += 1
+            last = s
+    body = pos + _REC
+    if present == 1:
+        out[pos] = MODE_CONST
+        put_u32(out, pos + 1, 1)
+        out[body] = np.uint8(last)
+        return body + 1, have_prev
+    freq = np.zeros(256, np.int64)
+    mode = MODE_RAW
+    est = np.int64(n) * 8 * 65536  # raw, in 1/65536 bit
+    if present > 1:
+        normalize_freqs_nb(counts, PROB_BITS, freq)
+        tbl = np.zeros(600, np.uint8)
+        tlen = write_freqs(freq, tbl, 0)
+        new_cost = coded_cost(counts, freq, cost) + (tlen + STATE_BYTES + 2) * 8 * 65536
+        if new_cost < est:
+            mode = MODE_RANS
+            est = new_cost
+        if have_prev:
+            reuse_cost = coded_cost(counts, prev, cost) + (STATE_BYTES + 2) * 8 * 65536
+            if reuse_cost <= est:
+                mode = MODE_REUSE
+                est = reuse_cost
+    if mode != MODE_RAW:
+        use = freq if mode == MODE_RANS else prev
+        enc = np.zeros(256, np.uint64)
+        rcp = np.zeros(256, np.uint64)
+        build_enc(use, enc, rcp)
+        wend = scratch.shape[0]
+        start = encode_core(sym, enc, rcp, scratch, wend)
+        clen = wend - start
+        hdr = 0
+        if mode == MODE_RANS:
+            hdr = write_freqs(freq, out, body) - body
+        if hdr + clen < n:
+            out[pos] = mode
+            put_u32(out, pos + 1, hdr + clen)
+            out[body + hdr:body + hdr + clen] = scratch[start:wend]
+            if mode == MODE_RANS:
+                prev[:] = freq
+                have_prev = True
+            return body + hdr + clen, have_prev
+    out[pos] = MODE_RAW
+    put_u32(out, pos + 1, n)
+    out[body:body + n] = sym
+    return body + n, have_prev
+
+
+@njit(cache=True, nogil=True)
+def decode_chunk(buf, pos, end, prev, have_prev, tab, out):
+    """Decode one chunk record at ``buf[pos]`` into ``out`` (its length = symbol count).
+
+    Returns (end position or -1 on corruption, have_prev); ``tab`` (uint32[4096])
+    holds the decode table of the last RANS record.
+    """
+    n = out.shape[0]
+    if pos + _REC > end:
+        return -1, have_prev
+    mode = buf[pos]
+    blen = get_u32(buf, pos + 1)
+    body = pos + _REC
+    if blen > end - body:
+        return -1, have_prev
+    bend = body + blen
+    if mode == MODE_RAW:
+        if blen != n:
+            return -1, have_prev
+        out[:] = buf[body:bend]
+        return bend, have_prev
+    if mode == MODE_CONST:
+        if blen != 1:
+            return -1, have_prev
+        out[:] = buf[body]
+        return bend, have_prev
+    if mode == MODE_RANS:
+        p = read_freqs(buf, body, bend, prev)
+        if p < 0:
+            return -1, False
+        build_dec(prev, tab)
+        have_prev = True
+    elif mode == MODE_REUSE:
+        if not have_prev:
+            return -1, have_prev
+        p = body
+    else:
+        return -1, have_prev
+    if decode_core(buf, p, bend, tab, out) != 0:
+        return -1, have_prev
+    return bend, have_prev
+
+
+@njit(cache=True, nogil=True)
+def encode_stream_nb(sym, chunk, out):
+    n = sym.shape[0]
+    put_u32(out, 0, n)
+    put_u32(out, 4, chunk)
+    out[8] = np.uint8(PROB_BITS)
+    pos = 9
+    cost = cost_table_nb(PROB_BITS)
+    prev = np.zeros(256, np.int64)
+    have_prev = False
+    scratch = np.empty(2 * min(chunk, max(n, 1)) + 64, np.uint8)
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        pos, have_prev = encode_chunk(sym[a:b], cost, prev, have_prev, out, pos, scratch)
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def decode_stream_nb(buf, n, chunk, out):
+    pos = 9
+    end = buf.shape[0]
+    prev = np.zeros(256, np.int64)
+    tab = np.zeros(1 << PROB_BITS, np.uint32)
+    have_prev = False
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        pos, have_prev = decode_chunk(buf, pos, end, prev, have_prev, tab, out[a:b])
+        if pos < 0:
+            return -1
+    if pos != end:
+        return -1
+    return 0
+
+
+def max_encoded_size(n: int, chunk: int) -> int:
+    """Upper bound of ``encode``'s output for ``n`` symbols."""
+    return 9 + n + _REC * max(1, -(-n // chunk))
+
+
+def encode(symbols, chunk: int = 1 << 16) -> bytes:
+    """Code a uint8 array (or bytes) as a self-describing chunked rANS stream."""
+    if isinstance(symbols, (bytes, bytearray, memoryview)):
+        symbols = np.frombuffer(symbols, np.uint8)
+    sym = np.ascontiguousarray(symbols)
+    if sym.dtype != np.uint8 or sym.ndim != 1:
+        raise ValueError("symbols must be a 1-D uint8 array")
+    if not 1 <= chunk <= MAX_CHUNK:
+        raise ValueError(f"chunk must be 1..{MAX_CHUNK}")
+    if sym.shape[0] >= 1 << 32:
+        raise ValueError("too many symbols for one stream (< 2^32)")
+    out = np.empty(max_encoded_size(sym.shape[0], chunk), np.uint8)
+    end = encode_stream_nb(sym, chunk, out)
+    return out[:end].tobytes()
+
+
+def decode(blob, n: int | None = None, max_symbols: int = 1 << 30) -> np.ndarray:
+    """Invert ``encode``; ``n`` (if given) must match the stored symbol count.
+
+    Without ``n`` the stored count may not exceed ``max_symbols`` (the output
+    is allocated from it).  Raises ``CorruptError`` on any inconsistency and
+    never reads out of bounds.
+    """
+    from frappe_cli.errors import CorruptError
+
+    buf = np.frombuffer(blob, np.uint8)
+    if buf.shape[0] < 9:
+        raise CorruptError("Compressed data is corrupt (rANS stream header truncated)")
+    cnt = int(get_u32(buf, 0))
+    chunk = int(get_u32(buf, 4))
+    if n is not None and cnt != n:
+        raise CorruptError("Compressed data is corrupt (rANS symbol count mismatch)")
+    if n is None and cnt > max_symbols:
+        raise CorruptError("Compressed data is corrupt (rANS symbol count too large)")
+    if not 1 <= chunk <= MAX_CHUNK or buf[8] != PROB_BITS:
+        raise CorruptError("Compressed data is corrupt (rANS stream header invalid)")
+    if 9 + 6 * (-(-cnt // chunk)) > buf.shape[0]:
+        raise CorruptError("Compressed data is corrupt (rANS stream truncated)")
+    out = np.empty(cnt, np.uint8)
+    if decode_stream_nb(buf, cnt, chunk, out) != 0:
+        raise CorruptError("Compressed data is corrupt (rANS stream)")
+    return out
