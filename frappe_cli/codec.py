@@ -112,7 +112,11 @@ class Codec(ABC):
 
     @abstractmethod
     def decode_block(self, payload: bytes, size: int) -> bytes:
-        """Invert ``encode_block``; ``size`` is the block's stored uncompressed size."""
+        """Invert ``encode_block``; ``size`` is the block's stored uncompressed size.
+
+        May return any bytes-like object (``bytes``, ``bytearray``, a read-only
+        ``memoryview`` over a numpy buffer...) of exactly ``size`` bytes.
+        """
 
     def reconstruction(self, data: bytes, payload: bytes) -> bytes:
         """Lossy codecs only: the exact bytes ``decode_block(payload)`` will return.

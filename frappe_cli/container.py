@@ -214,9 +214,13 @@ def _encode_one(codec: Codec, data: bytes, hint: Any, check: int) -> tuple[int, 
     return kind, payload, len(data), compute_check(check, data)
 
 
+def _block_head(kind: int, usize: int, csize: int) -> bytes:
+    head = _BLOCK_HEAD.pack(kind, usize, csize)
+    return head + struct.pack("<I", _crc(head))
+
+
 def _block_record(kind: int, usize: int, payload: bytes, chk: bytes) -> bytes:
-    head = _BLOCK_HEAD.pack(kind, usize, len(payload))
-    return head + struct.pack("<I", _crc(head)) + payload + chk
+    return _block_head(kind, usize, len(payload)) + payload + chk
 
 
 def compress_stream(
@@ -242,12 +246,15 @@ def compress_stream(
 
     def emit(res: tuple[int, bytes, int, bytes]) -> None:
         kind, payload, usize, cbytes = res
-        rec = _block_record(kind, usize, payload, cbytes)
-        dst.write(rec)
+        head = _block_head(kind, usize, len(payload))
+        # three writes instead of one concatenation: no extra copy of the payload
+        dst.write(head)
+        dst.write(payload)
+        dst.write(cbytes)
         index.append((usize, len(payload)))
         stats.blocks += 1
         stats.uncompressed += usize
-        stats.compressed += len(rec)
+        stats.compressed += len(head) + len(payload) + len(cbytes)
         stats.kinds[KIND_NAMES[kind]] += 1
 
     def start(max_block: int) -> None:
@@ -370,6 +377,8 @@ def _decode_one(codec: Codec, info: BlockInfo, payload: bytes, chk_type: int, ch
     except Exception as exc:  # a decoder met data it could not parse
         raise CorruptError(f"Compressed data is corrupt ({type(exc).__name__} in "
                            f"{codec.codec_id} decoder)") from exc
+    if isinstance(out, memoryview) and (out.format != "B" or out.ndim != 1):
+        out = out.cast("B")
     if len(out) != info.usize:
         raise CorruptError("Compressed data is corrupt (block size mismatch)")
     if chk_type != CHECK_NONE and compute_check(chk_type, out) != chk:

@@ -13,5 +13,5 @@ def test_generated_stream_in_bounded_memory(monkeypatch):
     r = memory.run(384 << 20, "zstd", 1, block="2MiB", threads=2)
     assert r["ok"], r
     # 384 MiB went through; each process holds a few 2 MiB blocks plus the interpreter
-    assert r["compress_peak_rss"] < 160 << 20, r
-    assert r["decompress_peak_rss"] < 160 << 20, r
+    assert 0 < r["compress_peak_rss"] < 160 << 20, r
+    assert 0 < r["decompress_peak_rss"] < 160 << 20, r

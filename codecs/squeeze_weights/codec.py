@@ -78,6 +78,13 @@ class _WeightsCodec(Codec):
         """Minimum saving (in 1/65536 of a plane) for coding a plane instead of raw."""
         return 655
 
+    @staticmethod
+    def describe_sqz(path) -> list[dict]:
+        """Per-dtype and per-tensor rows for ``squeeze list -v``."""
+        from squeeze_weights.listing import describe_sqz
+
+        return describe_sqz(path)
+
     def block_size(self) -> int:
         return BLOCK_SIZE
 

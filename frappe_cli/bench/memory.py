@@ -4,9 +4,12 @@
 
 Feeds SIZE bytes of generated, compressible data to ``squeeze -c`` through a
 pipe, pipes the output into ``squeeze -dc`` and checks the bytes coming out,
-then prints each process's peak resident memory (ru_maxrss from wait4).  The
-generated data never exists as a whole anywhere, so the memory measured is
-squeeze's own.
+then prints each process's peak resident memory.  The generated data never
+exists as a whole anywhere, so the memory measured is squeeze's own.
+
+The peak is the child's own ``VmHWM`` (/proc/self/status) read at exit: the
+``ru_maxrss`` that wait4 reports also counts the parent's pages the child had
+before exec, which would charge a large test runner's memory to squeeze.
 """
 
 from __future__ import annotations
@@ -16,7 +19,26 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import threading
+from pathlib import Path
+
+# run the CLI and, at exit, record this process's own peak RSS (kB) in a file
+_LAUNCH = (
+    "import atexit, os, sys\n"
+    "def _hwm():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            open(os.environ['SQUEEZE_HWM_FILE'], 'w').write(line.split()[1])\n"
+    "atexit.register(_hwm)\n"
+    "from frappe_cli.cli import main\n"
+    "main()\n"
+)
+
+
+def _launch(args: list[str], hwm: Path, **kw) -> subprocess.Popen:
+    env = dict(os.environ, SQUEEZE_HWM_FILE=str(hwm))
+    return subprocess.Popen([sys.executable, "-c", _LAUNCH, *args], env=env, **kw)
 
 
 def pattern(i: int) -> bytes:
@@ -29,13 +51,14 @@ def pattern(i: int) -> bytes:
 
 def run(size: int, codec: str = "zstd", level: int = 3, block: str | None = None,
         threads: int = 1) -> dict:
-    cmd = [sys.executable, "-m", "frappe_cli", "-c", "-q", "--codec", codec, f"-{level}",
-           "-T", str(threads)]
+    args = ["-c", "-q", "--codec", codec, f"-{level}", "-T", str(threads)]
     if block:
-        cmd += ["-B", block]
-    comp = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    dec = subprocess.Popen([sys.executable, "-m", "frappe_cli", "-dc", "-q", "-T",
-                            str(threads)], stdin=comp.stdout, stdout=subprocess.PIPE)
+        args += ["-B", block]
+    tmp = Path(tempfile.mkdtemp(prefix="squeeze-mem-"))
+    hwm_c, hwm_d = tmp / "compress", tmp / "decompress"
+    comp = _launch(args, hwm_c, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    dec = _launch(["-dc", "-q", "-T", str(threads)], hwm_d, stdin=comp.stdout,
+                  stdout=subprocess.PIPE)
     comp.stdout.close()
     h_in = hashlib.sha256()
     state = {"written": 0}
@@ -65,14 +88,23 @@ def run(size: int, codec: str = "zstd", level: int = 3, block: str | None = None
         h_out.update(piece)
         got += len(piece)
     t.join()
-    _, st_c, ru_c = os.wait4(comp.pid, 0)
-    _, st_d, ru_d = os.wait4(dec.pid, 0)
-    return {
+    rc_c, rc_d = comp.wait(), dec.wait()
+
+    def peak(p: Path) -> int:
+        try:
+            return int(p.read_text()) * 1024
+        except (OSError, ValueError):
+            return -1
+
+    res = {
         "size": size, "codec": codec, "level": level, "threads": threads,
-        "compress_peak_rss": ru_c.ru_maxrss * 1024, "decompress_peak_rss": ru_d.ru_maxrss * 1024,
-        "ok": got == size and h_in.digest() == h_out.digest()
-        and os.waitstatus_to_exitcode(st_c) == 0 and os.waitstatus_to_exitcode(st_d) == 0,
+        "compress_peak_rss": peak(hwm_c), "decompress_peak_rss": peak(hwm_d),
+        "ok": got == size and h_in.digest() == h_out.digest() and rc_c == 0 and rc_d == 0,
     }
+    for p in (hwm_c, hwm_d):
+        p.unlink(missing_ok=True)
+    tmp.rmdir()
+    return res
 
 
 def main() -> int:
