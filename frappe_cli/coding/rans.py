@@ -505,7 +505,7 @@ def decode_core(buf, p, end, tab, out):
 
 @njit(cache=True, nogil=True)
 def coded_cost(counts, freq, cost):
-    """Exact model cost of ``counts`` under ``freq`` in 1/65536 bit (huge if a symbol is missing)."""
+    """Exact model cost of ``counts`` under ``freq`` in 1/65536 bit (huge if one is missing)."""
     bits = np.int64(0)
     for s in range(256):
         c = counts[s]
