@@ -12,13 +12,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from frappe_cli.coding.cm.engine import code_byte, coder_finish, coder_start, hash_combine
+from frappe_cli.coding.cm.engine import (
+    code_byte,
+    coder_finish,
+    coder_start,
+    decoder_overran,
+    hash_combine,
+)
 
 # hashed-context candidates
 H_O2, H_O3, H_O4, H_O5, H_O6, H_O7, H_O8, H_O12, H_O16, H_O24 = range(10)
 H_WORD, H_WORD2, H_WORD3, H_WSKIP = 10, 11, 12, 13
 H_SP23, H_SP34, H_SP13, H_COL, H_COLC1, H_CLASS, H_XML, H_WPOS = 14, 15, 16, 17, 18, 19, 20, 21
-N_HCAND = 24
+H_CLS4C1, H_CLS12, H_CLSW, H_CLS6C2 = 22, 23, 24, 25
+N_HCAND = 32
 # direct-context candidates (rows)
 D_O0, D_O1, D_O2 = 0, 1, 2
 D_ROWS = (1, 256, 65536)
@@ -65,7 +72,7 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
     """Encode ``buf[:n]`` into ``out`` or decode ``inp`` into ``buf[:n]``.
 
     Returns the encoder's byte count (-1: output overflow) or, decoding, 0 / -1
-    (the stream did not end where it should).
+    (the stream did not end where it should) / -2 (it ran out of input early).
     """
     nh = hid.shape[0]
     nd = did.shape[0]
@@ -73,6 +80,9 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
     na = aid.shape[0]
     ctx = np.zeros(nh + nd + nm + 1 + na + 1, dtype=np.int64)
     hc = np.zeros(N_HCAND, dtype=np.int64)
+    need = np.zeros(N_HCAND, dtype=np.bool_)
+    for i in range(nh):
+        need[hid[i]] = True
     cls = np.zeros(256, dtype=np.int64)
     for c in range(256):
         cls[c] = _char_class(c)
@@ -102,9 +112,12 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
         hc[H_O6] = hash_combine(hash_combine(6, c4), c8 & 0xFFFF)
         hc[H_O7] = hash_combine(hash_combine(7, c4), c8 & 0xFFFFFF)
         hc[H_O8] = hash_combine(hash_combine(8, c4), c8)
-        hc[H_O12] = _tail_hash(buf, pos, 12, 12)
-        hc[H_O16] = _tail_hash(buf, pos, 16, 16)
-        hc[H_O24] = _tail_hash(buf, pos, 24, 24)
+        if need[H_O12]:
+            hc[H_O12] = _tail_hash(buf, pos, 12, 12)
+        if need[H_O16]:
+            hc[H_O16] = _tail_hash(buf, pos, 16, 16)
+        if need[H_O24]:
+            hc[H_O24] = _tail_hash(buf, pos, 24, 24)
         hc[H_WORD] = hash_combine(hash_combine(10, w0), c1 if w0 == 0 else 0)
         hc[H_WORD2] = hash_combine(hash_combine(11, w0), w1)
         hc[H_WORD3] = hash_combine(hash_combine(hash_combine(12, w0), w1), w2)
@@ -117,6 +130,10 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
         hc[H_CLASS] = hash_combine(19, chash & 0xFFFFFF)
         hc[H_XML] = hash_combine(hash_combine(20, xmlh), c1)
         hc[H_WPOS] = hash_combine(hash_combine(21, w1), c1 | (wlen << 8))
+        hc[H_CLS4C1] = hash_combine(hash_combine(22, chash & 0xFFF), c1)
+        hc[H_CLS12] = hash_combine(23, chash & 0xFFFFFFFFF)
+        hc[H_CLSW] = hash_combine(hash_combine(24, chash & 0x3FFFF), w0)
+        hc[H_CLS6C2] = hash_combine(hash_combine(25, chash & 0x3FFFF), c4 & 0xFFFF)
         k = 0
         for i in range(nh):
             ctx[k] = hc[hid[i]]
@@ -161,6 +178,8 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
             ctx[k] = v
             k += 1
         c = code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, pos * 8)
+        if not enc and decoder_overran(ac, inp):
+            return -2
         # ---- update the configuration's own state
         c8 = ((c8 << 8) | (c4 >> 24)) & 0xFFFFFFFF
         c4 = ((c4 << 8) | c) & 0xFFFFFFFF

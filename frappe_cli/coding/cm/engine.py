@@ -1,29 +1,27 @@
-"""The context-mixing engine: one byte coded bit by bit from a model configuration's contexts.
+"""The context-mixing engine: bytes coded bit by bit from a configuration's contexts.
 
-See README.md beside this file for the API a model configuration uses.  In short:
-a configuration builds a ``Model`` once (``new_model(spec)``), and its own
+README.md beside this file is the API reference for configuration authors.  In
+short: a configuration builds a ``Model`` once (``new_model(spec)``) and its own
 top-level ``@njit`` loop computes, for every byte, an int64 context array
-``ctx`` (layout below) and calls ``code_byte``.  Everything that adapts --
-bit-history states, state->probability maps, the match model, the two-layer
-gated mixer, the APM/SSE stages and the arithmetic coder -- lives here, once.
+``ctx`` and calls ``code_byte``.  Everything that adapts -- bit-history states,
+state->probability maps, run and match models, the two-layer gated mixer
+network, the APM/SSE stages and the arithmetic coder -- lives here, once.
 
-``ctx`` layout for one byte (``spec`` fixes the counts):
+``ctx`` layout for one byte (the spec fixes the counts, ``spec.n_ctx`` the length):
 
-* ``ctx[0:nh]``          hashed contexts: any int64 per context (the
-                          configuration mixes the context's identity in, e.g.
-                          ``hash(order, bytes)``); the engine hashes it again with
-                          the partial byte at each nibble.
-* ``ctx[nh:nh+nd]``      direct contexts: an index in ``[0, rows_j)``; the state
-                          lives at ``rows_j x 256`` in a direct table.
-* ``ctx[nh+nd:+nm]``     layer-1 mixer selectors: an index in ``[0, sets_m)``
-                          (combined with the bit-level part the spec names).
-* next 1                 the final mixer's selector.
-* next ``na``            APM contexts: an index in ``[0, rows_a)``; the engine
-                          adds the partial byte.
+* ``ctx[0:nh]``       hashed contexts: any int64 per context (the configuration
+                       mixes the context's identity in, e.g. ``hash(order, bytes)``);
+                       the engine hashes it again with the partial byte per nibble;
+* ``ctx[nh:nh+nd]``   direct contexts: a row in ``[0, rows_j)``;
+* next ``nm``         layer-1 mixer selectors: a set in ``[0, sets_m)``;
+* next 1              the final mixer's selector: a set in ``[0, sets_f)``;
+* next ``na``         APM contexts: a row in ``[0, rows_a)``.
 
-All indices are clamped into range, so a configuration bug can never write out
-of bounds (it only costs compression).  Every quantity that feeds a
-probability is an integer: the decoder reproduces the encoder exactly.
+Out-of-range values are clamped, so a configuration bug can never touch memory
+out of bounds (it only costs compression).  Every quantity that feeds a
+probability is an integer, so the decoder reproduces the encoder exactly on any
+machine.  Functions are compiled with ``_nrt=False`` (no reference counting) and
+take the model as a namedtuple of arrays, so a call per byte costs nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +29,10 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from frappe_cli.coding.binary_ac import (
     FINAL_OVERRUN,
@@ -45,76 +46,74 @@ from frappe_cli.coding.binary_ac import (
     init_encoder,
 )
 from frappe_cli.coding.cm import tables
+from frappe_cli.coding.cm.spec import (
+    APM_BUCKETS,
+    LINE,
+    SEL_BITPOS,
+    SEL_C0,
+    SEL_HITS,
+    SEL_MATCH,
+    SEL_MULT,
+    SEL_NONE,
+    n_ctx,
+    n_inputs,
+    normalize,
+)
 
-# ---- spec / cfg layout (int64 array) ---------------------------------------------
-C_NH = 0  # hashed contexts
-C_HBITS = 1  # log2 of the hashed table's 16-byte slots
-C_ND = 2  # direct contexts
-C_NM = 3  # layer-1 mixers
-C_NA = 4  # APMs
-C_NI = 5  # mixer inputs (derived)
-C_SMLIMIT = 6  # state-map count limit (adaptation rate floor 1/(limit+1.5))
-C_MMBITS = 7  # match-model hash table bits (0: no match model)
-C_MMMIN = 8  # match model minimum length
-C_LR = 9  # initial mixer learning rate
-C_LRMIN = 10  # final mixer learning rate
-C_LRHALF = 11  # bytes after which the rate is halfway between the two
-C_FLR = 12  # final-mixer learning rate
-C_APMRATE = 13  # APM update shift
-C_WMIX = 14  # weight of the mixer output in the final average (of 16)
-C_PMIN = 15  # clamp of the final probability (16-bit units)
-C_FSETS = 16  # final mixer selector sets
-C_FBITS = 17  # final mixer selector bit-level kind
-C_NCTX = 18  # length of the ctx array (derived)
-C_NX = 19  # extra inputs per hashed context (0, 1, 2)
-C_RUN = 20  # 1: byte-run model per hashed context (one more input each)
+__all__ = ["Model", "new_model", "new_coder", "code_byte", "coder_start", "coder_finish",
+           "hash_combine", "SEL_NONE", "SEL_C0", "SEL_BITPOS", "SEL_MATCH", "SEL_HITS"]
+
+# ---- cfg layout (int64 array) ------------------------------------------------------
+C_NH, C_HBITS, C_ND, C_NM, C_NA, C_NI, C_SMLIMIT, C_MMBITS, C_MMMIN = range(9)
+C_LR, C_LRMIN, C_LRHALF, C_FLR, C_APMRATE, C_WMIX, C_PMIN, C_FSETS, C_FKIND = range(9, 18)
+C_NCTX, C_NX, C_RUN = 18, 19, 20
 CFG_SIZE = 24
 
-# ---- registers (int64 array) -----------------------------------------------------
-R_MPTR = 0
-R_MLEN = 1
-R_NBYTES = 2
-R_LR = 3
-R_MISS = 4
+# ---- registers (int64 array) ---------------------------------------------------------
+R_MPTR, R_MLEN, R_NBYTES, R_LR, R_MHASH = 0, 1, 2, 3, 4
 REG_SIZE = 8
 
-# bit-level selector kinds for mixers
-SEL_NONE, SEL_C0, SEL_BITPOS, SEL_MATCH, SEL_HITS = 0, 1, 2, 3, 4
-SEL_MULT = (1, 256, 8, 16, 16)
+# hash-table line: 3 slots of 16 bytes (check byte + 15 bit-history states), then
+# the run model of each slot (last byte, repeat count), then each slot's high check byte
+RUN_OFF = 48
+CHK_OFF = 54
+B = APM_BUCKETS
 
 Model = namedtuple(
     "Model",
     [
-        "cfg",  # int64 [CFG_SIZE]
-        "reg",  # int64 [REG_SIZE]
-        "ht",  # uint8 [64 << hbits] hashed lines (see LINE)
-        "rsm",  # int32 [nh, 64] run model maps: count bucket * 2 + expected bit
-        "dt",  # uint8 [sum rows * 256] direct state tables
-        "dinfo",  # int64 [nd, 2]: offset, rows
-        "sm",  # int32 [nh + nd, 256] state -> p22 << 9 | count
-        "mmsm",  # int32 [64] match state map
-        "mmtab",  # int32 [1 << mmbits] last position of each hashed context
-        "w",  # int32 [total sets, ni] layer-1 weights (16.16)
-        "minfo",  # int64 [nm, 3]: offset, sets, bit-level kind
-        "wf",  # int32 [fsets, nm + 1] final-layer weights
-        "apm",  # uint16 [total rows * 256 * 33] 16-bit probabilities
-        "ainfo",  # int64 [na, 3]: offset, rows, final weight (of 16)
-        "nex",  # uint8 [256, 2] state transitions
-        "prio",  # int32 [256]
-        "det",  # int32 [256] 1 for deterministic states (only one bit value seen)
+        "cfg",  # int64 [CFG_SIZE] shape and rates
+        "reg",  # int64 [REG_SIZE] match pointer/length, bytes coded, learning rate
+        "ht",  # uint8 [64 << hash_bits] hashed contexts (lines, see above)
+        "dt",  # uint8 [sum rows * 256] direct contexts' states
+        "dinfo",  # int64 [2 nd] offset, rows of each direct context
+        "sm",  # int32 [(nh + nd) * 256] state -> p22 << 9 | count
+        "rsm",  # int32 [nh * 64] run maps: count bucket * 2 + expected bit
+        "mmsm",  # int32 [64] match map: length bucket * 2 + expected bit
+        "mmtab",  # int32 [1 << match_bits] last position after each hashed context
+        "w",  # int32 [sets * ni] layer-1 weights, 16.16
+        "minfo",  # int64 [3 nm] offset (in sets), sets, bit-level kind
+        "wf",  # int32 [fsets * (nm + 1)] final-layer weights, 16.16
+        "apm",  # uint16 [sum rows * 256 * B] interpolated SSE tables
+        "ainfo",  # int64 [3 na] offset, rows, weight (of 16)
+        "nex",  # uint8 [512] state transitions: nex[2 s + y]
+        "prio",  # uint8 [256] replacement priority of a state
+        "det",  # uint8 [256] 1 for states that saw one bit value only
         "stretch",  # int32 [4096]
-        "squash",  # int32 [8191]
-        "rec",  # int32 [65536] reciprocal table for state maps
+        "squash",  # int32 [8191] index x + 4095
+        "rec",  # int32 [512] 65536 / (n + 1.5)
         "x",  # int32 [ni] inputs of the current bit
-        "sidx",  # int64 [nh + nd] where each context's state byte lives
+        "sidx",  # int64 [nh + nd] where each context's state lives (this bit)
         "sst",  # int64 [nh + nd] the state read
-        "slot",  # int64 [nh] slot base offset for the current nibble
-        "slot0",  # int64 [nh] the byte's first-nibble slot (run model)
+        "slot",  # int64 [nh] slot offset for the current nibble
+        "roff",  # int64 [nh] run-info offset of the byte's first-nibble slot
         "rinfo",  # int64 [nh] run byte | count << 8 for this byte
-        "rctx",  # int64 [nh] run-map entry in use (-1: none)
+        "rctx",  # int64 [nh] run-map entry in use this bit (-1: none)
+        "mrow",  # int64 [nm + 1] byte-level weight set of each mixer
         "dots",  # int64 [nm + 1] mixer outputs (stretch domain)
-        "sel",  # int64 [nm + 1] weight rows in use
-        "aidx",  # int64 [na] APM entries in use
+        "sel",  # int64 [nm + 1] weight offsets in use this bit
+        "arow",  # int64 [na] byte-level APM row offsets
+        "aidx",  # int64 [na] APM entries in use this bit
     ],
 )
 
@@ -122,146 +121,138 @@ Model = namedtuple(
 def _aligned_zeros(nbytes: int, align: int = 64) -> np.ndarray:
     raw = np.zeros(nbytes + align, dtype=np.uint8)
     off = (-raw.ctypes.data) % align
-    return raw[off : off + nbytes]
+    return raw[off: off + nbytes]
 
 
-def model_memory(spec: dict) -> int:
-    """Bytes a model built from ``spec`` allocates (tables dominate)."""
-    nh = len(spec["hashed"]) if isinstance(spec["hashed"], (list, tuple)) else spec["hashed"]
-    ni = nh * (1 + spec.get("extra_inputs", 0) + spec.get("run", 0)) + len(spec["direct"]) + 3
-    total = (LINE << spec["hash_bits"]) + 256 * sum(spec["direct"])
-    total += 4 * ((1 << spec["match_bits"]) if spec["match_bits"] else 1)
-    total += 4 * ni * sum(s * SEL_MULT[k] for s, k in spec["mixers"])
-    total += 2 * 33 * 256 * sum(r for r, _ in spec["apms"])
-    return total + (1 << 20)
+def _expect_map(n: int) -> np.ndarray:
+    """Initial maps for (length bucket, expected bit) contexts: confident with length."""
+    out = np.empty(n, dtype=np.int32)
+    for c in range(n):
+        conf = min(c >> 1, 15)
+        p = (1 << 21) + ((1 << 21) - (1 << 21) // (conf + 2)) * (1 if c & 1 else -1)
+        out[c] = p << 9
+    return out
 
 
 def new_model(spec: dict) -> Model:
-    """Allocate a fresh model for ``spec`` (a dict; see README.md)."""
+    """Allocate a fresh model for ``spec`` (see ``spec.normalize`` and README.md)."""
+    s = normalize(spec)
     st = tables.state_tables()
-    nh = int(spec["hashed"])
-    direct = [int(r) for r in spec["direct"]]
-    nd = len(direct)
-    mixers = [(int(s), int(k)) for s, k in spec["mixers"]]
-    nm = len(mixers)
-    apms = [(int(r), int(wt)) for r, wt in spec["apms"]]
-    na = len(apms)
-    nx = int(spec.get("extra_inputs", 0))
-    run = int(spec.get("run", 0))
-    ni = nh * (1 + nx + run) + nd + 3
+    nh, nd = s["hashed"], len(s["direct"])
+    nm, na = len(s["mixers"]), len(s["apms"])
+    ni = n_inputs(s)
     cfg = np.zeros(CFG_SIZE, dtype=np.int64)
-    cfg[C_NH] = nh
-    cfg[C_HBITS] = int(spec["hash_bits"])
-    cfg[C_ND] = nd
-    cfg[C_NM] = nm
-    cfg[C_NA] = na
-    cfg[C_NI] = ni
-    cfg[C_SMLIMIT] = min(int(spec.get("sm_limit", 255)), 511)
-    cfg[C_MMBITS] = int(spec["match_bits"])
-    cfg[C_MMMIN] = int(spec.get("match_min", 7))
-    cfg[C_LR] = int(spec.get("lr", 2000))
-    cfg[C_LRMIN] = int(spec.get("lr_min", 300))
-    cfg[C_LRHALF] = int(spec.get("lr_half", 1 << 16))
-    cfg[C_FLR] = int(spec.get("final_lr", 500))
-    cfg[C_APMRATE] = int(spec.get("apm_rate", 7))
-    wmix = 16 - sum(wt for _, wt in apms)
-    if wmix < 0:
-        raise ValueError("APM weights exceed 16")
-    cfg[C_WMIX] = wmix
-    cfg[C_PMIN] = int(spec.get("p_min", 1))
-    fsets, fkind = spec.get("final", (1, SEL_NONE))
-    cfg[C_FSETS] = int(fsets)
-    cfg[C_FBITS] = int(fkind)
-    cfg[C_NCTX] = nh + nd + nm + 1 + na
-    cfg[C_NX] = nx
-    cfg[C_RUN] = run
-    if not (10 <= cfg[C_HBITS] <= 30) or nm < 1 or nh < 0:
-        raise ValueError("bad CM spec")
+    cfg[C_NH], cfg[C_HBITS], cfg[C_ND], cfg[C_NM], cfg[C_NA], cfg[C_NI] = (
+        nh, s["hash_bits"], nd, nm, na, ni)
+    cfg[C_SMLIMIT] = s["sm_limit"]
+    cfg[C_MMBITS], cfg[C_MMMIN] = s["match_bits"], s["match_min"]
+    cfg[C_LR], cfg[C_LRMIN], cfg[C_LRHALF], cfg[C_FLR] = (
+        s["lr"], s["lr_min"], s["lr_half"], s["final_lr"])
+    cfg[C_APMRATE] = s["apm_rate"]
+    cfg[C_WMIX] = 16 - sum(w for _, w in s["apms"])
+    cfg[C_PMIN] = s["p_min"]
+    cfg[C_FSETS] = s["final"][0] * SEL_MULT[s["final"][1]]
+    cfg[C_FKIND] = s["final"][1]
+    cfg[C_NCTX] = n_ctx(s)
+    cfg[C_NX], cfg[C_RUN] = s["extra_inputs"], s["run"]
 
-    ht = _aligned_zeros(LINE << int(cfg[C_HBITS]))
-    rsm = np.empty((max(nh, 1), 64), dtype=np.int32)
-    for c in range(64):
-        bucket, eb = c >> 1, c & 1
-        conf = min(bucket, 15)
-        p = (1 << 21) + ((1 << 21) - (1 << 21) // (conf + 2)) * (1 if eb else -1)
-        rsm[:, c] = p << 9
-    dinfo = np.zeros((max(nd, 1), 2), dtype=np.int64)
+    dinfo = np.zeros(2 * max(nd, 1), dtype=np.int64)
     off = 0
-    for j, rows in enumerate(direct):
-        dinfo[j] = (off, rows)
+    for j, rows in enumerate(s["direct"]):
+        dinfo[2 * j], dinfo[2 * j + 1] = off, rows
         off += rows * 256
     dt = np.zeros(max(off, 1), dtype=np.uint8)
     init = (st["init_p"].astype(np.int64) << 9).astype(np.int32)
-    sm = np.tile(init, (max(nh + nd, 1), 1))
-    # match state map: context = length bucket * 2 + expected bit
-    mmsm = np.empty(64, dtype=np.int32)
-    for c in range(64):
-        bucket, eb = c >> 1, c & 1
-        conf = min(bucket, 15)
-        p = (1 << 21) + ((1 << 21) - (1 << 21) // (conf + 2)) * (1 if eb else -1)
-        mmsm[c] = p << 9
-    mmtab = np.zeros((1 << int(cfg[C_MMBITS])) if cfg[C_MMBITS] else 1, dtype=np.int32)
-    minfo = np.zeros((nm, 3), dtype=np.int64)
+    sm = np.tile(init, max(nh + nd, 1))
+    rsm = np.tile(_expect_map(64), max(nh, 1))
+    minfo = np.zeros(3 * nm, dtype=np.int64)
     off = 0
-    for m, (sets, kind) in enumerate(mixers):
+    for m, (sets, kind) in enumerate(s["mixers"]):
         total = sets * SEL_MULT[kind]
-        minfo[m] = (off, total, kind)
+        minfo[3 * m], minfo[3 * m + 1], minfo[3 * m + 2] = off, total, kind
         off += total
     w = np.zeros((off, ni), dtype=np.int32)
-    w[:, : ni - 1] = int(spec.get("w_init", 16384))
-    wf = np.zeros((int(fsets) * SEL_MULT[int(fkind)], nm + 1), dtype=np.int32)
+    w[:, : ni - 1] = s["w_init"]
+    wf = np.zeros((int(cfg[C_FSETS]), nm + 1), dtype=np.int32)
     wf[:, :nm] = 65536 // nm
-    ainfo = np.zeros((max(na, 1), 3), dtype=np.int64)
+    ainfo = np.zeros(3 * max(na, 1), dtype=np.int64)
     off = 0
-    for a, (rows, wt) in enumerate(apms):
-        ainfo[a] = (off, rows, wt)
-        off += rows * 256 * 33
+    for a, (rows, wt) in enumerate(s["apms"]):
+        ainfo[3 * a], ainfo[3 * a + 1], ainfo[3 * a + 2] = off, rows, wt
+        off += rows * 256 * B
     sq = tables.squash_table()
-    apm = np.empty(max(off, 33), dtype=np.uint16)
-    base = np.array([sq[4095 + (k - 16) * 128] for k in range(33)], dtype=np.uint16)
-    apm[:] = np.tile(base, len(apm) // 33)
-    rec = np.array([(1 << 16) * 2 // (2 * n + 3) for n in range(1024)], dtype=np.int32)
-    reg = np.zeros(REG_SIZE, dtype=np.int64)
+    step = 4096 // (B - 1)
+    base = np.array([sq[4095 + (k - (B - 1) // 2) * step] for k in range(B)], dtype=np.uint16)
+    apm = np.tile(base, max(off, B) // B)
     nsel = max(nh + nd, 1)
     return Model(
         cfg=cfg,
-        reg=reg,
-        ht=ht,
-        rsm=rsm,
+        reg=np.zeros(REG_SIZE, dtype=np.int64),
+        ht=_aligned_zeros(LINE << s["hash_bits"]),
         dt=dt,
         dinfo=dinfo,
         sm=sm,
-        mmsm=mmsm,
-        mmtab=mmtab,
-        w=w,
+        rsm=rsm,
+        mmsm=_expect_map(64),
+        mmtab=np.zeros((1 << s["match_bits"]) if s["match_bits"] else 1, dtype=np.int32),
+        w=w.reshape(-1),
         minfo=minfo,
-        wf=wf,
+        wf=wf.reshape(-1),
         apm=apm,
         ainfo=ainfo,
-        nex=st["next"],
-        prio=st["priority"],
-        det=((st["n0"] == 0) != (st["n1"] == 0)).astype(np.int32),
+        nex=st["next"].reshape(-1).copy(),
+        prio=np.minimum(st["priority"], 255).astype(np.uint8),
+        det=((st["n0"] == 0) != (st["n1"] == 0)).astype(np.uint8),
         stretch=tables.stretch_table(),
         squash=sq,
-        rec=rec,
+        rec=np.array([(1 << 17) // (2 * n + 3) for n in range(512)], dtype=np.int32),
         x=np.zeros(ni, dtype=np.int32),
         sidx=np.zeros(nsel, dtype=np.int64),
         sst=np.zeros(nsel, dtype=np.int64),
         slot=np.zeros(max(nh, 1), dtype=np.int64),
-        slot0=np.zeros(max(nh, 1), dtype=np.int64),
+        roff=np.zeros(max(nh, 1), dtype=np.int64),
         rinfo=np.zeros(max(nh, 1), dtype=np.int64),
         rctx=np.zeros(max(nh, 1), dtype=np.int64),
+        mrow=np.zeros(nm + 1, dtype=np.int64),
         dots=np.zeros(nm + 1, dtype=np.int64),
         sel=np.zeros(nm + 1, dtype=np.int64),
+        arow=np.zeros(max(na, 1), dtype=np.int64),
         aidx=np.zeros(max(na, 1), dtype=np.int64),
     )
 
 
-# ---- hashing ---------------------------------------------------------------------
+def new_coder() -> np.ndarray:
+    """State array of the binary arithmetic coder (one per stream)."""
+    return np.zeros(STATE_SIZE, dtype=np.int64)
+
+
+# ---- small helpers ------------------------------------------------------------------
 K_MUL = 0x9E3779B97F4A7C15 - (1 << 64)  # as signed int64
-LINE = 64  # bytes per hash-table line: 3 slots of 16 + run info + check extensions
-RUN_OFF = 48  # run info (last byte, count) of slot k at RUN_OFF + 2k
-CHK_OFF = 54  # high check byte of slot k at CHK_OFF + k
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """Hint the CPU to load ``arr[idx]``'s cache line (no effect on results)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
+                          ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def U(i):
+    """Index as unsigned: numba then skips its negative-index wraparound code."""
+    return np.uint64(i)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -271,10 +262,15 @@ def hash_combine(h, v):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _line_of(h, hbits):
+    return (((h * K_MUL) >> (64 - hbits)) & ((1 << hbits) - 1)) * LINE
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _find_slot(ht, prio, h, hbits):
     """Offset of the 16-byte slot for context hash ``h`` (16-bit check).
 
-    The line is chosen by the hash's top bits; of its 3 slots the one with the
+    The line comes from the hash's top bits; of its 3 slots the one with the
     matching check is used, else the one whose first state has the lowest
     priority (fewest bits seen) is cleared and taken.
     """
@@ -284,32 +280,28 @@ def _find_slot(ht, prio, h, hbits):
     lo = chk & 255
     hi = chk >> 8
     for k in range(3):
-        if ht[line + 16 * k] == lo and ht[line + CHK_OFF + k] == hi:
+        if ht[U(line + 16 * k)] == lo and ht[U(line + CHK_OFF + k)] == hi:
             return line + 16 * k
     best = 0
-    bp = prio[ht[line + 1]]
+    bp = prio[ht[U(line + 1)]]
     for k in range(1, 3):
-        pk = prio[ht[line + 16 * k + 1]]
+        pk = prio[ht[U(line + 16 * k + 1)]]
         if pk < bp:
             bp = pk
             best = k
     s = line + 16 * best
     for j in range(16):
-        ht[s + j] = 0
-    ht[s] = lo
-    ht[line + CHK_OFF + best] = hi
-    ht[line + RUN_OFF + 2 * best] = 0
-    ht[line + RUN_OFF + 2 * best + 1] = 0
+        ht[U(s + j)] = 0
+    ht[U(s)] = lo
+    ht[U(line + CHK_OFF + best)] = hi
+    ht[U(line + RUN_OFF + 2 * best)] = 0
+    ht[U(line + RUN_OFF + 2 * best + 1)] = 0
     return s
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _run_offset(s):
-    return (s & ~(LINE - 1)) + RUN_OFF + 2 * ((s & (LINE - 1)) >> 4)
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _len_bucket(n):
+    """0..31 bucket of a repeat length (exact below 16, then coarser)."""
     if n < 16:
         return n
     if n < 32:
@@ -321,12 +313,24 @@ def _len_bucket(n):
     return 31
 
 
-# ---- match model -----------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _sm_update(t, i, y, rect, limit):
+    """Adaptive-rate update of a p22 << 9 | count map entry toward bit ``y``."""
+    v = np.int64(t[U(i)])
+    n = v & 511
+    p = v >> 9
+    p += (((y << 22) - p) * rect[U(n)]) >> 16
+    if n < limit:
+        n += 1
+    t[U(i)] = (p << 9) | n
+
+
+# ---- match model ----------------------------------------------------------------------
 @njit(cache=True, nogil=True, _nrt=False)
 def match_update(M, buf, pos):
-    """Find or extend the longest-repeat prediction for the byte at ``pos`` (buf[:pos] known).
+    """Find or extend the longest repeat predicting the byte at ``pos`` (``buf[:pos]`` known).
 
-    Returns the predicted byte (or -1) and keeps length/pointer in the registers.
+    Returns the predicted byte or -1; keeps pointer and length in the registers.
     """
     cfg = M.cfg
     reg = M.reg
@@ -345,12 +349,10 @@ def match_update(M, buf, pos):
         else:
             mlen = 0
     if pos >= mmin:
-        h = 0
-        for k in range(1, mmin + 1):
-            h = (h + buf[pos - k] + 1) * K_MUL
-        hi = (h >> (64 - mbits)) & ((1 << mbits) - 1)
+        hi = reg[R_MHASH]  # hash of buf[pos - mmin: pos], computed after the last byte
+        mmtab = M.mmtab
         if mlen == 0:
-            cand = M.mmtab[hi]
+            cand = np.int64(mmtab[hi])
             if cand > 0:
                 n = 0
                 while n < 400 and cand - 1 - n >= 0 and buf[cand - 1 - n] == buf[pos - 1 - n]:
@@ -358,7 +360,7 @@ def match_update(M, buf, pos):
                 if n >= mmin:
                     mlen = n
                     mptr = cand
-        M.mmtab[hi] = pos
+        mmtab[hi] = pos
     reg[R_MLEN] = mlen
     reg[R_MPTR] = mptr
     if mlen > 0:
@@ -366,14 +368,14 @@ def match_update(M, buf, pos):
     return -1
 
 
-# ---- one byte --------------------------------------------------------------------
+# ---- one byte ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True, _nrt=False)
 def code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, nrec):
-    """Code the byte ``buf[pos]`` (encoding) or decode it into ``buf[pos]``; returns it.
+    """Code the byte ``buf[pos]`` (``enc`` 1) or decode it into ``buf[pos]`` (0); returns it.
 
-    ``ac`` is the binary coder's state, ``out`` its output (encoder), ``inp`` its
-    input (decoder).  ``rec``: when its length is > 0, the probability of every bit
-    is written to ``rec[nrec + k]`` (tests compare encoder and decoder).
+    ``ac`` is the arithmetic coder's state, ``out`` its output (encoder) and
+    ``inp`` its input (decoder).  When ``rec`` is not empty the probability of
+    every bit is stored at ``rec[nrec + bit]`` (tests compare both directions).
     """
     cfg = M.cfg
     nh = cfg[C_NH]
@@ -382,221 +384,192 @@ def code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, nrec):
     na = cfg[C_NA]
     ni = cfg[C_NI]
     nx = cfg[C_NX]
+    run = cfg[C_RUN]
     hbits = cfg[C_HBITS]
+    smlim = cfg[C_SMLIMIT]
     ht = M.ht
     dt = M.dt
     sm = M.sm
+    rsm = M.rsm
+    mmsm = M.mmsm
     nex = M.nex
+    prio = M.prio
+    det = M.det
     strt = M.stretch
     sq = M.squash
+    rect = M.rec
     x = M.x
     w = M.w
     wf = M.wf
-    sidx = M.sidx
-    sst = M.sst
-    slot = M.slot
     apm = M.apm
     reg = M.reg
-    rect = M.rec
     minfo = M.minfo
     ainfo = M.ainfo
     dinfo = M.dinfo
+    sidx = M.sidx
+    sst = M.sst
+    slot = M.slot
+    roff = M.roff
+    rinfo = M.rinfo
+    rctx = M.rctx
+    mrow = M.mrow
     dots = M.dots
-    msl = M.sel
-    mmsm = M.mmsm
+    sel = M.sel
+    arow = M.arow
     aidx = M.aidx
-    prio = M.prio
-    det = M.det
-    rctxs = M.rctx
-    smlim = cfg[C_SMLIMIT]
-    lr = reg[R_LR]
-    if reg[R_NBYTES] == 0 or (reg[R_NBYTES] & 255) == 0:
+
+    nbytes = reg[R_NBYTES]
+    if (nbytes & 255) == 0:
         half = cfg[C_LRHALF]
-        lr = cfg[C_LRMIN] + ((cfg[C_LR] - cfg[C_LRMIN]) * half) // (half + reg[R_NBYTES])
-        reg[R_LR] = lr
+        reg[R_LR] = cfg[C_LRMIN] + ((cfg[C_LR] - cfg[C_LRMIN]) * half) // (half + nbytes)
+    lr = reg[R_LR]
     flr = cfg[C_FLR]
     arate = cfg[C_APMRATE]
     wmix = cfg[C_WMIX]
     pmin = cfg[C_PMIN]
+    fkind = cfg[C_FKIND]
+    fsets = cfg[C_FSETS]
     byte = np.int64(buf[pos]) if enc else np.int64(0)
 
+    # ---- byte-level setup
     mpred = match_update(M, buf, pos)
-    mlen = reg[R_MLEN]
-    mbucket = _len_bucket(mlen) if mpred >= 0 else 0
+    mbucket = 0
     msel = 0
     if mpred >= 0:
+        mbucket = _len_bucket(reg[R_MLEN])
         msel = 1 + (mbucket >> 1) if mbucket < 30 else 15
-
-    rsm = M.rsm
-    slot0 = M.slot0
-    rinfo = M.rinfo
-    run = cfg[C_RUN]
+    for i in range(nh):
+        prefetch(ht, _line_of(ctx[i], hbits))
     for i in range(nh):
         sl = _find_slot(ht, prio, ctx[i], hbits)
         slot[i] = sl
         if run:
-            ro = _run_offset(sl)
-            slot0[i] = ro
-            rinfo[i] = np.int64(ht[ro]) | (np.int64(ht[ro + 1]) << 8)
-    dbase = nh  # ctx offset of the direct contexts
+            ro = (sl & ~(LINE - 1)) + RUN_OFF + 2 * ((sl & (LINE - 1)) >> 4)
+            roff[i] = ro
+            rinfo[i] = np.int64(ht[U(ro)]) | (np.int64(ht[U(ro + 1)]) << 8)
+    k = nh
     for j in range(nd):
-        rows = dinfo[j, 1]
-        r = ctx[dbase + j]
-        if r < 0:
-            r = 0
-        if r >= rows:
-            r = rows - 1
-        sidx[nh + j] = dinfo[j, 0] + r * 256
-    mbase = nh + nd
-    fbase = mbase + nm
-    abase = fbase + 1
+        rows = dinfo[2 * j + 1]
+        r = min(max(ctx[k], 0), rows - 1)
+        sidx[nh + j] = dinfo[2 * j] + r * 256
+        k += 1
+    for m in range(nm):
+        total = minfo[3 * m + 1] // SEL_MULT[minfo[3 * m + 2]]
+        r = min(max(ctx[k], 0), total - 1)
+        mrow[m] = minfo[3 * m] + r * SEL_MULT[minfo[3 * m + 2]]
+        k += 1
+    r = min(max(ctx[k], 0), fsets // SEL_MULT[fkind] - 1)
+    mrow[nm] = r * SEL_MULT[fkind]
+    k += 1
+    for a in range(na):
+        rows = ainfo[3 * a + 1]
+        r = min(max(ctx[k], 0), rows - 1)
+        arow[a] = ainfo[3 * a] + r * 256 * B
+        k += 1
 
     c0 = 1
     node = 1
     for b in range(8):
-        # ---- predict
+        # ---- inputs
         k = 0
         hits = 0
         for i in range(nh):
             p_i = slot[i] + node
-            s = np.int64(ht[p_i])
+            s = np.int64(ht[U(p_i)])
             if s != 0:
                 hits += 1
             sidx[i] = p_i
             sst[i] = s
-            pv = sm[i, s] >> 19
-            st = strt[pv]
-            x[k] = st
+            st = strt[U(sm[U(i * 256 + s)] >> 19)]
+            x[U(k)] = st
             k += 1
             if nx >= 1:
-                # deterministic histories (one bit value only) get their own weight
-                x[k] = st if det[s] else 0
+                x[U(k)] = st if det[U(s)] else 0
                 k += 1
             if nx >= 2:
-                x[k] = 0 if s == 0 else (pv - 2048) >> 1
+                x[U(k)] = 0 if s == 0 else ((sm[U(i * 256 + s)] >> 19) - 2048) >> 1
                 k += 1
             if run:
                 ri = rinfo[i]
                 rc = ri >> 8
                 if rc > 0 and (((ri & 255) | 256) >> (8 - b)) == c0:
-                    reb = ((ri & 255) >> (7 - b)) & 1
-                    rctx = (_len_bucket(rc) if rc < 64 else 31) * 2 + reb
-                    x[k] = strt[rsm[i, rctx] >> 19]
-                    rctxs[i] = rctx
+                    rb = ((ri & 255) >> (7 - b)) & 1
+                    rcx = i * 64 + _len_bucket(rc) * 2 + rb
+                    x[U(k)] = strt[U(rsm[U(rcx)] >> 19)]
+                    rctx[i] = rcx
                 else:
-                    x[k] = 0
-                    rctxs[i] = -1
+                    x[U(k)] = 0
+                    rctx[i] = -1
                 k += 1
         for j in range(nd):
             d = nh + j
-            s = np.int64(dt[sidx[d] + c0])
+            s = np.int64(dt[U(sidx[d] + c0)])
             sst[d] = s
-            x[k] = strt[sm[d, s] >> 19]
+            x[U(k)] = strt[U(sm[U(d * 256 + s)] >> 19)]
             k += 1
         mctx = -1
         eb = 0
         if mpred >= 0 and ((mpred | 256) >> (8 - b)) == c0:
             eb = (mpred >> (7 - b)) & 1
             mctx = mbucket * 2 + eb
-            x[k] = strt[mmsm[mctx] >> 19]
-            lb = mbucket if mbucket < 24 else 24
-            x[k + 1] = (lb * 64) if eb else -(lb * 64)
+            x[U(k)] = strt[U(mmsm[U(mctx)] >> 19)]
+            lb = min(mbucket, 24) * 64
+            x[U(k + 1)] = lb if eb else -lb
         else:
-            x[k] = 0
-            x[k + 1] = 0
-        k += 2
-        x[k] = 256  # bias
+            x[U(k)] = 0
+            x[U(k + 1)] = 0
+        x[U(k + 2)] = 256  # bias
+        hsel = min(hits, 15)
+
         # ---- layer-1 mixers
+        for m in range(nm + 1):
+            kind = minfo[3 * m + 2] if m < nm else fkind
+            part = 0
+            if kind == SEL_C0:
+                part = c0
+            elif kind == SEL_BITPOS:
+                part = b
+            elif kind == SEL_MATCH:
+                part = msel
+            elif kind == SEL_HITS:
+                part = hsel
+            sel[m] = mrow[m] + part
         for m in range(nm):
-            kind = minfo[m, 2]
-            v = ctx[mbase + m]
-            if kind == 1:
-                v = v * 256 + c0
-            elif kind == 2:
-                v = v * 8 + b
-            elif kind == 3:
-                v = v * 16 + msel
-            elif kind == 4:
-                v = v * 16 + (hits if hits < 15 else 15)
-            if v < 0:
-                v = 0
-            if v >= minfo[m, 1]:
-                v = minfo[m, 1] - 1
-            row = minfo[m, 0] + v
-            msl[m] = row
-            dot = 0
+            row = sel[m] * ni
+            dot = np.int64(0)
             for q in range(ni):
-                dot += np.int64(x[q]) * w[row, q]
-            dot >>= 16
-            if dot > 2047:
-                dot = 2047
-            if dot < -2047:
-                dot = -2047
-            dots[m] = dot
+                dot += np.int64(x[q]) * w[U(row + q)]
+            dots[m] = min(max(dot >> 16, -2047), 2047)
         # ---- final mixer
         if nm > 1:
-            fk = cfg[C_FBITS]
-            v = ctx[fbase]
-            if fk == 1:
-                v = v * 256 + c0
-            elif fk == 2:
-                v = v * 8 + b
-            elif fk == 3:
-                v = v * 16 + msel
-            elif fk == 4:
-                v = v * 16 + (hits if hits < 15 else 15)
-            if v < 0:
-                v = 0
-            if v >= wf.shape[0]:
-                v = wf.shape[0] - 1
-            msl[nm] = v
-            dot = 0
+            row = sel[nm] * (nm + 1)
+            dot = np.int64(0)
             for m in range(nm):
-                dot += dots[m] * wf[v, m]
-            dot += 256 * np.int64(wf[v, nm])
+                dot += dots[m] * wf[U(row + m)]
+            dot += 256 * np.int64(wf[U(row + nm)])
             dot >>= 16
         else:
             dot = dots[0]
-        if dot > 4095:
-            dot = 4095
-        if dot < -4095:
-            dot = -4095
-        pmix = np.int64(sq[dot + 4095])
+        dot = min(max(dot, -4095), 4095)
+        pmix = np.int64(sq[U(dot + 4095)])
         # ---- APM / SSE
-        sdot = dot
-        if sdot > 2047:
-            sdot = 2047
-        if sdot < -2047:
-            sdot = -2047
+        pos12 = (min(max(dot, -2047), 2047) + 2048) * (B - 1)
+        jj = pos12 >> 12
+        wt = pos12 & 4095
         psum = pmix * wmix
         for a in range(na):
-            rows = ainfo[a, 1]
-            r = ctx[abase + a]
-            if r < 0:
-                r = 0
-            if r >= rows:
-                r = rows - 1
-            t0 = ainfo[a, 0] + (r * 256 + c0) * 33
-            pos12 = (sdot + 2048) * 32
-            jj = pos12 >> 12
-            wt = pos12 & 4095
-            pa = (np.int64(apm[t0 + jj]) * (4096 - wt) + np.int64(apm[t0 + jj + 1]) * wt) >> 12
-            aidx[a] = t0 + jj + (wt >> 11)
-            psum += pa * ainfo[a, 2]
+            t0 = arow[a] + c0 * B + jj
+            pa = (np.int64(apm[U(t0)]) * (4096 - wt) + np.int64(apm[U(t0 + 1)]) * wt) >> 12
+            aidx[a] = t0 + (wt >> 11)
+            psum += pa * ainfo[3 * a + 2]
         p = psum >> 4
-        if p < pmin:
-            p = pmin
-        if p > 65536 - pmin:
-            p = 65536 - pmin
-        if p < 1:
-            p = 1
-        if p > 65535:
-            p = 65535
+        p = min(max(p, pmin), 65536 - pmin)
+        p = min(max(p, 1), 65535)
         if rec.shape[0] > 0:
             ri = nrec + b
             if ri < rec.shape[0]:
                 rec[ri] = p
-        # ---- code
+        # ---- code the bit
         if enc:
             y = (byte >> (7 - b)) & 1
             encode_bit(ac, out, p, y)
@@ -605,93 +578,79 @@ def code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, nrec):
         # ---- update
         for i in range(nh):
             s = sst[i]
-            ht[sidx[i]] = nex[s, y]
-            v = np.int64(sm[i, s])
-            n = v & 511
-            pv = v >> 9
-            pv += (((y << 22) - pv) * rect[n]) >> 16
-            if n < smlim:
-                n += 1
-            sm[i, s] = (pv << 9) | n
+            ht[U(sidx[i])] = nex[U(2 * s + y)]
+            _sm_update(sm, i * 256 + s, y, rect, smlim)
         if run:
             for i in range(nh):
-                rc = rctxs[i]
-                if rc >= 0:
-                    v = np.int64(rsm[i, rc])
-                    n = v & 511
-                    pv = v >> 9
-                    pv += (((y << 22) - pv) * rect[n]) >> 16
-                    if n < 255:
-                        n += 1
-                    rsm[i, rc] = (pv << 9) | n
+                rcx = rctx[i]
+                if rcx >= 0:
+                    _sm_update(rsm, rcx, y, rect, 255)
         for j in range(nd):
             d = nh + j
             s = sst[d]
-            dt[sidx[d] + c0] = nex[s, y]
-            v = np.int64(sm[d, s])
-            n = v & 511
-            pv = v >> 9
-            pv += (((y << 22) - pv) * rect[n]) >> 16
-            if n < smlim:
-                n += 1
-            sm[d, s] = (pv << 9) | n
+            dt[U(sidx[d] + c0)] = nex[U(2 * s + y)]
+            _sm_update(sm, d * 256 + s, y, rect, smlim)
         if mctx >= 0:
-            v = np.int64(mmsm[mctx])
-            n = v & 511
-            pv = v >> 9
-            pv += (((y << 22) - pv) * rect[n]) >> 16
-            if n < 255:
-                n += 1
-            mmsm[mctx] = (pv << 9) | n
+            _sm_update(mmsm, mctx, y, rect, 255)
             if y != eb:
                 mpred = -1
-        # layer-1 mixers
         for m in range(nm):
-            row = msl[m]
-            pm = np.int64(sq[dots[m] + 4095])
-            err = (((y << 16) - pm) * lr) >> 6
+            row = sel[m] * ni
+            err = (((y << 16) - np.int64(sq[U(dots[m] + 4095)])) * lr) >> 6
             for q in range(ni):
-                wv = np.int64(w[row, q]) + ((np.int64(x[q]) * err + (1 << 17)) >> 18)
-                if wv > 0x7FFFFF:
-                    wv = 0x7FFFFF
-                if wv < -0x7FFFFF:
-                    wv = -0x7FFFFF
-                w[row, q] = wv
+                v = np.int64(w[U(row + q)]) + ((np.int64(x[q]) * err + (1 << 17)) >> 18)
+                w[U(row + q)] = min(max(v, -0x7FFFFF), 0x7FFFFF)
         if nm > 1:
-            v = msl[nm]
+            row = sel[nm] * (nm + 1)
             err = (((y << 16) - pmix) * flr) >> 6
             for m in range(nm):
-                wv = np.int64(wf[v, m]) + ((dots[m] * err + (1 << 17)) >> 18)
-                if wv > 0x7FFFFF:
-                    wv = 0x7FFFFF
-                if wv < -0x7FFFFF:
-                    wv = -0x7FFFFF
-                wf[v, m] = wv
-            wf[v, nm] += (256 * err + (1 << 17)) >> 18
+                v = np.int64(wf[U(row + m)]) + ((dots[m] * err + (1 << 17)) >> 18)
+                wf[U(row + m)] = min(max(v, -0x7FFFFF), 0x7FFFFF)
+            v = np.int64(wf[U(row + nm)]) + ((256 * err + (1 << 17)) >> 18)
+            wf[U(row + nm)] = min(max(v, -0x7FFFFF), 0x7FFFFF)
         for a in range(na):
             ai = aidx[a]
-            av = np.int64(apm[ai])
-            apm[ai] = av + (((y << 16) - av) >> arate)
+            av = np.int64(apm[U(ai)])
+            apm[U(ai)] = av + (((y << 16) - av) >> arate)
         c0 = (c0 << 1) | y
         node = (node << 1) | y
-        if b == 3:
+        if b == 2:
+            # both possible second-nibble lines, fetched while bit 3 is coded
+            for i in range(nh):
+                prefetch(ht, _line_of(hash_combine(ctx[i], 2 * c0), hbits))
+                prefetch(ht, _line_of(hash_combine(ctx[i], 2 * c0 + 1), hbits))
+        elif b == 3:
             node = 1
             for i in range(nh):
                 slot[i] = _find_slot(ht, prio, hash_combine(ctx[i], c0), hbits)
+        if b < 7:
+            for a in range(na):
+                t0 = arow[a] + c0 * B
+                prefetch(apm, t0)
+                prefetch(apm, t0 + B - 1)
     byte = c0 & 255
     if run:
         for i in range(nh):
             ri = rinfo[i]
-            r0 = slot0[i]
+            ro = roff[i]
             if (ri >> 8) > 0 and (ri & 255) == byte:
                 if (ri >> 8) < 255:
-                    ht[r0 + 1] = (ri >> 8) + 1
+                    ht[U(ro + 1)] = (ri >> 8) + 1
             else:
-                ht[r0] = byte
-                ht[r0 + 1] = 1
+                ht[U(ro)] = byte
+                ht[U(ro + 1)] = 1
     if not enc:
         buf[pos] = byte
-    reg[R_NBYTES] += 1
+    reg[R_NBYTES] = nbytes + 1
+    mbits = cfg[C_MMBITS]
+    mmin = cfg[C_MMMIN]
+    if mbits > 0 and pos + 1 >= mmin:
+        h = np.int64(0)
+        for k in range(mmin):
+            h = (h + buf[pos - k] + 1) * K_MUL
+        hi = (h >> (64 - mbits)) & ((1 << mbits) - 1)
+        reg[R_MHASH] = hi
+        prefetch(M.mmtab, hi)
     return byte
 
 
@@ -705,8 +664,10 @@ def coder_start(ac, out, inp, enc):
 
 @njit(cache=True, nogil=True)
 def coder_finish(ac, out, inp, enc):
-    """Encoder: flush, return bytes written (-1 on overflow).  Decoder: 0 when the
-    stream ended exactly where it should, else -1 (corrupt)."""
+    """Encoder: flush; returns the bytes written, or -1 when ``out`` overflowed.
+
+    Decoder: 0 when the stream ended exactly where a sound one does, else -1.
+    """
     if enc:
         n = flush(ac, out)
         if ac[OVERFLOW]:
@@ -717,5 +678,7 @@ def coder_finish(ac, out, inp, enc):
     return 0
 
 
-def new_coder() -> np.ndarray:
-    return np.zeros(STATE_SIZE, dtype=np.int64)
+@njit(cache=True, nogil=True)
+def decoder_overran(ac, inp):
+    """True once the decoder read more than a sound stream's lookahead past the end."""
+    return ac[POS] - inp.shape[0] > FINAL_OVERRUN
