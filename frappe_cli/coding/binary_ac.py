@@ -48,7 +48,7 @@ def new_state() -> np.ndarray:
     return np.zeros(STATE_SIZE, dtype=np.int64)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def clamp_p16(p):
     """Clamp a 16-bit probability of a one bit into the coder's range [1, 65535]."""
     if p < 1:
@@ -67,7 +67,7 @@ def init_encoder(st):
     st[OVERFLOW] = 0
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def encode_bit(st, out, p, bit):
     """Code ``bit`` (0/1) with P(1) = p / 65536, p in [1, 65535]."""
     x1 = st[X1]
@@ -120,7 +120,7 @@ def init_decoder(st, inp):
     st[POS] = 4
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def decode_bit(st, inp, p):
     """Decode one bit coded with P(1) = p / 65536."""
     x1 = st[X1]

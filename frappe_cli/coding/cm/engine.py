@@ -249,24 +249,24 @@ def prefetch(typingctx, arr, idx):
     return sig, codegen
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def U(i):
     """Index as unsigned: numba then skips its negative-index wraparound code."""
     return np.uint64(i)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def hash_combine(h, v):
     """Mix ``v`` into hash ``h`` (int64 in, int64 out; wraps)."""
     return (h + v + 1) * K_MUL + ((h >> 29) & 0x7FFFFFFFF)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _line_of(h, hbits):
     return (((h * K_MUL) >> (64 - hbits)) & ((1 << hbits) - 1)) * LINE
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _find_slot(ht, prio, h, hbits):
     """Offset of the 16-byte slot for context hash ``h`` (16-bit check).
 
@@ -299,7 +299,7 @@ def _find_slot(ht, prio, h, hbits):
     return s
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _len_bucket(n):
     """0..31 bucket of a repeat length (exact below 16, then coarser)."""
     if n < 16:
@@ -313,7 +313,7 @@ def _len_bucket(n):
     return 31
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _sm_update(t, i, y, rect, limit):
     """Adaptive-rate update of a p22 << 9 | count map entry toward bit ``y``."""
     v = np.int64(t[U(i)])
@@ -483,11 +483,8 @@ def code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, nrec):
             st = strt[U(sm[U(i * 256 + s)] >> 19)]
             x[U(k)] = st
             k += 1
-            if nx >= 1:
+            if nx:
                 x[U(k)] = st if det[U(s)] else 0
-                k += 1
-            if nx >= 2:
-                x[U(k)] = 0 if s == 0 else ((sm[U(i * 256 + s)] >> 19) - 2048) >> 1
                 k += 1
             if run:
                 ri = rinfo[i]

@@ -71,8 +71,8 @@ def normalize(spec: dict) -> dict:
         raise ValueError("at most 8 APMs, weights summing to at most 16")
     if any(not 1 <= r <= 1 << 16 or w < 0 for r, w in s["apms"]):
         raise ValueError("bad APM")
-    if s["extra_inputs"] not in (0, 1, 2) or s["run"] not in (0, 1):
-        raise ValueError("extra_inputs 0..2, run 0/1")
+    if s["extra_inputs"] not in (0, 1) or s["run"] not in (0, 1):
+        raise ValueError("extra_inputs and run are 0 or 1")
     if not (0 <= s["match_bits"] <= 28 and 1 <= s["match_min"] <= 64):
         raise ValueError("bad match model size")
     if not 1 <= s["sm_limit"] <= 511 or not 1 <= s["apm_rate"] <= 12:
