@@ -22,8 +22,23 @@ def _ids(level: int):
             np.array(lv["apms"], dtype=np.int64))
 
 
+def block_spec(level: int, n: int) -> dict:
+    """The level's model spec with tables sized for an ``n``-byte block.
+
+    Hash tables never exceed about one 3-slot line per (byte, context) pair and
+    the match table two entries per byte, so small blocks start fast and stay
+    small; the decoder derives the same sizes from the block's stored size.
+    """
+    spec = dict(LEVELS[level]["cm"])
+    need = max(n * max(spec["hashed"], 1), 1)
+    spec["hash_bits"] = min(spec["hash_bits"], max(12, need.bit_length()))
+    if spec["match_bits"]:
+        spec["match_bits"] = min(spec["match_bits"], max(10, (2 * n).bit_length()))
+    return spec
+
+
 def _run(buf, out, inp, enc: int, level: int, rec=_NOREC) -> int:
-    model = engine.new_model(LEVELS[level]["cm"])
+    model = engine.new_model(block_spec(level, buf.shape[0]))
     ac = engine.new_coder()
     return kernels.text_code(buf, buf.shape[0], out, inp, enc, model, ac, rec, *_ids(level))
 

@@ -557,7 +557,7 @@ def code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, nrec):
         for a in range(na):
             t0 = arow[a] + c0 * B + jj
             pa = (np.int64(apm[U(t0)]) * (4096 - wt) + np.int64(apm[U(t0 + 1)]) * wt) >> 12
-            aidx[a] = t0 + (wt >> 11)
+            aidx[a] = t0
             psum += pa * ainfo[3 * a + 2]
         p = psum >> 4
         p = min(max(p, pmin), 65536 - pmin)
@@ -608,7 +608,9 @@ def code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, nrec):
         for a in range(na):
             ai = aidx[a]
             av = np.int64(apm[U(ai)])
-            apm[U(ai)] = av + (((y << 16) - av) >> arate)
+            apm[U(ai)] = av + ((((y << 16) - av) * (4096 - wt)) >> (arate + 12))
+            av = np.int64(apm[U(ai + 1)])
+            apm[U(ai + 1)] = av + ((((y << 16) - av) * wt) >> (arate + 12))
         c0 = (c0 << 1) | y
         node = (node << 1) | y
         if b == 2:

@@ -29,7 +29,7 @@ DEFAULTS = {
     "mixers": [(1, SEL_C0)],
     "final": (1, SEL_NONE),
     "apms": [],
-    "apm_rate": 7,
+    "apm_rate": 6,
     "lr": 1000,
     "lr_min": 150,
     "lr_half": 1 << 15,
