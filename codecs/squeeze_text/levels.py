@@ -75,8 +75,11 @@ LEVELS = {
 
 
 def memory_usage(level: int) -> int:
-    """Bytes to code one block at ``level``: the model plus the block's buffers."""
+    """Bytes to code one block at ``level`` besides the block itself (``-M`` checks this).
+
+    The model at full table size plus the kernel's own buffers: a writable copy
+    of the block and the coder's output buffer (at most 1.125 blocks).
+    """
     lv = LEVELS[level]
     block = lv["block_mib"] << 20
-    # model + input copy + output buffer (block * 1.125) + decoder's output bytes
-    return cmspec.memory(lv["cm"]) + 3 * block
+    return cmspec.memory(lv["cm"]) + 2 * block + (block >> 3)
