@@ -97,3 +97,11 @@ def test_truncated_stream_is_detected():
         assert len(out) == len(data) and out != data
     except ValueError:
         pass
+
+
+@pytest.mark.parametrize("noise", [1, 12345, -7])
+def test_out_of_range_contexts_are_clamped(noise):
+    # selectors, rows and APM contexts far outside their ranges: no crash, exact round trip
+    data = corpus_file("canterbury/grammar.lsp").read_bytes()
+    c = example.compress(data, noise=noise)
+    assert example.decompress(c, len(data), noise=noise) == data

@@ -61,7 +61,8 @@ from frappe_cli.coding.cm.spec import (
 )
 
 __all__ = ["Model", "new_model", "new_coder", "code_byte", "coder_start", "coder_finish",
-           "hash_combine", "SEL_NONE", "SEL_C0", "SEL_BITPOS", "SEL_MATCH", "SEL_HITS"]
+           "decoder_overran", "hash_combine", "C_NCTX", "SEL_NONE", "SEL_C0", "SEL_BITPOS",
+           "SEL_MATCH", "SEL_HITS"]
 
 # ---- cfg layout (int64 array) ------------------------------------------------------
 C_NH, C_HBITS, C_ND, C_NM, C_NA, C_NI, C_SMLIMIT, C_MMBITS, C_MMMIN = range(9)
