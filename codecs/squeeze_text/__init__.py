@@ -1,0 +1,1 @@
+"""squeeze's text codec: bitwise context mixing on the shared CM engine (see SPEC.md)."""
