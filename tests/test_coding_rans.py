@@ -27,7 +27,7 @@ def exponent_stream(n=300_000):
 
 @pytest.mark.parametrize("bits", [1, 8, 12, 15])
 def test_normalize_sums_and_keeps_symbols(bits):
-    for trial in range(50):
+    for _ in range(50):
         k = int(RNG.integers(1, 256))
         counts = np.zeros(256, np.int64)
         idx = RNG.choice(256, size=min(k, 1 << bits), replace=False)

@@ -28,8 +28,8 @@ class TextCodec(Codec):
     codec_id = "text"
     bitstream_version = 1
     lossless = True
-    description = ("context mixing for text: orders 1-24, word, sparse, column and markup contexts, "
-                   "match model, online-trained 2-layer gated mixer network, SSE")
+    description = ("context mixing for text: orders 1-24, word, sparse, column and markup "
+                   "contexts, match model, online-trained 2-layer gated mixer network, SSE")
     fallback = "zstd"
     options: dict[str, type] = {}
 

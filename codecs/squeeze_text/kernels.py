@@ -84,7 +84,6 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
     nm = mid.shape[0]
     na = aid.shape[0]
     ctx = np.zeros(nh + nd + nm + 1 + na, dtype=np.int64)
-    hc = np.zeros(N_HCAND, dtype=np.int64)
     need = np.zeros(N_HCAND, dtype=np.bool_)
     for i in range(nh):
         need[hid[i]] = True

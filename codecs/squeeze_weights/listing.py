@@ -152,7 +152,7 @@ def describe_sqz(path, entropy: bool = True) -> list[dict]:
                         rows[nm]["compressed"] += share * ov / tot
                     e0 += m
                 if entropy and data is not None:
-                    for nm, ov in owner(boff, boff + n * w):
+                    for nm, _ov in owner(boff, boff + n * w):
                         t = rows[nm]
                         a = max(boff, t["_start"]) - boff
                         b = min(boff + n * w, t["_end"]) - boff

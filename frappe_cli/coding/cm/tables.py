@@ -76,7 +76,7 @@ def _step(s: tuple[int, int, int], y: int) -> tuple[int, int, int]:
 
 @lru_cache(maxsize=None)
 def state_tables() -> dict[str, np.ndarray]:
-    """``next`` (uint8 [256, 2]), ``n0``, ``n1``, ``last``, ``priority``, ``init_p`` (int32 [256])."""
+    """``next`` (uint8 [256, 2]), ``n0``, ``n1``, ``last``, ``priority``, ``init_p`` (int32)."""
     start = (0, 0, 2)
     index = {start: 0}
     order = [start]
