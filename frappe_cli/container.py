@@ -45,11 +45,11 @@ KIND_NAMES = {KIND_CODEC: "codec", KIND_ZSTD: "zstd", KIND_STORED: "stored"}
 
 #: format maximum of one block's uncompressed size (decompression-bomb bound)
 MAX_BLOCK_SIZE = 1 << 30
-MAX_PARAMS_SIZE = 1 << 16
+MAX_PARAMS_SIZE = (1 << 16) - 1
 MAX_CODEC_ID = 64
-FOOTER_SIZE = 24
+FOOTER_SIZE = 12
 _BLOCK_HEAD = struct.Struct("<BII")  # kind, usize, csize (+ crc32 of these 9 bytes)
-_FOOTER = struct.Struct("<QQ")  # index size, total uncompressed size
+_FOOTER = struct.Struct("<I")  # index size
 _READ_PIECE = 1 << 24
 
 
@@ -88,7 +88,8 @@ class StreamHeader:
 
     def encode(self) -> bytes:
         cid = self.codec_id.encode("ascii")
-        params = canonical_json(self.params)
+        # the codec id is a header field: the stored parameters omit it
+        params = canonical_json({k: v for k, v in self.params.items() if k != "id"})
         if not 1 <= len(cid) <= MAX_CODEC_ID or len(params) > MAX_PARAMS_SIZE:
             raise OptionError("codec id or parameters too long for the header")
         body = (
@@ -96,7 +97,7 @@ class StreamHeader:
             + bytes([FORMAT_VERSION, self.check])
             + bytes([len(cid)])
             + cid
-            + struct.pack("<HII", self.codec_version, self.max_block_size, len(params))
+            + struct.pack("<HIH", self.codec_version, self.max_block_size, len(params))
             + params
         )
         return body + struct.pack("<I", _crc(body))
@@ -149,12 +150,10 @@ def read_header(r: _Reader, first: bool = True) -> StreamHeader:
         raise CorruptError("Compressed data is corrupt (trailing garbage after the stream)")
     version, flags, idlen = r.read(3, "header")
     cid = r.read(idlen, "header") if idlen else b""
-    cver, mbs, plen = struct.unpack("<HII", r.read(10, "header"))
-    if plen > MAX_PARAMS_SIZE:
-        raise CorruptError("Compressed data is corrupt (header parameters too long)")
+    cver, mbs, plen = struct.unpack("<HIH", r.read(8, "header"))
     params = r.read(plen, "header")
     (crc,) = struct.unpack("<I", r.read(4, "header"))
-    body = (MAGIC + bytes([version, flags, idlen]) + cid + struct.pack("<HII", cver, mbs, plen)
+    body = (MAGIC + bytes([version, flags, idlen]) + cid + struct.pack("<HIH", cver, mbs, plen)
             + params)
     if crc != _crc(body):
         raise CorruptError("Compressed data is corrupt (header check failed)")
@@ -173,8 +172,9 @@ def read_header(r: _Reader, first: bool = True) -> StreamHeader:
         p = json.loads(params.decode("ascii"))
     except (UnicodeDecodeError, ValueError):
         raise UnsupportedError("Unsupported options: header parameters are not JSON") from None
-    if not isinstance(p, dict):
-        raise UnsupportedError("Unsupported options: header parameters are not an object")
+    if not isinstance(p, dict) or "id" in p:
+        raise UnsupportedError("Unsupported options: header parameters are not a valid object")
+    p["id"] = cid.decode("ascii")
     return StreamHeader(cid.decode("ascii"), cver, flags & 0x03, mbs, p, r.pos - start)
 
 
@@ -294,7 +294,7 @@ def compress_stream(
                 emit(fut.result())
                 if progress:
                     progress(n)
-    tail = _index_and_footer(index, stats.uncompressed)
+    tail = _index_and_footer(index)
     dst.write(tail)
     stats.compressed += len(tail)
     return stats
@@ -310,11 +310,41 @@ def _checked_blocks(blocks: Iterator[tuple[bytes, Any]], bs: int,
         yield data, hint
 
 
-def _index_and_footer(index: list[tuple[int, int]], total: int) -> bytes:
-    body = bytes([KIND_INDEX]) + struct.pack("<I", len(index))
-    body += b"".join(struct.pack("<II", u, c) for u, c in index)
+def _varint(n: int) -> bytes:
+    """Unsigned LEB128: 7 bits per byte, low groups first, high bit = more follows."""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_varint(r: _Reader, raw: bytearray, limit: int = 1 << 32) -> int:
+    """Read one minimal LEB128 value below ``limit``, appending its bytes to ``raw``."""
+    n = shift = 0
+    while True:
+        b = r.read(1, "index")[0]
+        raw.append(b)
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+        if shift > 35:
+            raise CorruptError("Compressed data is corrupt (index value too long)")
+    if n >= limit or (shift > 7 and b == 0):  # value out of range, or not minimal
+        raise CorruptError("Compressed data is corrupt (bad index value)")
+    return n
+
+
+def _index_and_footer(index: list[tuple[int, int]]) -> bytes:
+    body = bytes([KIND_INDEX]) + _varint(len(index))
+    body += b"".join(_varint(u) + _varint(c) for u, c in index)
     body += struct.pack("<I", _crc(body))
-    foot = _FOOTER.pack(len(body), total)
+    foot = _FOOTER.pack(len(body))
     return body + foot + struct.pack("<I", _crc(foot)) + FOOTER_MAGIC
 
 
@@ -472,28 +502,26 @@ def _decode_stream(r: _Reader, header: StreamHeader, codec: Codec, threads: int,
             while pending:
                 i, fut = pending.popleft()
                 yield deliver(i, fut.result())
-    _read_index_and_footer(r, seen, sum(u for u, _ in seen))
+    _read_index_and_footer(r, seen)
 
 
-def _read_index_and_footer(r: _Reader, seen: list[tuple[int, int]], total: int) -> None:
-    body_start = bytes([KIND_INDEX])  # already consumed by _read_block_head
-    (count,) = struct.unpack("<I", r.read(4, "index"))
+def _read_index_and_footer(r: _Reader, seen: list[tuple[int, int]]) -> None:
+    raw = bytearray([KIND_INDEX])  # the 0xFF was consumed by _read_block_head
+    count = _read_varint(r, raw)
     if count != len(seen):
         raise CorruptError("Compressed data is corrupt (index does not match the blocks)")
-    entries = r.read(8 * count, "index")
+    got = [(_read_varint(r, raw), _read_varint(r, raw)) for _ in range(count)]
     (crc,) = struct.unpack("<I", r.read(4, "index"))
-    body = body_start + struct.pack("<I", count) + entries
-    if crc != _crc(body):
+    if crc != _crc(bytes(raw)):
         raise CorruptError("Compressed data is corrupt (index check failed)")
-    got = [struct.unpack_from("<II", entries, 8 * i) for i in range(count)]
     if got != seen:
         raise CorruptError("Compressed data is corrupt (index does not match the blocks)")
     foot = r.read(FOOTER_SIZE, "footer")
-    isize, ftotal = _FOOTER.unpack(foot[:16])
-    (fcrc,) = struct.unpack("<I", foot[16:20])
-    if foot[20:] != FOOTER_MAGIC or fcrc != _crc(foot[:16]):
+    (isize,) = _FOOTER.unpack(foot[:4])
+    (fcrc,) = struct.unpack("<I", foot[4:8])
+    if foot[8:] != FOOTER_MAGIC or fcrc != _crc(foot[:4]):
         raise CorruptError("Compressed data is corrupt (footer check failed)")
-    if isize != len(body) + 4 or ftotal != total:
+    if isize != len(raw) + 4:
         raise CorruptError("Compressed data is corrupt (footer does not match the index)")
 
 
@@ -539,7 +567,7 @@ def scan_streams(src: BinaryIO) -> list[StreamInfo]:
             _skip(r, info.csize + CHECK_SIZES[header.check])
             blocks.append(info)
             total += info.usize
-        _read_index_and_footer(r, [(b.usize, b.csize) for b in blocks], total)
+        _read_index_and_footer(r, [(b.usize, b.csize) for b in blocks])
         out.append(StreamInfo(header, blocks, total, r.pos - start))
 
 
