@@ -17,8 +17,13 @@ class Peer:
     compress: Callable[[bytes], bytes]
     decompress: Callable[[bytes, int], bytes]
     needs: str = ""  # import name of the package providing it
+    program: str = ""  # or: the external program it runs
 
     def available(self) -> bool:
+        if self.program:
+            import shutil
+
+            return shutil.which(self.program) is not None
         if not self.needs:
             return True
         import importlib.util
@@ -113,6 +118,43 @@ def _ppmd_d(b: bytes, n: int) -> bytes:
     return dec.decode(b, n)
 
 
+def _zpaq(method: str) -> tuple[Callable[[bytes], bytes], Callable[[bytes, int], bytes]]:
+    """zpaq 7 (Debian's `zpaq` package) as an external program, one thread.
+
+    zpaq archives files, so the data goes through a temporary file; the archive's
+    size (with its small journaling overhead) is what is reported.  The runner's
+    CPU clock counts child processes.
+    """
+
+    def comp(d: bytes) -> bytes:
+        import subprocess
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as t:
+            src, arc = Path(t) / "f", Path(t) / "a.zpaq"
+            src.write_bytes(d)
+            subprocess.run(["zpaq", "a", str(arc), "f", f"-m{method}", "-t1"], cwd=t,
+                           check=True, capture_output=True)
+            return arc.read_bytes()
+
+    def dec(b: bytes, n: int) -> bytes:
+        import subprocess
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as t:
+            arc = Path(t) / "a.zpaq"
+            arc.write_bytes(b)
+            (Path(t) / "out").mkdir()
+            subprocess.run(["zpaq", "x", str(arc), "-to", "out", "-t1"], cwd=t, check=True,
+                           capture_output=True)
+            p = Path(t) / "out" / "f"
+            return p.read_bytes() if p.exists() else b""
+
+    return comp, dec
+
+
 PEERS: dict[str, Peer] = {
     "gzip-9": Peer("gzip-9", _gzip_c, _gzip_d),
     "bzip2-9": Peer("bzip2-9", _bz2_c, _bz2_d),
@@ -122,6 +164,8 @@ PEERS: dict[str, Peer] = {
     "zstd-19": Peer("zstd-19", _zstd_c(19), _zstd_d, "zstandard"),
     "brotli-11": Peer("brotli-11", _brotli_c, _brotli_d, "brotli"),
     "ppmd8-o8": Peer("ppmd8-o8", _ppmd_c, _ppmd_d, "pyppmd"),
+    "zpaq-m4": Peer("zpaq-m4", *_zpaq("4"), program="zpaq"),
+    "zpaq-m5": Peer("zpaq-m5", *_zpaq("5"), program="zpaq"),
 }
 
 #: the set ``squeeze bench`` runs when --peers is not given

@@ -108,8 +108,14 @@ def load_input(spec: str) -> tuple[str, bytes]:
     return label, data
 
 
+def _cpu_with_children() -> float:
+    t = os.times()
+    return time.process_time() + t.children_user + t.children_system
+
+
 def _timer(kind: str) -> Callable[[], float]:
-    return time.process_time if kind == "cpu" else time.perf_counter
+    """CPU time of this process and its waited-for children (external peers), or wall."""
+    return _cpu_with_children if kind == "cpu" else time.perf_counter
 
 
 def run_one(label: str, data: bytes, e: Entry, repeat: int, timer: str) -> Result:
@@ -256,8 +262,9 @@ def run(paths: list[str], codecs: list[str], peers: list[str], *, repeat: int = 
         if p is None:
             raise ValueError(f"unknown peer '{name}' (known: {', '.join(sorted(available))})")
         if not p.available():
-            raise ValueError(f"peer '{name}' needs the '{p.needs}' package: "
-                             "pip install 'squeeze-codecs[bench]'")
+            what = (f"the '{p.program}' program (e.g. apt-get install {p.program})" if p.program
+                    else f"the '{p.needs}' package: pip install 'squeeze-codecs[bench]'")
+            raise ValueError(f"peer '{name}' needs {what}")
         entries.append(peer_entry(p))
     results = []
     for spec in paths:
