@@ -432,7 +432,7 @@ def cmd_export(args):
     arrays.update(fit.fit_tables(arrays, imgs))
     # rate-control path fitted on the validation split
     if not args.no_path:
-        val = load_images(val_files)
+        val = load_images(val_files[:args.path_images] if args.path_images else val_files)
         arrays.update(fit.fit_path(arrays, val))
     out = Path(args.out)
     tmp = out / "frappe-tmp.npz"
@@ -476,6 +476,8 @@ def main(argv=None):
     e.add_argument("--work", default=DEFAULT_WORK)
     e.add_argument("--out", default=str(Path(__file__).resolve().parent))
     e.add_argument("--no-path", action="store_true")
+    e.add_argument("--path-images", type=int, default=0, help="validation images for the "
+                   "rate path (0 = all; fewer only for quick development exports)")
     e.add_argument("--made-by", default="python models/train_frappe.py train && "
                                          "python models/train_frappe.py export")
     args = ap.parse_args(argv)

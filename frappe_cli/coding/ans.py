@@ -112,6 +112,26 @@ def _params(arr, n: int, what: str, positive: bool = False) -> np.ndarray:
     return a
 
 
+class FreqTable:
+    """A validated set of integer frequency rows (n_models, k), shared by many calls.
+
+    ``categorical_indexed`` codes symbol i under row ``index[i]``: the rows are
+    validated once here, so each call costs one gather instead of a full check.
+    """
+
+    def __init__(self, freqs):
+        self.f32 = _freq_rows(freqs)
+        self.n_models, self.k = self.f32.shape
+
+    def rows(self, index) -> np.ndarray:
+        idx = np.asarray(index)
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError("model indices must be a rank-1 integer array")
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self.n_models):
+            raise ValueError("model index outside the table")
+        return np.take(self.f32, idx, axis=0)
+
+
 class Encoder:
     """Collects symbols with their models; :meth:`finish` returns the stream bytes."""
 
@@ -155,6 +175,13 @@ class Encoder:
         if f.shape[0] != s.size:
             raise ValueError("one frequency row per symbol is needed")
         self._add(s, _cs().model.Categorical(perfect=False), f)
+
+    def categorical_indexed(self, symbols, table: FreqTable, index) -> None:
+        """Symbol i in 0..k-1 under row ``index[i]`` of a :class:`FreqTable`."""
+        s = _symbols(symbols, 0, table.k - 1)
+        if np.shape(index) != s.shape:
+            raise ValueError("one model index per symbol is needed")
+        self._add(s, _cs().model.Categorical(perfect=False), table.rows(index))
 
     def categorical(self, symbols, freqs) -> None:
         """i.i.d. symbols in 0..k-1 under one static integer frequency table (k,)."""
@@ -244,6 +271,13 @@ class Decoder:
             return np.zeros(0, np.int32)
         self._take(f.shape[0])
         return self._run(_cs().model.Categorical(perfect=False), f)
+
+    def categorical_indexed(self, table: FreqTable, index) -> np.ndarray:
+        rows = table.rows(index)
+        if not rows.shape[0]:
+            return np.zeros(0, np.int32)
+        self._take(rows.shape[0])
+        return self._run(_cs().model.Categorical(perfect=False), rows)
 
     def categorical(self, freqs, count: int) -> np.ndarray:
         f = _freq_static(freqs)

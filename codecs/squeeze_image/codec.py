@@ -1,0 +1,341 @@
+"""FRAPPE-Image: squeeze's lossy learned image codec (see SPEC.md).
+
+The whole image is one container block: ``split`` yields the input file,
+``encode_block`` turns it into a payload, ``reconstruction`` gives the raw
+decoded image the container checks, ``decode_block`` returns that raw image
+and ``finish_output`` turns it into the PNG (or PPM/PGM) the user gets.
+
+Rate: ``bpp=X`` searches, per image, the channel count n and quantisation step
+D so that the whole .sqz file is within a few percent under X bits per pixel;
+``quality=Q`` (0..100, default 50) picks one (n, D) operating point for every
+image (constant quality, the rate varies with content; no search):
+Q maps log-linearly to the validation-set rate 0.01 * 200**(Q/100) bpp
+(Q 0: 0.01, Q 35: 0.064, Q 50: 0.14, Q 70: 0.41, Q 100: 2.0 bpp on
+photographs like the CID22 validation split).  ``level`` does not change
+FRAPPE's output.
+
+This module imports only the standard library; numpy, numba, Pillow and the
+weights load on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import threading
+from collections import OrderedDict
+from typing import Any, BinaryIO, Iterator
+
+from frappe_cli.codec import Codec
+from frappe_cli.errors import CorruptError, InputError, OptionError, UnsupportedError
+
+PAYLOAD_VERSION = 1
+MAX_FILE = 256 << 20  # largest input file read as one block
+FLAG_GREY, FLAG_ALPHA = 1, 2
+FMT_SHIFT = 2
+ALPHA_RAW, ALPHA_DELTA = 0, 1
+DEFAULT_QUALITY = 50.0
+# bytes the .sqz container adds around one block besides the JSON parameters
+# (header 31 + block record 13 + xxh64 check 8 + index 17 + footer 24 + codec id 6)
+_CONTAINER_FIXED = 99
+
+
+def quality_rate(quality: float) -> float:
+    """The validation-set rate (bpp) a quality 0..100 stands for."""
+    return 0.01 * 200.0 ** (quality / 100.0)
+
+
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
+    v = 0
+    for shift in range(0, 35, 7):
+        if pos >= len(buf):
+            raise CorruptError("Compressed data is corrupt (image header truncated)")
+        b = buf[pos]
+        pos += 1
+        v |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return v, pos
+    raise CorruptError("Compressed data is corrupt (bad size field)")
+
+
+class FrappeCodec(Codec):
+    codec_id = "frappe"
+    bitstream_version = 1
+    lossless = False
+    fallback = "none"
+    description = ("FRAPPE-Image: learned lossy image codec (projection-pursuit encoder, "
+                   "--bpp X or --quality 0..100)")
+    options = {"bpp": float, "quality": float}
+
+    def __init__(self, level: int = 6, **params: Any):
+        super().__init__(level, **params)
+        bpp = params.get("bpp")
+        quality = params.get("quality")
+        if bpp is not None and quality is not None:
+            raise OptionError("frappe takes --bpp or --quality, not both")
+        if bpp is not None:
+            if isinstance(bpp, bool) or not isinstance(bpp, (int, float)) or not (
+                    0.001 <= float(bpp) <= 24.0):
+                raise OptionError(f"bpp must be a number in 0.001..24, not {bpp!r}")
+        if quality is not None:
+            if isinstance(quality, bool) or not isinstance(quality, (int, float)) or not (
+                    0.0 <= float(quality) <= 100.0):
+                raise OptionError(f"quality must be a number in 0..100, not {quality!r}")
+        self._cache: OrderedDict[bytes, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- blocks ----------------------------------------------------------------------
+    def block_size(self) -> int:
+        return MAX_FILE
+
+    def split(self, reader: BinaryIO, block_size: int) -> Iterator[tuple[bytes, Any]]:
+        from frappe_cli.codec import read_exact
+
+        data = read_exact(reader, min(block_size, MAX_FILE) + 1)
+        if len(data) > min(block_size, MAX_FILE):
+            raise InputError(f"input too large for the image codec (over {MAX_FILE >> 20} MiB)")
+        if not data:
+            raise InputError("empty input is not an image")
+        yield data, None
+
+    def memory_usage(self) -> int:
+        return 1 << 30
+
+    @staticmethod
+    def _model():
+        from squeeze_image import model
+
+        return model.load()
+
+    # -- rate --------------------------------------------------------------------------
+    def _overhead_bits(self, header_len: int, alpha_len: int) -> int:
+        from frappe_cli.container import canonical_json
+
+        params = len(canonical_json(self.get_config()))
+        return 8 * (_CONTAINER_FIXED + params + header_len + 16 + alpha_len)
+
+    def _path_point(self, mdl, rate: float) -> tuple[int, int]:
+        import numpy as np
+
+        lr = math.log(max(rate, 1e-6))
+        grid = np.log(mdl.path_bpp)
+        i = int(np.clip(np.searchsorted(grid, lr), 0, grid.size - 1))
+        if i > 0 and abs(grid[i - 1] - lr) < abs(grid[i] - lr):
+            i -= 1
+        return int(mdl.path_n[i]), int(mdl.path_d[i])
+
+    def _choose(self, mdl, img, npix: int, header_len: int, alpha_len: int):
+        """(n, D, ys) for this image; ys are the unquantised latents of channels < n."""
+        bpp = self.params.get("bpp")
+        if bpp is None:
+            q = float(self.params.get("quality", DEFAULT_QUALITY))
+            n, D = self._path_point(mdl, quality_rate(q))
+            return n, D, mdl.analysis(img, n)
+        return self._search(mdl, img, npix, float(bpp), header_len, alpha_len)
+
+    def _search(self, mdl, img, npix, bpp, header_len, alpha_len):
+        """Largest rate <= the budget: channel count from the fitted path, then D."""
+        from squeeze_image import entropy
+
+        budget = bpp * npix - self._overhead_bits(header_len, alpha_len)
+        n, _ = self._path_point(mdl, max(budget, 1.0) / npix)
+        if budget <= 0:
+            return n, entropy.D_MAX, mdl.analysis(img, n)
+        ys_all = mdl.analysis(img, min(mdl.n_ch, n + 2))
+        cache: dict[tuple[int, int], float] = {}
+
+        def bits(nn: int, D: int) -> float:
+            key = (nn, D)
+            if key not in cache:
+                qs = [entropy.quantise(y, D) for y in ys_all[:nn]]
+                cache[key] = entropy.estimate_bits(mdl, qs, nn, D)
+            return cache[key]
+
+        tried = set()
+        while True:
+            if n > len(ys_all):
+                ys_all = mdl.analysis(img, min(mdl.n_ch, n + 2))
+            tried.add(n)
+            lo_d, hi_d = entropy.D_MIN, entropy.D_MAX
+            if bits(n, lo_d) < 0.97 * budget and n < mdl.n_ch and n + 1 not in tried:
+                n += 1  # even the finest step is too small: one more channel
+                continue
+            if bits(n, hi_d) > budget and n > 1 and n - 1 not in tried:
+                n -= 1  # even the coarsest step is too large: one channel fewer
+                continue
+            break
+        # bisection on log D for the finest step that fits the budget
+        lo, hi = entropy.D_MIN, entropy.D_MAX  # bits(lo) largest
+        if bits(n, lo) <= budget:
+            D = lo
+        elif bits(n, hi) > budget:
+            D = hi
+        else:
+            D = hi
+            for _ in range(16):
+                if hi - lo <= 1:
+                    break
+                mid = int(round(math.sqrt(lo * hi)))
+                mid = min(max(mid, lo + 1), hi - 1)
+                b = bits(n, mid)
+                if b <= budget:
+                    hi, D = mid, mid
+                    if b >= 0.985 * budget:
+                        break
+                else:
+                    lo = mid
+        return n, D, ys_all[:n]
+
+    # -- encode ------------------------------------------------------------------------
+    def encode_block(self, data: bytes, hint: Any = None) -> bytes:
+        import numpy as np
+
+        from squeeze_image import entropy, image
+
+        pic = image.read_picture(bytes(data))
+        mdl = self._model()
+        if not mdl.has_ctx or mdl.path_bpp is None:
+            raise UnsupportedError("the image model file has no entropy tables")
+        h0, w0 = pic.height, pic.width
+        mp = mdl.max_patch
+        H = -(-h0 // mp) * mp
+        W = -(-w0 // mp) * mp
+        img = pic.rgb
+        if (H, W) != (h0, w0):
+            img = np.pad(img, ((0, H - h0), (0, W - w0), (0, 0)), mode="edge")
+        alpha_blob = self._alpha_blob(pic.alpha) if pic.alpha is not None else b""
+        flags = (FLAG_GREY if pic.grey else 0) | (FLAG_ALPHA if alpha_blob else 0)
+        flags |= pic.fmt << FMT_SHIFT
+        head0 = (bytes([PAYLOAD_VERSION]) + bytes.fromhex(mdl.ident) + _varint(w0)
+                 + _varint(h0) + bytes([flags]))
+        n, D, ys = self._choose(mdl, img, h0 * w0, len(head0) + 3, len(alpha_blob))
+        qs = [entropy.quantise(y, D) for y in ys[:n]]
+        streams = entropy.encode(mdl, qs, n, D)
+        payload = head0 + bytes([n]) + struct.pack("<H", D) + streams + alpha_blob
+        with self._lock:
+            self._cache[payload] = (qs, n, D, H, W, pic)
+            while len(self._cache) > 4:
+                self._cache.popitem(last=False)
+        return payload
+
+    @staticmethod
+    def _alpha_blob(alpha) -> bytes:
+        import numpy as np
+        import zstandard
+
+        raw = alpha.tobytes()
+        d = alpha.astype(np.int16)
+        d[:, 1:] -= alpha[:, :-1].astype(np.int16)
+        delta = (d & 0xFF).astype(np.uint8).tobytes()
+        best = None
+        for method, buf in ((ALPHA_RAW, raw), (ALPHA_DELTA, delta)):
+            z = zstandard.ZstdCompressor(level=19, write_content_size=True,
+                                         write_checksum=False).compress(buf)
+            if best is None or len(z) < len(best[1]):
+                best = (method, z)
+        return bytes([best[0]]) + best[1]
+
+    def reconstruction(self, data: bytes, payload: bytes) -> bytes:
+        from squeeze_image import image
+
+        with self._lock:
+            hit = self._cache.pop(bytes(payload), None)
+        if hit is None:  # not made by this instance: decode the payload itself
+            return self._decode(payload)[0]
+        qs, n, D, H, W, pic = hit
+        mdl = self._model()
+        rgb = mdl.synthesis(qs, n, D / 256.0, H, W, pic.height, pic.width)
+        return image.make_raw(rgb, pic.grey, pic.alpha, pic.fmt)
+
+    # -- decode ------------------------------------------------------------------------
+    def decode_block(self, payload: bytes, size: int) -> bytes:
+        raw, _ = self._decode(payload, size)
+        return raw
+
+    def _decode(self, payload: bytes, size: int | None = None) -> tuple[bytes, tuple]:
+        import numpy as np
+
+        from squeeze_image import entropy, image
+
+        buf = memoryview(bytes(payload))
+        if len(buf) < 12:
+            raise CorruptError("Compressed data is corrupt (image payload too short)")
+        if buf[0] != PAYLOAD_VERSION:
+            raise UnsupportedError(f"Unsupported options: FRAPPE payload version {buf[0]}")
+        mdl = self._model()
+        ident = bytes(buf[1:9]).hex()
+        if ident != mdl.ident:
+            raise UnsupportedError(f"Unsupported options: encoded with FRAPPE model {ident}, "
+                                   f"this build has {mdl.ident}")
+        w0, pos = _read_varint(buf, 9)
+        h0, pos = _read_varint(buf, pos)
+        if pos + 4 > len(buf):
+            raise CorruptError("Compressed data is corrupt (image header truncated)")
+        flags, n = buf[pos], buf[pos + 1]
+        (D,) = struct.unpack_from("<H", buf, pos + 2)
+        pos += 4
+        fmt = flags >> FMT_SHIFT
+        if flags & ~0x0F or fmt not in (image.FMT_PNG, image.FMT_PNM):
+            raise CorruptError("Compressed data is corrupt (image flags)")
+        if not 1 <= n <= mdl.n_ch or not entropy.D_MIN <= D <= entropy.D_MAX:
+            raise CorruptError("Compressed data is corrupt (image rate parameters)")
+        try:
+            image.check_dims(w0, h0)
+        except InputError:
+            raise CorruptError("Compressed data is corrupt (image size)") from None
+        grey = bool(flags & FLAG_GREY)
+        has_alpha = bool(flags & FLAG_ALPHA)
+        channels = (1 if grey else 3) + (1 if has_alpha else 0)
+        if size is not None and size != image.raw_size(w0, h0, channels):
+            raise CorruptError("Compressed data is corrupt (image size does not match the block)")
+        mp = mdl.max_patch
+        H = -(-h0 // mp) * mp
+        W = -(-w0 // mp) * mp
+        shapes = [mdl.channel_shape(k, H, W) for k in range(mdl.n_ch)]
+        qs, end = entropy.decode(mdl, buf, pos, n, D, shapes)
+        alpha = None
+        if has_alpha:
+            alpha = self._alpha_decode(buf[end:], w0, h0)
+        elif end != len(buf):
+            raise CorruptError("Compressed data is corrupt (trailing bytes in the image payload)")
+        rgb = mdl.synthesis(qs, n, D / 256.0, H, W, h0, w0)
+        return image.make_raw(rgb, grey, alpha, fmt), (n, D)
+
+    @staticmethod
+    def _alpha_decode(buf: memoryview, w: int, h: int):
+        import numpy as np
+        import zstandard
+
+        if len(buf) < 2 or buf[0] not in (ALPHA_RAW, ALPHA_DELTA):
+            raise CorruptError("Compressed data is corrupt (alpha plane)")
+        z = bytes(buf[1:])
+        try:
+            fp = zstandard.get_frame_parameters(z)
+            if fp.content_size != w * h:
+                raise CorruptError("Compressed data is corrupt (alpha plane size)")
+            raw = zstandard.ZstdDecompressor().decompress(z, max_output_size=w * h)
+        except zstandard.ZstdError as exc:
+            raise CorruptError(f"Compressed data is corrupt (alpha plane: {exc})") from None
+        if len(raw) != w * h:
+            raise CorruptError("Compressed data is corrupt (alpha plane size)")
+        a = np.frombuffer(raw, np.uint8).reshape(h, w)
+        if buf[0] == ALPHA_DELTA:
+            a = np.cumsum(a.astype(np.uint8), axis=1, dtype=np.uint8)
+        return np.ascontiguousarray(a)
+
+    def finish_output(self, data: bytes) -> bytes:
+        from squeeze_image import image
+
+        return image.raw_to_file(data)

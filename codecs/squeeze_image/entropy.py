@@ -1,0 +1,148 @@
+"""Latent entropy coding: the integer causal context model driving constriction.
+
+Every channel k < n is coded in order, row by row.  A symbol's model is row
+``bucket`` of channel k's frequency table, where the bucket and the predicted
+mean m come from already decoded values only (``kernels._ctx_row``): the row
+above (N, NW, NE), two rows above (NN) and the three previous channels at the
+same place.  The coded symbol is the residual r = q - m (clipped to an escape
+symbol beyond +-K, whose magnitude goes to a second stream).  All of it is
+integer arithmetic, so encoder and decoder agree on every machine.
+
+The encoder codes all channels with one vectorised constriction call per
+stream; the decoder needs the previous row first, so it decodes one row per
+call (vectorised over the row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from frappe_cli.errors import CorruptError
+
+D_ONE = 256  # quantisation step D / 256
+D_MIN, D_MAX = 256, 2048
+
+
+def step_c0(model, k: int, D: int) -> int:
+    """Base activity of channel k at step D (integer division: exact everywhere)."""
+    return (int(model.ctx_c0[k]) * D_ONE) // D
+
+
+def qlimit(D: int) -> int:
+    """Largest |q| at step D: y in [-127, 127] -> round(y * 256 / D)."""
+    return (127 * D_ONE + D // 2) // D
+
+
+def quantise(y: np.ndarray, D: int) -> np.ndarray:
+    """q = round(y / (D / 256)), clipped to +-qlimit(D) (encoder only)."""
+    q = np.rint(y * np.float32(D_ONE / D))
+    lim = qlimit(D)
+    return np.clip(q, -lim, lim).astype(np.int32)
+
+
+def _prev_up(model, qs: list[np.ndarray], k: int, shape: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """Channels k-1, k-2, k-3 resampled (nearest) to channel k's grid."""
+    h, w = shape
+    prev = np.zeros((3, h, w), np.int32)
+    n_prev = 0
+    for t in range(3):
+        j = k - 1 - t
+        if j < 0:
+            break
+        src = qs[j]
+        r = h // src.shape[0]
+        prev[t] = np.repeat(np.repeat(src, r, 0), r, 1) if r > 1 else src
+        n_prev += 1
+    return prev, n_prev
+
+
+def estimate_bits(model, qs: list[np.ndarray], n: int, D: int) -> float:
+    """Ideal code length (bits) of channels 0..n-1 under the context model."""
+    from squeeze_image import kernels as kk
+
+    total = 0
+    lim = qlimit(D)
+    for k in range(n):
+        prev, n_prev = _prev_up(model, qs, k, qs[k].shape)
+        total += kk.ctx_channel_bits(qs[k], prev, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
+                                     step_c0(model, k, D), model.ctx_thr, lim, model.K,
+                                     model.cost[k], model.esc_cost)
+    return total / 256.0
+
+
+def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
+    """Code channels 0..n-1; returns the two constriction streams, concatenated."""
+    from frappe_cli.coding import ans
+    from squeeze_image import kernels as kk
+
+    table, esc_table = model.freq_table()
+    nb1 = model.freqs.shape[1]
+    total = sum(int(qs[k].size) for k in range(n))
+    sym = np.empty(total, np.int32)
+    idx = np.empty(total, np.int64)
+    esc = np.empty(total, np.int64)
+    n_esc = 0
+    pos = 0
+    lim = qlimit(D)
+    for k in range(n):
+        m = qs[k].size
+        prev, n_prev = _prev_up(model, qs, k, qs[k].shape)
+        bkt = np.empty(m, np.int64)
+        n_esc = kk.ctx_channel_encode(qs[k], prev, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
+                                      step_c0(model, k, D), model.ctx_thr, lim, model.K,
+                                      sym[pos:pos + m], bkt, esc, n_esc)
+        idx[pos:pos + m] = bkt + k * nb1
+        pos += m
+    main = ans.Encoder("ans")
+    main.categorical_indexed(sym, table, idx)
+    side = ans.Encoder("ans")
+    e = esc[:n_esc]
+    if n_esc and int(e.max()) >= esc_table.k:
+        raise CorruptError("latent escape value out of range")  # cannot happen: |q| <= 127
+    side.categorical_indexed(e.astype(np.int32), esc_table, np.zeros(n_esc, np.int64))
+    return main.finish() + side.finish()
+
+
+def decode(model, data: memoryview, offset: int, n: int, D: int,
+           shapes: list[tuple[int, int]]) -> tuple[list[np.ndarray], int]:
+    """Inverse of :func:`encode`; returns the channels and the offset after the streams."""
+    from frappe_cli.coding import ans
+    from squeeze_image import kernels as kk
+
+    table, esc_table = model.freq_table()
+    nb1 = model.freqs.shape[1]
+    main = ans.Decoder(data, "ans", offset=offset)
+    side = ans.Decoder(data, "ans", offset=main.end)
+    total = sum(h * w for h, w in shapes[:n])
+    if main.expected != total:
+        raise CorruptError("Compressed data is corrupt (latent symbol count mismatch)")
+    if side.expected > total:
+        raise CorruptError("Compressed data is corrupt (escape count too large)")
+    lim = qlimit(D)
+    qs: list[np.ndarray] = []
+    zero_idx = None
+    for k in range(n):
+        h, w = shapes[k]
+        q = np.zeros((h, w), np.int32)
+        prev, n_prev = _prev_up(model, qs, k, (h, w))
+        mrow = np.empty(w, np.int64)
+        brow = np.empty(w, np.int64)
+        wmu, vsc, c0 = model.ctx_wmu[k], model.ctx_vsc[k], step_c0(model, k, D)
+        base = k * nb1
+        K = model.K
+        for i in range(h):
+            kk.ctx_row_models(q, i, prev, n_prev, wmu, vsc, c0, model.ctx_thr, lim, mrow, brow)
+            sym = main.categorical_indexed(table, brow + base)
+            n_e = int(np.count_nonzero((sym == 0) | (sym == 2 * K + 2)))
+            if n_e:
+                if zero_idx is None or zero_idx.size < n_e:
+                    zero_idx = np.zeros(max(n_e, w), np.int64)
+                ev = side.categorical_indexed(esc_table, zero_idx[:n_e])
+            else:
+                ev = np.zeros(1, np.int32)
+            if kk.ctx_row_finish(q, i, sym, mrow, ev, K, lim):
+                raise CorruptError("Compressed data is corrupt (latent value out of range)")
+        qs.append(q)
+    main.finish()
+    side.finish()
+    return qs, side.end
