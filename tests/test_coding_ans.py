@@ -202,3 +202,16 @@ def test_throughput_report():
     print(f"\nans rows k={k}: encode {enc_ms:.1f} Msym/s, decode (1000-symbol calls) "
           f"{dec_ms:.1f} Msym/s CPU")
     assert enc_ms > 1.0 and dec_ms > 0.5
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_near_certain_symbols_may_need_no_words(kind):
+    # symbols of probability ~1 can leave the coder in its initial state: zero words
+    freqs = np.array([ans.MAX_TOTAL - 1, 1], np.int64)
+    s = np.zeros(3, np.int32)
+    enc = ans.Encoder(kind)
+    enc.categorical(s, freqs)
+    blob = enc.finish()
+    dec = ans.Decoder(blob, kind)
+    assert (dec.categorical(freqs, 3) == s).all()
+    dec.finish()

@@ -231,8 +231,6 @@ class Decoder:
         if nwords > (len(buf) - offset - _HEAD.size) // 4:
             raise CorruptError("Compressed data is corrupt (entropy-coded stream truncated)")
         self.end = end  # first byte after this stream (callers may chain streams)
-        if self.expected and not nwords:
-            raise CorruptError("Compressed data is corrupt (empty entropy-coded stream)")
         words = np.frombuffer(buf, dtype="<u4", count=nwords, offset=offset + _HEAD.size)
         words = words.astype(np.uint32)
         self.kind = kind
