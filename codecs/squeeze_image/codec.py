@@ -150,7 +150,7 @@ class FrappeCodec(Codec):
         from squeeze_image import entropy
 
         budget = bpp * npix - self._overhead_bits(header_len, alpha_len)
-        n, _ = self._path_point(mdl, max(budget, 1.0) / npix)
+        n, D0 = self._path_point(mdl, max(budget, 1.0) / npix)
         if budget <= 0:
             return n, entropy.D_MAX, mdl.analysis(img, n)
         ys_all = mdl.analysis(img, min(mdl.n_ch, n + 2))
@@ -163,40 +163,68 @@ class FrappeCodec(Codec):
                 cache[key] = entropy.estimate_bits(mdl, qs, nn, D)
             return cache[key]
 
-        tried = set()
+        lo_lim, hi_lim = entropy.D_MIN, entropy.D_MAX
+        D_guess = D0
+        tried: set[int] = set()
         while True:
             if n > len(ys_all):
                 ys_all = mdl.analysis(img, min(mdl.n_ch, n + 2))
             tried.add(n)
-            lo_d, hi_d = entropy.D_MIN, entropy.D_MAX
-            if bits(n, lo_d) < 0.97 * budget and n < mdl.n_ch and n + 1 not in tried:
-                n += 1  # even the finest step is too small: one more channel
+            D, status = self._solve_step(lambda d: bits(n, d), budget, D_guess, lo_lim, hi_lim)
+            if status > 0 and n < mdl.n_ch and n + 1 not in tried:
+                n += 1  # even the finest step leaves budget unused: one more channel
+                D_guess = hi_lim
                 continue
-            if bits(n, hi_d) > budget and n > 1 and n - 1 not in tried:
+            if status < 0 and n > 1 and n - 1 not in tried:
                 n -= 1  # even the coarsest step is too large: one channel fewer
+                D_guess = lo_lim
                 continue
-            break
-        # bisection on log D for the finest step that fits the budget
-        lo, hi = entropy.D_MIN, entropy.D_MAX  # bits(lo) largest
-        if bits(n, lo) <= budget:
-            D = lo
-        elif bits(n, hi) > budget:
-            D = hi
-        else:
-            D = hi
-            for _ in range(16):
+            return n, D, ys_all[:n]
+
+    @staticmethod
+    def _solve_step(f, budget: float, D0: int, lo_lim: int, hi_lim: int) -> tuple[int, int]:
+        """Smallest step D (most bits) with f(D) <= budget; f decreases with D.
+
+        Secant steps on (log D, log bits) inside a shrinking bracket; stops as soon
+        as a fitting D uses >= 98.5 % of the budget.  Returns (D, status): status
+        +1 if even lo_lim leaves > 3 % of the budget unused, -1 if even hi_lim is
+        over budget."""
+        lo = hi = None  # lo: a step known over budget, hi: a step known to fit
+        f_lo = f_hi = 0.0
+        D = min(max(int(D0), lo_lim), hi_lim)
+        aim = budget * 0.9925
+        side_run = 0
+        for _ in range(24):
+            v = f(D)
+            if v <= budget:
+                side_run = side_run + 1 if lo is not None and hi is not None and D < hi else 0
+                hi, f_hi = D, v
+                if v >= 0.985 * budget:
+                    break
+            else:
+                lo, f_lo = D, v
+            if hi is None:  # everything so far is over budget: coarser
+                if D >= hi_lim:
+                    break
+                nxt = min(hi_lim, max(D + 1, int(round(D * v / aim))))
+            elif lo is None:  # everything so far fits: finer
+                if D <= lo_lim:
+                    break
+                nxt = max(lo_lim, min(D - 1, int(round(D * v / aim))))
+            else:
                 if hi - lo <= 1:
                     break
-                mid = int(round(math.sqrt(lo * hi)))
-                mid = min(max(mid, lo + 1), hi - 1)
-                b = bits(n, mid)
-                if b <= budget:
-                    hi, D = mid, mid
-                    if b >= 0.985 * budget:
-                        break
-                else:
-                    lo = mid
-        return n, D, ys_all[:n]
+                t = (math.log(f_lo) - math.log(aim)) / max(math.log(f_lo) - math.log(f_hi), 1e-12)
+                nxt = int(round(math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo)))))
+                if not lo < nxt < hi or side_run >= 2:
+                    nxt = (lo + hi) // 2  # bisection when the secant stalls
+                    side_run = 0
+            D = nxt
+        if hi is None:
+            return hi_lim, -1
+        if hi == lo_lim and f_hi < 0.97 * budget:
+            return hi, 1
+        return hi, 0
 
     # -- encode ------------------------------------------------------------------------
     def encode_block(self, data: bytes, hint: Any = None) -> bytes:

@@ -40,20 +40,22 @@ def quantise(y: np.ndarray, D: int) -> np.ndarray:
     return np.clip(q, -lim, lim).astype(np.int32)
 
 
-def _prev_up(model, qs: list[np.ndarray], k: int, shape: tuple[int, int]) -> tuple[np.ndarray, int]:
-    """Channels k-1, k-2, k-3 resampled (nearest) to channel k's grid."""
-    h, w = shape
-    prev = np.zeros((3, h, w), np.int32)
-    n_prev = 0
+def _prev(qs: list[np.ndarray], k: int, shape: tuple[int, int]):
+    """Channels k-1, k-2, k-3 (as kernel arguments) and their grid ratios to channel k."""
+    h = shape[0]
+    arrs = []
+    rr = np.ones(3, np.int64)
     for t in range(3):
         j = k - 1 - t
         if j < 0:
             break
-        src = qs[j]
-        r = h // src.shape[0]
-        prev[t] = np.repeat(np.repeat(src, r, 0), r, 1) if r > 1 else src
-        n_prev += 1
-    return prev, n_prev
+        arrs.append(qs[j])
+        rr[t] = h // qs[j].shape[0]
+    n_prev = len(arrs)
+    dummy = np.zeros((1, 1), np.int32)
+    while len(arrs) < 3:
+        arrs.append(dummy)
+    return arrs[0], arrs[1], arrs[2], rr, n_prev
 
 
 def estimate_bits(model, qs: list[np.ndarray], n: int, D: int) -> float:
@@ -63,8 +65,8 @@ def estimate_bits(model, qs: list[np.ndarray], n: int, D: int) -> float:
     total = 0
     lim = qlimit(D)
     for k in range(n):
-        prev, n_prev = _prev_up(model, qs, k, qs[k].shape)
-        total += kk.ctx_channel_bits(qs[k], prev, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
+        p0, p1, p2, rr, n_prev = _prev(qs, k, qs[k].shape)
+        total += kk.ctx_channel_bits(qs[k], p0, p1, p2, rr, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
                                      step_c0(model, k, D), model.ctx_thr, lim, model.K,
                                      model.cost[k], model.esc_cost)
     return total / 256.0
@@ -86,9 +88,9 @@ def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
     lim = qlimit(D)
     for k in range(n):
         m = qs[k].size
-        prev, n_prev = _prev_up(model, qs, k, qs[k].shape)
+        p0, p1, p2, rr, n_prev = _prev(qs, k, qs[k].shape)
         bkt = np.empty(m, np.int64)
-        n_esc = kk.ctx_channel_encode(qs[k], prev, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
+        n_esc = kk.ctx_channel_encode(qs[k], p0, p1, p2, rr, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
                                       step_c0(model, k, D), model.ctx_thr, lim, model.K,
                                       sym[pos:pos + m], bkt, esc, n_esc)
         idx[pos:pos + m] = bkt + k * nb1
@@ -124,14 +126,14 @@ def decode(model, data: memoryview, offset: int, n: int, D: int,
     for k in range(n):
         h, w = shapes[k]
         q = np.zeros((h, w), np.int32)
-        prev, n_prev = _prev_up(model, qs, k, (h, w))
+        p0, p1, p2, rr, n_prev = _prev(qs, k, (h, w))
         mrow = np.empty(w, np.int64)
         brow = np.empty(w, np.int64)
         wmu, vsc, c0 = model.ctx_wmu[k], model.ctx_vsc[k], step_c0(model, k, D)
         base = k * nb1
         K = model.K
         for i in range(h):
-            kk.ctx_row_models(q, i, prev, n_prev, wmu, vsc, c0, model.ctx_thr, lim, mrow, brow)
+            kk.ctx_row_models(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, model.ctx_thr, lim, mrow, brow)
             sym = main.categorical_indexed(table, brow + base)
             n_e = int(np.count_nonzero((sym == 0) | (sym == 2 * K + 2)))
             if n_e:

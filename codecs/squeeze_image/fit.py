@@ -82,12 +82,12 @@ def fit_tables(arrays: dict, imgs: np.ndarray) -> dict:
             qs = [entropy.quantise(y, D) for y in ys]
             lim = entropy.qlimit(D)
             for k in range(model.n_ch):
-                prev, n_prev = entropy._prev_up(model, qs, k, qs[k].shape)
+                p0, p1, p2, rr, n_prev = entropy._prev(qs, k, qs[k].shape)
                 m = qs[k].size
                 sym = np.empty(m, np.int32)
                 bkt = np.empty(m, np.int64)
                 esc = np.empty(m, np.int64)
-                ne = kk.ctx_channel_encode(qs[k], prev, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
+                ne = kk.ctx_channel_encode(qs[k], p0, p1, p2, rr, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
                                            entropy.step_c0(model, k, D), model.ctx_thr, lim, K,
                                            sym, bkt, esc, 0)
                 np.add.at(counts[k], (bkt, sym), 1)

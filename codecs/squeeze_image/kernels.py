@@ -172,11 +172,12 @@ FP = 12  # fixed-point fraction bits of the context weights
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _ctx_row(q, i, prev, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow):
+def _ctx_row(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow):
     """Predicted mean and scale bucket of every position of row i of one channel.
 
-    q: (h, w) int32 channel (rows < i decoded); prev: (3, h, w) int32, the previous
-    channels k-1, k-2, k-3 resampled (nearest) to this channel's grid.
+    q: (h, w) int32 channel (rows < i decoded); p0, p1, p2: the previous channels
+    k-1, k-2, k-3 on their own grids, rr[t] = their cell size / this one's
+    (nearest resampling: P_t = p_t[i // rr[t], j // rr[t]]).
     """
     h, w = q.shape
     nb = thr.shape[0]
@@ -197,10 +198,18 @@ def _ctx_row(q, i, prev, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow):
         mu = wmu[0] * n + wmu[1] * nw + wmu[2] * ne + wmu[3] * nn
         act = c0 + vsc[0] * abs(n) + vsc[1] * abs(nw) + vsc[2] * abs(ne) + vsc[3] * abs(nn)
         act += vsc[7] * abs(n - nw) + vsc[8] * abs(n - ne) + vsc[9] * abs(n - nn)
-        for t in range(n_prev):
-            p = np.int64(prev[t, i, j])
-            mu += wmu[4 + t] * p
-            act += vsc[4 + t] * abs(p)
+        if n_prev > 0:
+            p = np.int64(p0[i // rr[0], j // rr[0]])
+            mu += wmu[4] * p
+            act += vsc[4] * abs(p)
+        if n_prev > 1:
+            p = np.int64(p1[i // rr[1], j // rr[1]])
+            mu += wmu[5] * p
+            act += vsc[5] * abs(p)
+        if n_prev > 2:
+            p = np.int64(p2[i // rr[2], j // rr[2]])
+            mu += wmu[6] * p
+            act += vsc[6] * abs(p)
         m = (mu + half) >> FP
         if m > qlim:
             m = qlim
@@ -214,7 +223,7 @@ def _ctx_row(q, i, prev, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow):
 
 
 @njit(cache=True, nogil=True)
-def ctx_channel_encode(q, prev, n_prev, wmu, vsc, c0, thr, qlim, K, sym, bkt, esc, n_esc):
+def ctx_channel_encode(q, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, K, sym, bkt, esc, n_esc):
     """Encoder side, whole channel: symbol index (0 = below -K, 1..2K+1, 2K+2 = above K),
     bucket per position, escape magnitudes appended to esc[n_esc:]; returns new n_esc."""
     h, w = q.shape
@@ -222,7 +231,7 @@ def ctx_channel_encode(q, prev, n_prev, wmu, vsc, c0, thr, qlim, K, sym, bkt, es
     brow = np.empty(w, np.int64)
     p = 0
     for i in range(h):
-        _ctx_row(q, i, prev, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow)
+        _ctx_row(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow)
         for j in range(w):
             r = np.int64(q[i, j]) - mrow[j]
             if r < -K:
@@ -241,7 +250,7 @@ def ctx_channel_encode(q, prev, n_prev, wmu, vsc, c0, thr, qlim, K, sym, bkt, es
 
 
 @njit(cache=True, nogil=True)
-def ctx_channel_bits(q, prev, n_prev, wmu, vsc, c0, thr, qlim, K, cost, esc_cost):
+def ctx_channel_bits(q, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, K, cost, esc_cost):
     """Ideal code length (in 1/256 bit units) of one channel under the context model."""
     h, w = q.shape
     mrow = np.empty(w, np.int64)
@@ -249,7 +258,7 @@ def ctx_channel_bits(q, prev, n_prev, wmu, vsc, c0, thr, qlim, K, cost, esc_cost
     total = np.int64(0)
     ne = esc_cost.shape[0]
     for i in range(h):
-        _ctx_row(q, i, prev, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow)
+        _ctx_row(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow)
         for j in range(w):
             r = np.int64(q[i, j]) - mrow[j]
             b = brow[j]
@@ -265,9 +274,9 @@ def ctx_channel_bits(q, prev, n_prev, wmu, vsc, c0, thr, qlim, K, cost, esc_cost
 
 
 @njit(cache=True, nogil=True)
-def ctx_row_models(q, i, prev, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow):
+def ctx_row_models(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow):
     """Decoder side: predicted means and buckets of row i (rows < i already decoded)."""
-    _ctx_row(q, i, prev, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow)
+    _ctx_row(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow)
 
 
 @njit(cache=True, nogil=True)
@@ -292,3 +301,31 @@ def ctx_row_finish(q, i, sym, mrow, esc_vals, K, qlim):
             return 1
         q[i, j] = v
     return 0
+
+
+# ------------------------------------------------------------------------------------
+# analysis (encoder only).  Its floats only choose the latents, which are then sent
+# exactly, so it may reassociate sums (fastmath): nothing here feeds a probability
+# model or the decoder's arithmetic.
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def project_group(img, p, A, bias, s, g, out):
+    """Softsign latents of one patch-size group.
+
+    img: (H, W*3) uint8 view of an (H, W, 3) image; A: (c, p, p*3) float32 weights over
+    raw 0..255 values; out: (H/p, W/p, c) float32 <- g z / (s + |z|), z = <A, patch> + bias.
+    """
+    hp, wp, c = out.shape
+    row = p * 3
+    for i in range(hp):
+        for j in range(wp):
+            for k in range(c):
+                acc = np.float32(0.0)
+                for dy in range(p):
+                    y = i * p + dy
+                    x0 = j * row
+                    for t in range(row):
+                        acc += np.float32(img[y, x0 + t]) * A[k, dy, t]
+                z = acc + bias[k]
+                out[i, j, k] = g[k] * z / (s[k] + abs(z))

@@ -53,9 +53,9 @@ class Model:
         for gi, g in enumerate(self.groups):
             w = z[f"enc{gi}_w"].astype(np.float64)  # (c, 3, p, p)
             b = z[f"enc{gi}_b"].astype(np.float64)
-            wt = w.transpose(0, 2, 3, 1).reshape(g.count, -1)  # (c, p*p*3) in (dy, dx, ch)
-            self.enc_a.append(np.ascontiguousarray((wt / 127.5).T.astype(np.float32)))
-            self.enc_c.append((b - wt.sum(1)).astype(np.float32))
+            wt = w.transpose(0, 2, 3, 1).reshape(g.count, g.patch, -1)  # (c, dy, dx*3 + ch)
+            self.enc_a.append(np.ascontiguousarray((wt / 127.5).astype(np.float32)))
+            self.enc_c.append((b - wt.sum((1, 2))).astype(np.float32))
         # --- decoder (kernel layouts)
         self.in_w = np.ascontiguousarray(z["dec_in_w"].transpose(2, 3, 1, 0), np.float32)
         self.in_b = z["dec_in_b"].astype(np.float32)
@@ -118,22 +118,19 @@ class Model:
         """Softsign latents y (float32, unrounded) of channels 0..n-1.
 
         img: (H, W, 3) uint8 with H, W multiples of the largest patch size."""
+        from squeeze_image import kernels as kk
+
         H, W, _ = img.shape
+        flat = np.ascontiguousarray(img).reshape(H, W * 3)
         out: list[np.ndarray] = []
-        u = None
         for gi, g in enumerate(self.groups):
             if g.first >= n:
                 break
             c = min(g.count, n - g.first)
             p = g.patch
-            if u is None:
-                u = img.astype(np.float32)
-            pv = u.reshape(H // p, p, W // p, p * 3).transpose(0, 2, 1, 3).reshape(-1, p * p * 3)
-            zz = pv @ self.enc_a[gi][:, :c] + self.enc_c[gi][:c]
-            s = self.enc_s[g.first:g.first + c]
-            gg = self.enc_g[g.first:g.first + c]
-            y = gg * zz / (s + np.abs(zz))
-            y = y.reshape(H // p, W // p, c)
+            y = np.empty((H // p, W // p, c), np.float32)
+            kk.project_group(flat, p, self.enc_a[gi][:c], self.enc_c[gi][:c],
+                             self.enc_s[g.first:g.first + c], self.enc_g[g.first:g.first + c], y)
             for t in range(c):
                 out.append(np.ascontiguousarray(y[:, :, t]))
         return out
