@@ -50,6 +50,7 @@ DIM = 128
 BLOCKS = 4
 LAMBDA = 10.0  # dB per bpp
 N_MIN = 3
+D_MIN = 0.25  # quantisation steps below 1 (finer than int8) give the highest rates
 D_MAX = 6.0
 CTX_PREV = 3  # previous channels used as context
 N_FEAT_MU = 4 + CTX_PREV  # N, NW, NE, NN, prev1..3
@@ -265,7 +266,7 @@ def sample_nd(rng: np.random.Generator, b: int) -> tuple[np.ndarray, np.ndarray]
     w = np.ones(len(choices))
     w[(choices >= 6) & (choices <= 15)] = 2.0
     n = rng.choice(choices, size=b, p=w / w.sum())
-    d = np.exp(rng.uniform(0, math.log(D_MAX), size=b))
+    d = np.exp(rng.uniform(math.log(D_MIN), math.log(D_MAX), size=b))
     d[rng.random(b) < 0.3] = 1.0
     return n, d
 

@@ -1,16 +1,16 @@
 """Latent entropy coding: the integer causal context model driving constriction.
 
-Every channel k < n is coded in order, row by row.  A symbol's model is row
-``bucket`` of channel k's frequency table, where the bucket and the predicted
-mean m come from already decoded values only (``kernels._ctx_row``): the row
-above (N, NW, NE), two rows above (NN) and the three previous channels at the
-same place.  The coded symbol is the residual r = q - m (clipped to an escape
+Every channel k < n is coded in order, in wavefront order (wave t = 2i + j).
+A symbol's model is row ``bucket`` of channel k's frequency table, where the
+bucket and the predicted mean m come from already decoded values only
+(``kernels._ctx_at``): W, WW, N, NW, NE, NN and the three previous channels at
+the same place.  The coded symbol is the residual r = q - m (clipped to an escape
 symbol beyond +-K, whose magnitude goes to a second stream).  All of it is
 integer arithmetic, so encoder and decoder agree on every machine.
 
 The encoder codes all channels with one vectorised constriction call per
-stream; the decoder needs the previous row first, so it decodes one row per
-call (vectorised over the row).
+stream; the decoder needs the earlier waves first, so it decodes one wave per
+call (vectorised over the wave).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from frappe_cli.errors import CorruptError
+from squeeze_image.model import ESC_LEN, ESC_SPLIT
 
 D_ONE = 256  # quantisation step D / 256
-D_MIN, D_MAX = 256, 2048
+D_MIN, D_MAX = 16, 2048  # step 1/16 .. 8
 
 
 def step_c0(model, k: int, D: int) -> int:
@@ -29,7 +30,7 @@ def step_c0(model, k: int, D: int) -> int:
 
 
 def qlimit(D: int) -> int:
-    """Largest |q| at step D: y in [-127, 127] -> round(y * 256 / D)."""
+    """Largest |q| at step D: y in [-127, 127] -> round(y * 256 / D) (2032 at D = 16)."""
     return (127 * D_ONE + D // 2) // D
 
 
@@ -99,9 +100,12 @@ def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
     main.categorical_indexed(sym, table, idx)
     side = ans.Encoder("ans")
     e = esc[:n_esc]
-    if n_esc and int(e.max()) >= esc_table.k:
-        raise CorruptError("latent escape value out of range")  # cannot happen: |q| <= 127
-    side.categorical_indexed(e.astype(np.int32), esc_table, np.zeros(n_esc, np.int64))
+    if n_esc and int(e.max()) >= ESC_LEN:  # cannot happen: |q| <= qlimit(D_MIN)
+        raise ValueError("latent escape value out of range")
+    pairs = np.empty(2 * n_esc, np.int32)
+    pairs[0::2] = e // ESC_SPLIT
+    pairs[1::2] = e % ESC_SPLIT
+    side.categorical_indexed(pairs, esc_table, np.arange(2 * n_esc, dtype=np.int64) % 2)
     return main.finish() + side.finish()
 
 
@@ -118,31 +122,32 @@ def decode(model, data: memoryview, offset: int, n: int, D: int,
     total = sum(h * w for h, w in shapes[:n])
     if main.expected != total:
         raise CorruptError("Compressed data is corrupt (latent symbol count mismatch)")
-    if side.expected > total:
+    if side.expected > 2 * total:
         raise CorruptError("Compressed data is corrupt (escape count too large)")
     lim = qlimit(D)
     qs: list[np.ndarray] = []
-    zero_idx = None
+    K = model.K
     for k in range(n):
         h, w = shapes[k]
         q = np.zeros((h, w), np.int32)
         p0, p1, p2, rr, n_prev = _prev(qs, k, (h, w))
-        mrow = np.empty(w, np.int64)
-        brow = np.empty(w, np.int64)
+        wave = min(h, (w + 1) // 2 + 1)
+        mrow = np.empty(wave, np.int64)
+        brow = np.empty(wave, np.int64)
+        alt_idx = np.arange(2 * wave, dtype=np.int64) % 2
         wmu, vsc, c0 = model.ctx_wmu[k], model.ctx_vsc[k], step_c0(model, k, D)
         base = k * nb1
-        K = model.K
-        for i in range(h):
-            kk.ctx_row_models(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, model.ctx_thr, lim, mrow, brow)
-            sym = main.categorical_indexed(table, brow + base)
+        for t in range(2 * (h - 1) + w):
+            cnt = kk.ctx_wave_models(q, t, p0, p1, p2, rr, n_prev, wmu, vsc, c0, model.ctx_thr,
+                                     lim, mrow, brow)
+            sym = main.categorical_indexed(table, brow[:cnt] + base)
             n_e = int(np.count_nonzero((sym == 0) | (sym == 2 * K + 2)))
             if n_e:
-                if zero_idx is None or zero_idx.size < n_e:
-                    zero_idx = np.zeros(max(n_e, w), np.int64)
-                ev = side.categorical_indexed(esc_table, zero_idx[:n_e])
+                hl = side.categorical_indexed(esc_table, alt_idx[:2 * n_e])
+                ev = hl[0::2].astype(np.int64) * ESC_SPLIT + hl[1::2]
             else:
-                ev = np.zeros(1, np.int32)
-            if kk.ctx_row_finish(q, i, sym, mrow, ev, K, lim):
+                ev = alt_idx[:1]
+            if kk.ctx_wave_finish(q, t, sym, mrow, ev, K, lim):
                 raise CorruptError("Compressed data is corrupt (latent value out of range)")
         qs.append(q)
     main.finish()

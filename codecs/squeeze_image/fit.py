@@ -23,13 +23,9 @@ import numpy as np
 K = 20  # residual alphabet -K..K plus two escape symbols
 SIGMAS = 0.1 * (600.0 ** (np.arange(24) / 23.0))  # bucket thresholds (q units), 0.1..60
 TOTAL = 1 << 16
-FIT_STEPS = (256, 320, 400, 512, 640, 800, 1024, 1400, 2048)
-PATH_STEPS = (256, 330, 430, 560, 730, 950, 1240, 1600, 2048)
+FIT_STEPS = (32, 64, 90, 128, 180, 256, 320, 400, 512, 640, 800, 1024, 1400, 2048)
+PATH_STEPS = (16, 32, 64, 90, 128, 170, 225, 300, 400, 530, 700, 930, 1240, 1600, 2048)
 PATH_GRID = np.exp(np.linspace(math.log(0.01), math.log(2.0), 97))
-
-
-def _softplus(a):
-    return np.log1p(np.exp(-np.abs(a))) + np.maximum(a, 0)
 
 
 def _to_freqs(counts: np.ndarray, prior: np.ndarray, prior_weight: float) -> np.ndarray:
@@ -51,27 +47,92 @@ def _laplace_prior(sigma: float) -> np.ndarray:
     return np.concatenate([[cdf[0]], mid, [1 - cdf[-1]]]) + 1e-9
 
 
-def integer_ctx(arrays: dict) -> dict:
-    """Fixed-point context parameters from the trained float ones."""
-    from squeeze_image.kernels import FP
+def _features(qs: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's context features for every position of channel k (numpy mirror of
+    ``kernels._ctx_at``): mean features (m, 9) and activity features (m, 14), float64."""
+    q = qs[k].astype(np.int64)
+    h, w = q.shape
+    pad = np.zeros((h + 2, w + 4), np.int64)
+    pad[2:, 2:-2] = q
+    n = pad[1:h + 1, 2:w + 2]
+    nw = pad[1:h + 1, 1:w + 1]
+    ne = pad[1:h + 1, 3:w + 3]
+    nn = pad[0:h, 2:w + 2]
+    wv = pad[2:h + 2, 1:w + 1]
+    ww = pad[2:h + 2, 0:w]
+    prev = []
+    for t in range(3):
+        j = k - 1 - t
+        if j < 0:
+            prev.append(np.zeros_like(q))
+            continue
+        r = h // qs[j].shape[0]
+        prev.append(np.repeat(np.repeat(qs[j].astype(np.int64), r, 0), r, 1))
+    mu_f = np.stack([n, nw, ne, nn, wv, ww] + prev, -1).reshape(-1, 9)
+    grads = np.stack([np.abs(n - nw), np.abs(n - ne), np.abs(n - nn), np.abs(wv - nw),
+                      np.abs(wv - ww)], -1).reshape(-1, 5)
+    sc_f = np.concatenate([np.abs(mu_f), grads], 1)
+    return mu_f.astype(np.float64), sc_f.astype(np.float64)
+
+
+def fit_ctx_ls(model, imgs: np.ndarray, steps=(90, 256, 1024), log=print) -> dict:
+    """Least-squares context model on training latents.
+
+    Mean: ridge regression of q on the 9 causal values.  Activity: least squares of
+    |q - m| on (256 / D, the 14 magnitude features), i.e. E|r| ~ c0 / step + V . f.
+    Weights in 1/4096 (kernels.FP)."""
+    from squeeze_image import entropy
+    from squeeze_image.kernels import FP, N_MU, N_SC
 
     one = 1 << FP
-    return {
-        "ctx_K": np.int32(K),
-        "ctx_wmu": np.round(arrays["ctx_w_mu"].astype(np.float64) * one).astype(np.int64),
-        "ctx_vsc": np.round(arrays["ctx_v_sc"].astype(np.float64) * one).astype(np.int64),
-        "ctx_c0": np.round((_softplus(arrays["ctx_a_sc"].astype(np.float64)) + 0.05) * one)
-        .astype(np.int64),
-        "ctx_thr": np.round(SIGMAS * one).astype(np.int64),
-    }
+    n_ch = model.n_ch
+    A = [np.zeros((N_MU, N_MU)) for _ in range(n_ch)]
+    bvec = [np.zeros(N_MU) for _ in range(n_ch)]
+    data = [[] for _ in range(n_ch)]
+    rng = np.random.default_rng(0)
+    for im in imgs:
+        ys = model.analysis(im, n_ch)
+        for D in steps:
+            qs = [entropy.quantise(y, D) for y in ys]
+            for k in range(n_ch):
+                mf, sf = _features(qs, k)
+                t = qs[k].reshape(-1).astype(np.float64)
+                A[k] += mf.T @ mf
+                bvec[k] += mf.T @ t
+                if t.size > 4096:  # the activity fit needs far fewer samples
+                    sel = rng.choice(t.size, 4096, replace=False)
+                    mf, sf, t = mf[sel], sf[sel], t[sel]
+                data[k].append((mf, sf, t, D))
+    wmu = np.zeros((n_ch, N_MU), np.int64)
+    vsc = np.zeros((n_ch, N_SC), np.int64)
+    c0 = np.zeros(n_ch, np.int64)
+    for k in range(n_ch):
+        reg = 1e-4 * np.trace(A[k]) / N_MU + 1e-6
+        w = np.linalg.solve(A[k] + reg * np.eye(N_MU), bvec[k])
+        wmu[k] = np.round(w * one).astype(np.int64)
+        X, y = [], []
+        for mf, sf, t, D in data[k]:
+            m = np.clip(np.floor(mf @ (wmu[k] / one) + 0.5), -127, 127)
+            X.append(np.concatenate([np.full((sf.shape[0], 1), 256.0 / D), sf], 1))
+            y.append(np.abs(t - m))
+        X = np.concatenate(X)
+        y = np.concatenate(y)
+        coef = np.linalg.lstsq(X, y, rcond=None)[0]
+        c0[k] = int(round(max(coef[0], 0.0) * one))
+        vsc[k] = np.round(coef[1:] * one).astype(np.int64)
+        log(f"ctx fit channel {k}: mean weights {np.round(w, 3).tolist()}, "
+            f"E|r| = {coef[0]:.3f}/step + {np.round(coef[1:], 3).tolist()}")
+    return {"ctx_K": np.int32(K), "ctx_wmu": wmu, "ctx_vsc": vsc, "ctx_c0": c0,
+            "ctx_thr": np.round(SIGMAS * one).astype(np.int64)}
 
 
-def fit_tables(arrays: dict, imgs: np.ndarray) -> dict:
+def fit_tables(arrays: dict, imgs: np.ndarray, log=print) -> dict:
     from squeeze_image import entropy, kernels as kk
-    from squeeze_image.model import ESC_LEN, Model
+    from squeeze_image.model import ESC_LEN, ESC_SPLIT, Model
 
-    out = integer_ctx(arrays)
-    model = Model({**arrays, **out, "ctx_freqs": np.ones((1, 1, 1)), "esc_freqs": np.ones(1)}, "fit")
+    out = fit_ctx_ls(Model(arrays, "fit"), imgs[::3], log=log)
+    model = Model({**arrays, **out, "ctx_freqs": np.ones((1, 1, 1)),
+                   "esc_freqs": np.ones((2, ESC_SPLIT))}, "fit")
     nb1 = len(SIGMAS) + 1
     A = 2 * K + 3
     counts = np.zeros((model.n_ch, nb1, A), np.int64)
@@ -98,9 +159,12 @@ def fit_tables(arrays: dict, imgs: np.ndarray) -> dict:
     for k in range(model.n_ch):
         for b in range(nb1):
             freqs[k, b] = _to_freqs(counts[k, b], _laplace_prior(centres[b]), 30.0)
-    esc_prior = 0.9 ** np.arange(ESC_LEN)
     out["ctx_freqs"] = freqs.astype(np.int32)
-    out["esc_freqs"] = _to_freqs(esc_counts, esc_prior, 50.0).astype(np.int32)
+    hi = np.bincount(np.arange(ESC_LEN) // ESC_SPLIT, weights=esc_counts, minlength=ESC_SPLIT)
+    lo = np.bincount(np.arange(ESC_LEN) % ESC_SPLIT, weights=esc_counts, minlength=ESC_SPLIT)
+    out["esc_freqs"] = np.stack([
+        _to_freqs(hi, 0.5 ** np.arange(ESC_SPLIT), 20.0),
+        _to_freqs(lo, 0.97 ** np.arange(ESC_SPLIT), 20.0)]).astype(np.int32)
     out["fit_counts"] = counts.astype(np.int64)
     return out
 

@@ -14,8 +14,16 @@ are stored (in, out) so the inner loop runs over contiguous output channels.
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+import os
+
+# numba's OpenMP layer spins idle threads by default: on a shared or busy machine the
+# spinning costs more CPU than the second thread saves (measured: 2 threads took 5x
+# the CPU time of 1 under load).  Passive waiting unless the user chose otherwise;
+# must be set before the first parallel kernel starts the thread pool.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 # ------------------------------------------------------------------------------------
 # decoder network
@@ -166,86 +174,103 @@ def film_vectors(wf, bf, cond, d):
 
 
 # ------------------------------------------------------------------------------------
-# integer context model (shared by encoder and decoder; see SPEC.md section 5)
+# integer context model (shared by encoder and decoder; see SPEC.md section 4)
+#
+# Positions of a channel are coded in wavefront order: wave t = 2 i + j, i increasing
+# inside a wave.  Every causal neighbour of (i, j) -- W, WW, N, NW, NE, NN -- lies on
+# an earlier wave, so the decoder decodes one whole wave per vectorised call.
 
 FP = 12  # fixed-point fraction bits of the context weights
+N_MU = 9  # N, NW, NE, NN, W, WW, P0, P1, P2
+N_SC = 14  # |those 9|, |N-NW|, |N-NE|, |N-NN|, |W-NW|, |W-WW|
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _ctx_row(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow):
-    """Predicted mean and scale bucket of every position of row i of one channel.
-
-    q: (h, w) int32 channel (rows < i decoded); p0, p1, p2: the previous channels
-    k-1, k-2, k-3 on their own grids, rr[t] = their cell size / this one's
-    (nearest resampling: P_t = p_t[i // rr[t], j // rr[t]]).
-    """
+def _ctx_at(q, i, j, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim):
+    """(predicted mean, scale bucket) of position (i, j) from decoded values only."""
     h, w = q.shape
+    n = np.int64(0)
+    nw = np.int64(0)
+    ne = np.int64(0)
+    nn = np.int64(0)
+    wv = np.int64(0)
+    ww = np.int64(0)
+    if i >= 1:
+        n = q[i - 1, j]
+        if j >= 1:
+            nw = q[i - 1, j - 1]
+        if j + 1 < w:
+            ne = q[i - 1, j + 1]
+    if i >= 2:
+        nn = q[i - 2, j]
+    if j >= 1:
+        wv = q[i, j - 1]
+    if j >= 2:
+        ww = q[i, j - 2]
+    a0 = np.int64(0)
+    a1 = np.int64(0)
+    a2 = np.int64(0)
+    if n_prev > 0:
+        a0 = p0[i // rr[0], j // rr[0]]
+    if n_prev > 1:
+        a1 = p1[i // rr[1], j // rr[1]]
+    if n_prev > 2:
+        a2 = p2[i // rr[2], j // rr[2]]
+    mu = (wmu[0] * n + wmu[1] * nw + wmu[2] * ne + wmu[3] * nn + wmu[4] * wv + wmu[5] * ww
+          + wmu[6] * a0 + wmu[7] * a1 + wmu[8] * a2)
+    act = (c0 + vsc[0] * abs(n) + vsc[1] * abs(nw) + vsc[2] * abs(ne) + vsc[3] * abs(nn)
+           + vsc[4] * abs(wv) + vsc[5] * abs(ww) + vsc[6] * abs(a0) + vsc[7] * abs(a1)
+           + vsc[8] * abs(a2) + vsc[9] * abs(n - nw) + vsc[10] * abs(n - ne)
+           + vsc[11] * abs(n - nn) + vsc[12] * abs(wv - nw) + vsc[13] * abs(wv - ww))
+    m = (mu + (np.int64(1) << (FP - 1))) >> FP
+    if m > qlim:
+        m = qlim
+    elif m < -qlim:
+        m = -qlim
     nb = thr.shape[0]
-    half = np.int64(1) << (FP - 1)
-    for j in range(w):
-        n = np.int64(0)
-        nw = np.int64(0)
-        ne = np.int64(0)
-        nn = np.int64(0)
-        if i >= 1:
-            n = q[i - 1, j]
-            if j >= 1:
-                nw = q[i - 1, j - 1]
-            if j + 1 < w:
-                ne = q[i - 1, j + 1]
-        if i >= 2:
-            nn = q[i - 2, j]
-        mu = wmu[0] * n + wmu[1] * nw + wmu[2] * ne + wmu[3] * nn
-        act = c0 + vsc[0] * abs(n) + vsc[1] * abs(nw) + vsc[2] * abs(ne) + vsc[3] * abs(nn)
-        act += vsc[7] * abs(n - nw) + vsc[8] * abs(n - ne) + vsc[9] * abs(n - nn)
-        if n_prev > 0:
-            p = np.int64(p0[i // rr[0], j // rr[0]])
-            mu += wmu[4] * p
-            act += vsc[4] * abs(p)
-        if n_prev > 1:
-            p = np.int64(p1[i // rr[1], j // rr[1]])
-            mu += wmu[5] * p
-            act += vsc[5] * abs(p)
-        if n_prev > 2:
-            p = np.int64(p2[i // rr[2], j // rr[2]])
-            mu += wmu[6] * p
-            act += vsc[6] * abs(p)
-        m = (mu + half) >> FP
-        if m > qlim:
-            m = qlim
-        elif m < -qlim:
-            m = -qlim
-        mrow[j] = m
-        b = 0
-        while b < nb and act >= thr[b]:
-            b += 1
-        brow[j] = b
+    b = 0
+    while b < nb and act >= thr[b]:
+        b += 1
+    return m, b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _wave_range(t, h, w):
+    """Rows i of wave t (j = t - 2 i) inside an h x w grid: i in [lo, hi)."""
+    lo = (t - w + 2) // 2
+    if lo < 0:
+        lo = 0
+    hi = t // 2 + 1
+    if hi > h:
+        hi = h
+    return lo, hi
 
 
 @njit(cache=True, nogil=True)
 def ctx_channel_encode(q, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, K, sym, bkt, esc, n_esc):
-    """Encoder side, whole channel: symbol index (0 = below -K, 1..2K+1, 2K+2 = above K),
-    bucket per position, escape magnitudes appended to esc[n_esc:]; returns new n_esc."""
+    """Encoder side, whole channel in wavefront order: symbol index (0 = below -K,
+    1..2K+1, 2K+2 = above K), bucket, escape magnitudes appended to esc[n_esc:].
+    Returns the new n_esc."""
     h, w = q.shape
-    mrow = np.empty(w, np.int64)
-    brow = np.empty(w, np.int64)
-    p = 0
-    for i in range(h):
-        _ctx_row(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow)
-        for j in range(w):
-            r = np.int64(q[i, j]) - mrow[j]
+    pos = 0
+    for t in range(2 * (h - 1) + w):
+        lo, hi = _wave_range(t, h, w)
+        for i in range(lo, hi):
+            j = t - 2 * i
+            m, b = _ctx_at(q, i, j, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim)
+            r = np.int64(q[i, j]) - m
             if r < -K:
-                sym[p] = 0
+                sym[pos] = 0
                 esc[n_esc] = -r - K - 1
                 n_esc += 1
             elif r > K:
-                sym[p] = 2 * K + 2
+                sym[pos] = 2 * K + 2
                 esc[n_esc] = r - K - 1
                 n_esc += 1
             else:
-                sym[p] = r + K + 1
-            bkt[p] = brow[j]
-            p += 1
+                sym[pos] = r + K + 1
+            bkt[pos] = b
+            pos += 1
     return n_esc
 
 
@@ -253,41 +278,46 @@ def ctx_channel_encode(q, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, K, sy
 def ctx_channel_bits(q, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, K, cost, esc_cost):
     """Ideal code length (in 1/256 bit units) of one channel under the context model."""
     h, w = q.shape
-    mrow = np.empty(w, np.int64)
-    brow = np.empty(w, np.int64)
     total = np.int64(0)
     ne = esc_cost.shape[0]
     for i in range(h):
-        _ctx_row(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow)
         for j in range(w):
-            r = np.int64(q[i, j]) - mrow[j]
-            b = brow[j]
+            m, b = _ctx_at(q, i, j, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim)
+            r = np.int64(q[i, j]) - m
             if r < -K:
-                e = -r - K - 1
-                total += cost[b, 0] + esc_cost[min(e, ne - 1)]
+                total += cost[b, 0] + esc_cost[min(-r - K - 1, ne - 1)]
             elif r > K:
-                e = r - K - 1
-                total += cost[b, 2 * K + 2] + esc_cost[min(e, ne - 1)]
+                total += cost[b, 2 * K + 2] + esc_cost[min(r - K - 1, ne - 1)]
             else:
                 total += cost[b, r + K + 1]
     return total
 
 
 @njit(cache=True, nogil=True)
-def ctx_row_models(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow):
-    """Decoder side: predicted means and buckets of row i (rows < i already decoded)."""
-    _ctx_row(q, i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow)
+def ctx_wave_models(q, t, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow):
+    """Decoder side: means and buckets of wave t (earlier waves decoded); returns its size."""
+    h, w = q.shape
+    lo, hi = _wave_range(t, h, w)
+    k = 0
+    for i in range(lo, hi):
+        m, b = _ctx_at(q, i, t - 2 * i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim)
+        mrow[k] = m
+        brow[k] = b
+        k += 1
+    return k
 
 
 @njit(cache=True, nogil=True)
-def ctx_row_finish(q, i, sym, mrow, esc_vals, K, qlim):
-    """Decoder side: write row i from decoded symbols (+ escape magnitudes, in order).
+def ctx_wave_finish(q, t, sym, mrow, esc_vals, K, qlim):
+    """Decoder side: write wave t from its symbols (+ escape magnitudes, in order).
 
     Returns 0 on success, 1 if a value falls outside -qlim..qlim (corrupt stream)."""
-    w = q.shape[1]
+    h, w = q.shape
+    lo, hi = _wave_range(t, h, w)
     e = 0
-    for j in range(w):
-        s = np.int64(sym[j])
+    k = 0
+    for i in range(lo, hi):
+        s = np.int64(sym[k])
         if s == 0:
             r = -(np.int64(esc_vals[e]) + K + 1)
             e += 1
@@ -296,10 +326,11 @@ def ctx_row_finish(q, i, sym, mrow, esc_vals, K, qlim):
             e += 1
         else:
             r = s - K - 1
-        v = mrow[j] + r
+        v = mrow[k] + r
         if v > qlim or v < -qlim:
             return 1
-        q[i, j] = v
+        q[i, t - 2 * i] = v
+        k += 1
     return 0
 
 
@@ -309,23 +340,32 @@ def ctx_row_finish(q, i, sym, mrow, esc_vals, K, qlim):
 # model or the decoder's arithmetic.
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
 def project_group(img, p, A, bias, s, g, out):
     """Softsign latents of one patch-size group.
 
     img: (H, W*3) uint8 view of an (H, W, 3) image; A: (c, p, p*3) float32 weights over
     raw 0..255 values; out: (H/p, W/p, c) float32 <- g z / (s + |z|), z = <A, patch> + bias.
+    Patch rows run in parallel; each converts its image rows to float once.
     """
     hp, wp, c = out.shape
     row = p * 3
-    for i in range(hp):
+    w3 = img.shape[1]
+    for i in prange(hp):
+        acc = np.zeros((wp, c), np.float32)
+        rf = np.empty(w3, np.float32)
+        for dy in range(p):
+            y = i * p + dy
+            for x in range(w3):
+                rf[x] = img[y, x]
+            for j in range(wp):
+                x0 = j * row
+                for k in range(c):
+                    a = np.float32(0.0)
+                    for t in range(row):
+                        a += rf[x0 + t] * A[k, dy, t]
+                    acc[j, k] += a
         for j in range(wp):
             for k in range(c):
-                acc = np.float32(0.0)
-                for dy in range(p):
-                    y = i * p + dy
-                    x0 = j * row
-                    for t in range(row):
-                        acc += np.float32(img[y, x0 + t]) * A[k, dy, t]
-                z = acc + bias[k]
+                z = acc[j, k] + bias[k]
                 out[i, j, k] = g[k] * z / (s[k] + abs(z))

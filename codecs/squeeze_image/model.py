@@ -18,7 +18,8 @@ import numpy as np
 from frappe_cli.errors import SqueezeError
 
 MODEL_NAME = "frappe-image"
-ESC_LEN = 256  # escape magnitudes 0..255
+ESC_LEN = 4096  # escape magnitudes 0..4095 (at most 2 * 2032 - 21), sent as e >> 6, e & 63
+ESC_SPLIT = 64
 
 
 @dataclass
@@ -80,16 +81,18 @@ class Model:
         self.has_ctx = "ctx_K" in z
         if self.has_ctx:
             self.K = int(z["ctx_K"])
-            self.ctx_wmu = z["ctx_wmu"].astype(np.int64)  # (n_ch, 7)
-            self.ctx_vsc = z["ctx_vsc"].astype(np.int64)  # (n_ch, 10)
+            self.ctx_wmu = z["ctx_wmu"].astype(np.int64)  # (n_ch, 9)
+            self.ctx_vsc = z["ctx_vsc"].astype(np.int64)  # (n_ch, 14)
             self.ctx_c0 = z["ctx_c0"].astype(np.int64)  # (n_ch,)
             self.ctx_thr = z["ctx_thr"].astype(np.int64)  # (NB,)
             self.freqs = z["ctx_freqs"].astype(np.int64)  # (n_ch, NB + 1, 2K + 3)
-            self.esc_freqs = z["esc_freqs"].astype(np.int64)  # (ESC_LEN,)
+            self.esc_freqs = z["esc_freqs"].astype(np.int64)  # (2, 64): high, low part
             tot = self.freqs.sum(-1, keepdims=True).astype(np.float64)
             self.cost = np.round(-np.log2(self.freqs / tot) * 256).astype(np.int64)
-            etot = float(self.esc_freqs.sum())
-            self.esc_cost = np.round(-np.log2(self.esc_freqs / etot) * 256).astype(np.int64)
+            ef = self.esc_freqs.astype(np.float64)
+            ec = -np.log2(ef / ef.sum(1, keepdims=True)) * 256
+            e = np.arange(ESC_LEN)
+            self.esc_cost = np.round(ec[0][e // ESC_SPLIT] + ec[1][e % ESC_SPLIT]).astype(np.int64)
         # rate-control path (fitted on the validation split): see codec.py
         self.path_bpp = z["path_bpp"].astype(np.float64) if "path_bpp" in z else None
         self.path_n = z["path_n"].astype(np.int64) if "path_n" in z else None
@@ -106,7 +109,7 @@ class Model:
                 if self._tables is None:
                     k = self.freqs.shape[-1]
                     self._tables = (ans.FreqTable(self.freqs.reshape(-1, k)),
-                                    ans.FreqTable(self.esc_freqs[None, :]))
+                                    ans.FreqTable(self.esc_freqs))
         return self._tables
 
     # ------------------------------------------------------------------------------
@@ -171,7 +174,8 @@ class Model:
         h8, w8, _ = x0.shape
         cond = np.zeros(self.n_ch + 1, np.float32)
         cond[:n] = 1.0
-        cond[self.n_ch] = np.float32(det_log(delta))
+        # steps finer than trained (0.25) condition the network as 0.25
+        cond[self.n_ch] = np.float32(det_log(max(delta, 0.25)))
         x = np.empty((h8, w8, self.dim), np.float32)
         kk.conv3x3_dense(x0, self.in_w, self.in_b, x)
         hn = np.empty_like(x)
