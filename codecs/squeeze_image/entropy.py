@@ -127,6 +127,7 @@ def decode(model, data: memoryview, offset: int, n: int, D: int,
     lim = qlimit(D)
     qs: list[np.ndarray] = []
     K = model.K
+    esc_hi = 2 * K + 2
     for k in range(n):
         h, w = shapes[k]
         q = np.zeros((h, w), np.int32)
@@ -135,20 +136,31 @@ def decode(model, data: memoryview, offset: int, n: int, D: int,
         mrow = np.empty(wave, np.int64)
         brow = np.empty(wave, np.int64)
         alt_idx = np.arange(2 * wave, dtype=np.int64) % 2
-        wmu, vsc, c0 = model.ctx_wmu[k], model.ctx_vsc[k], step_c0(model, k, D)
-        base = k * nb1
-        for t in range(2 * (h - 1) + w):
-            cnt = kk.ctx_wave_models(q, t, p0, p1, p2, rr, n_prev, wmu, vsc, c0, model.ctx_thr,
-                                     lim, mrow, brow)
-            sym = main.categorical_indexed(table, brow[:cnt] + base)
-            n_e = int(np.count_nonzero((sym == 0) | (sym == 2 * K + 2)))
+        prm = np.zeros(kk.PRM_LEN, np.int64)
+        prm[kk.PRM_K] = K
+        prm[kk.PRM_LIM] = lim
+        prm[kk.PRM_C0] = step_c0(model, k, D)
+        prm[kk.PRM_NPREV] = n_prev
+        prm[kk.PRM_RR:kk.PRM_RR + 3] = rr
+        prm[kk.PRM_WMU:kk.PRM_WMU + 9] = model.ctx_wmu[k]
+        prm[kk.PRM_VSC:kk.PRM_VSC + 14] = model.ctx_vsc[k]
+        prm[kk.PRM_BASE] = k * nb1
+        thr = model.ctx_thr
+        sym = alt_idx[:1].astype(np.int32)
+        ev = alt_idx[:1]
+        step = kk.ctx_wave_step
+        n_waves = 2 * (h - 1) + w
+        for t in range(n_waves + 1):
+            cnt = step(q, t, sym, ev, prm, thr, p0, p1, p2, mrow, brow)
+            if cnt < 0:
+                raise CorruptError("Compressed data is corrupt (latent value out of range)")
+            if t == n_waves:
+                break
+            sym = main.categorical_indexed(table, brow[:cnt])
+            n_e = int(np.count_nonzero((sym == 0) | (sym == esc_hi)))
             if n_e:
                 hl = side.categorical_indexed(esc_table, alt_idx[:2 * n_e])
                 ev = hl[0::2].astype(np.int64) * ESC_SPLIT + hl[1::2]
-            else:
-                ev = alt_idx[:1]
-            if kk.ctx_wave_finish(q, t, sym, mrow, ev, K, lim):
-                raise CorruptError("Compressed data is corrupt (latent value out of range)")
         qs.append(q)
     main.finish()
     side.finish()

@@ -293,45 +293,56 @@ def ctx_channel_bits(q, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, K, cost
     return total
 
 
+# decoder parameter vector (one int64 array, to keep the per-wave call cheap)
+PRM_K, PRM_LIM, PRM_C0, PRM_NPREV, PRM_RR, PRM_WMU, PRM_VSC, PRM_BASE = 0, 1, 2, 3, 4, 7, 16, 30
+PRM_LEN = 31
+
+
 @njit(cache=True, nogil=True)
-def ctx_wave_models(q, t, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, mrow, brow):
-    """Decoder side: means and buckets of wave t (earlier waves decoded); returns its size."""
+def ctx_wave_step(q, t, sym, esc_vals, prm, thr, p0, p1, p2, mrow, brow):
+    """Decoder side, one call per wave: if t > 0, write wave t-1 from its decoded
+    symbols (``sym``, escape magnitudes ``esc_vals`` in order); then compute the
+    means and buckets of wave t into mrow/brow.
+
+    Returns the size of wave t (0 past the last wave), or -1 if a written value
+    falls outside -lim..lim (corrupt stream)."""
     h, w = q.shape
+    K = prm[PRM_K]
+    qlim = prm[PRM_LIM]
+    if t > 0:
+        lo, hi = _wave_range(t - 1, h, w)
+        e = 0
+        k = 0
+        for i in range(lo, hi):
+            s = np.int64(sym[k])
+            if s == 0:
+                r = -(np.int64(esc_vals[e]) + K + 1)
+                e += 1
+            elif s == 2 * K + 2:
+                r = np.int64(esc_vals[e]) + K + 1
+                e += 1
+            else:
+                r = s - K - 1
+            v = mrow[k] + r
+            if v > qlim or v < -qlim:
+                return -1
+            q[i, t - 1 - 2 * i] = v
+            k += 1
+    if t >= 2 * (h - 1) + w:
+        return 0
+    rr = prm[PRM_RR:PRM_RR + 3]
+    wmu = prm[PRM_WMU:PRM_WMU + 9]
+    vsc = prm[PRM_VSC:PRM_VSC + 14]
+    c0 = prm[PRM_C0]
+    n_prev = prm[PRM_NPREV]
     lo, hi = _wave_range(t, h, w)
     k = 0
     for i in range(lo, hi):
         m, b = _ctx_at(q, i, t - 2 * i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim)
         mrow[k] = m
-        brow[k] = b
+        brow[k] = b + prm[PRM_BASE]  # + the channel's first table row
         k += 1
     return k
-
-
-@njit(cache=True, nogil=True)
-def ctx_wave_finish(q, t, sym, mrow, esc_vals, K, qlim):
-    """Decoder side: write wave t from its symbols (+ escape magnitudes, in order).
-
-    Returns 0 on success, 1 if a value falls outside -qlim..qlim (corrupt stream)."""
-    h, w = q.shape
-    lo, hi = _wave_range(t, h, w)
-    e = 0
-    k = 0
-    for i in range(lo, hi):
-        s = np.int64(sym[k])
-        if s == 0:
-            r = -(np.int64(esc_vals[e]) + K + 1)
-            e += 1
-        elif s == 2 * K + 2:
-            r = np.int64(esc_vals[e]) + K + 1
-            e += 1
-        else:
-            r = s - K - 1
-        v = mrow[k] + r
-        if v > qlim or v < -qlim:
-            return 1
-        q[i, t - 2 * i] = v
-        k += 1
-    return 0
 
 
 # ------------------------------------------------------------------------------------

@@ -60,6 +60,17 @@ def _cs():
     return constriction.stream
 
 
+_FAMILY = None
+
+
+def _rows_family():
+    """The per-symbol-rows Categorical family (stateless; built once, shared)."""
+    global _FAMILY
+    if _FAMILY is None:
+        _FAMILY = _cs().model.Categorical(perfect=False)
+    return _FAMILY
+
+
 def _is_coder_failure(exc: BaseException) -> bool:
     """Everything constriction can throw, but never Ctrl-C / exit."""
     return not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit))
@@ -124,8 +135,8 @@ class FreqTable:
         self.n_models, self.k = self.f32.shape
 
     def rows(self, index) -> np.ndarray:
-        idx = np.asarray(index)
-        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+        idx = index if type(index) is np.ndarray else np.asarray(index)
+        if idx.ndim != 1 or (idx.dtype != np.int64 and not np.issubdtype(idx.dtype, np.integer)):
             raise ValueError("model indices must be a rank-1 integer array")
         if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self.n_models):
             raise ValueError("model index outside the table")
@@ -174,14 +185,14 @@ class Encoder:
         s = _symbols(symbols, 0, f.shape[1] - 1)
         if f.shape[0] != s.size:
             raise ValueError("one frequency row per symbol is needed")
-        self._add(s, _cs().model.Categorical(perfect=False), f)
+        self._add(s, _rows_family(), f)
 
     def categorical_indexed(self, symbols, table: FreqTable, index) -> None:
         """Symbol i in 0..k-1 under row ``index[i]`` of a :class:`FreqTable`."""
         s = _symbols(symbols, 0, table.k - 1)
         if np.shape(index) != s.shape:
             raise ValueError("one model index per symbol is needed")
-        self._add(s, _cs().model.Categorical(perfect=False), table.rows(index))
+        self._add(s, _rows_family(), table.rows(index))
 
     def categorical(self, symbols, freqs) -> None:
         """i.i.d. symbols in 0..k-1 under one static integer frequency table (k,)."""
@@ -268,14 +279,14 @@ class Decoder:
         if not f.shape[0]:
             return np.zeros(0, np.int32)
         self._take(f.shape[0])
-        return self._run(_cs().model.Categorical(perfect=False), f)
+        return self._run(_rows_family(), f)
 
     def categorical_indexed(self, table: FreqTable, index) -> np.ndarray:
         rows = table.rows(index)
         if not rows.shape[0]:
             return np.zeros(0, np.int32)
         self._take(rows.shape[0])
-        return self._run(_cs().model.Categorical(perfect=False), rows)
+        return self._run(_rows_family(), rows)
 
     def categorical(self, freqs, count: int) -> np.ndarray:
         f = _freq_static(freqs)
