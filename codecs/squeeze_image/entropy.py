@@ -41,22 +41,43 @@ def quantise(y: np.ndarray, D: int) -> np.ndarray:
     return np.clip(q, -lim, lim).astype(np.int32)
 
 
-def _prev(qs: list[np.ndarray], k: int, shape: tuple[int, int]):
-    """Channels k-1, k-2, k-3 (as kernel arguments) and their grid ratios to channel k."""
-    h = shape[0]
-    arrs = []
-    rr = np.ones(3, np.int64)
+def padded(q: np.ndarray) -> np.ndarray:
+    """The kernels' zero-padded grid (h + 2, w + 3), value (i, j) at [i + 2, j + 2]."""
+    h, w = q.shape
+    qp = np.zeros((h + 2, w + 3), np.int32)
+    qp[2:, 2:w + 2] = q
+    return qp
+
+
+def channel_params(model, qs: list[np.ndarray], k: int, shape: tuple[int, int], D: int):
+    """(p0, p1, p2, prm) for channel k: the previous three channels (an all-zero grid
+    where absent) and the kernels' int64 parameter vector."""
+    from squeeze_image import kernels as kk
+
+    h, w = shape
+    prm = np.zeros(kk.PRM_LEN, np.int64)
+    prm[kk.PRM_K] = model.K
+    prm[kk.PRM_LIM] = qlimit(D)
+    prm[kk.PRM_C0] = step_c0(model, k, D)
+    prm[kk.PRM_WMU:kk.PRM_WMU + kk.N_MU] = model.ctx_wmu[k]
+    prm[kk.PRM_VSC:kk.PRM_VSC + kk.N_SC] = model.ctx_vsc[k]
+    prm[kk.PRM_BASE] = k * model.freqs.shape[1]
+    prev = []
+    zero = None
     for t in range(3):
         j = k - 1 - t
         if j < 0:
-            break
-        arrs.append(qs[j])
-        rr[t] = h // qs[j].shape[0]
-    n_prev = len(arrs)
-    dummy = np.zeros((1, 1), np.int32)
-    while len(arrs) < 3:
-        arrs.append(dummy)
-    return arrs[0], arrs[1], arrs[2], rr, n_prev
+            if zero is None:
+                zero = np.zeros((h, w), np.int32)
+            prev.append(zero)
+            continue
+        r = h // qs[j].shape[0]
+        sh = r.bit_length() - 1
+        if r != 1 << sh or qs[j].shape[0] << sh != h or qs[j].shape[1] << sh != w:
+            raise ValueError("channel grids must nest by powers of two")
+        prm[kk.PRM_SH + t] = sh
+        prev.append(qs[j])
+    return prev[0], prev[1], prev[2], prm
 
 
 def estimate_bits(model, qs: list[np.ndarray], n: int, D: int) -> float:
@@ -64,11 +85,9 @@ def estimate_bits(model, qs: list[np.ndarray], n: int, D: int) -> float:
     from squeeze_image import kernels as kk
 
     total = 0
-    lim = qlimit(D)
     for k in range(n):
-        p0, p1, p2, rr, n_prev = _prev(qs, k, qs[k].shape)
-        total += kk.ctx_channel_bits(qs[k], p0, p1, p2, rr, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
-                                     step_c0(model, k, D), model.ctx_thr, lim, model.K,
+        p0, p1, p2, prm = channel_params(model, qs, k, qs[k].shape, D)
+        total += kk.ctx_channel_bits(padded(qs[k]), p0, p1, p2, prm, model.ctx_thr,
                                      model.cost[k], model.esc_cost)
     return total / 256.0
 
@@ -79,22 +98,17 @@ def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
     from squeeze_image import kernels as kk
 
     table, esc_table = model.freq_table()
-    nb1 = model.freqs.shape[1]
     total = sum(int(qs[k].size) for k in range(n))
     sym = np.empty(total, np.int32)
     idx = np.empty(total, np.int64)
     esc = np.empty(total, np.int64)
     n_esc = 0
     pos = 0
-    lim = qlimit(D)
     for k in range(n):
         m = qs[k].size
-        p0, p1, p2, rr, n_prev = _prev(qs, k, qs[k].shape)
-        bkt = np.empty(m, np.int64)
-        n_esc = kk.ctx_channel_encode(qs[k], p0, p1, p2, rr, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
-                                      step_c0(model, k, D), model.ctx_thr, lim, model.K,
-                                      sym[pos:pos + m], bkt, esc, n_esc)
-        idx[pos:pos + m] = bkt + k * nb1
+        p0, p1, p2, prm = channel_params(model, qs, k, qs[k].shape, D)
+        n_esc = kk.ctx_channel_encode(padded(qs[k]), p0, p1, p2, prm, model.ctx_thr,
+                                      sym[pos:pos + m], idx[pos:pos + m], esc, n_esc)
         pos += m
     main = ans.Encoder("ans")
     main.categorical_indexed(sym, table, idx)
@@ -116,7 +130,6 @@ def decode(model, data: memoryview, offset: int, n: int, D: int,
     from squeeze_image import kernels as kk
 
     table, esc_table = model.freq_table()
-    nb1 = model.freqs.shape[1]
     main = ans.Decoder(data, "ans", offset=offset)
     side = ans.Decoder(data, "ans", offset=main.end)
     total = sum(h * w for h, w in shapes[:n])
@@ -124,34 +137,24 @@ def decode(model, data: memoryview, offset: int, n: int, D: int,
         raise CorruptError("Compressed data is corrupt (latent symbol count mismatch)")
     if side.expected > 2 * total:
         raise CorruptError("Compressed data is corrupt (escape count too large)")
-    lim = qlimit(D)
     qs: list[np.ndarray] = []
     K = model.K
     esc_hi = 2 * K + 2
+    thr = model.ctx_thr
+    step = kk.ctx_wave_step
     for k in range(n):
         h, w = shapes[k]
-        q = np.zeros((h, w), np.int32)
-        p0, p1, p2, rr, n_prev = _prev(qs, k, (h, w))
+        qp = np.zeros((h + 2, w + 3), np.int32)
+        p0, p1, p2, prm = channel_params(model, qs, k, (h, w), D)
         wave = min(h, (w + 1) // 2 + 1)
         mrow = np.empty(wave, np.int64)
         brow = np.empty(wave, np.int64)
         alt_idx = np.arange(2 * wave, dtype=np.int64) % 2
-        prm = np.zeros(kk.PRM_LEN, np.int64)
-        prm[kk.PRM_K] = K
-        prm[kk.PRM_LIM] = lim
-        prm[kk.PRM_C0] = step_c0(model, k, D)
-        prm[kk.PRM_NPREV] = n_prev
-        prm[kk.PRM_RR:kk.PRM_RR + 3] = rr
-        prm[kk.PRM_WMU:kk.PRM_WMU + 9] = model.ctx_wmu[k]
-        prm[kk.PRM_VSC:kk.PRM_VSC + 14] = model.ctx_vsc[k]
-        prm[kk.PRM_BASE] = k * nb1
-        thr = model.ctx_thr
-        sym = alt_idx[:1].astype(np.int32)
+        sym = np.zeros(1, np.int32)
         ev = alt_idx[:1]
-        step = kk.ctx_wave_step
         n_waves = 2 * (h - 1) + w
         for t in range(n_waves + 1):
-            cnt = step(q, t, sym, ev, prm, thr, p0, p1, p2, mrow, brow)
+            cnt = step(qp, t, sym, ev, prm, thr, p0, p1, p2, mrow, brow)
             if cnt < 0:
                 raise CorruptError("Compressed data is corrupt (latent value out of range)")
             if t == n_waves:
@@ -161,7 +164,7 @@ def decode(model, data: memoryview, offset: int, n: int, D: int,
             if n_e:
                 hl = side.categorical_indexed(esc_table, alt_idx[:2 * n_e])
                 ev = hl[0::2].astype(np.int64) * ESC_SPLIT + hl[1::2]
-        qs.append(q)
+        qs.append(np.ascontiguousarray(qp[2:, 2:w + 2]))
     main.finish()
     side.finish()
     return qs, side.end

@@ -141,16 +141,15 @@ def fit_tables(arrays: dict, imgs: np.ndarray, log=print) -> dict:
         ys = model.analysis(im, model.n_ch)
         for D in FIT_STEPS:
             qs = [entropy.quantise(y, D) for y in ys]
-            lim = entropy.qlimit(D)
             for k in range(model.n_ch):
-                p0, p1, p2, rr, n_prev = entropy._prev(qs, k, qs[k].shape)
+                p0, p1, p2, prm = entropy.channel_params(model, qs, k, qs[k].shape, D)
                 m = qs[k].size
                 sym = np.empty(m, np.int32)
                 bkt = np.empty(m, np.int64)
                 esc = np.empty(m, np.int64)
-                ne = kk.ctx_channel_encode(qs[k], p0, p1, p2, rr, n_prev, model.ctx_wmu[k], model.ctx_vsc[k],
-                                           entropy.step_c0(model, k, D), model.ctx_thr, lim, K,
+                ne = kk.ctx_channel_encode(entropy.padded(qs[k]), p0, p1, p2, prm, model.ctx_thr,
                                            sym, bkt, esc, 0)
+                bkt -= prm[kk.PRM_BASE]
                 np.add.at(counts[k], (bkt, sym), 1)
                 if ne:
                     esc_counts += np.bincount(np.minimum(esc[:ne], ESC_LEN - 1), minlength=ESC_LEN)

@@ -179,59 +179,56 @@ def film_vectors(wf, bf, cond, d):
 # Positions of a channel are coded in wavefront order: wave t = 2 i + j, i increasing
 # inside a wave.  Every causal neighbour of (i, j) -- W, WW, N, NW, NE, NN -- lies on
 # an earlier wave, so the decoder decodes one whole wave per vectorised call.
+#
+# A channel lives in a zero-padded grid qp of shape (h + 2, w + 3), value (i, j) at
+# qp[i + 2, j + 2]: the neighbours outside the grid read as 0 without branches.
+# Previous channels are read from their own (unpadded) grids at (i >> s, j >> s)
+# (patch sizes are powers of two); an absent one is an all-zero grid.
 
 FP = 12  # fixed-point fraction bits of the context weights
 N_MU = 9  # N, NW, NE, NN, W, WW, P0, P1, P2
 N_SC = 14  # |those 9|, |N-NW|, |N-NE|, |N-NN|, |W-NW|, |W-WW|
+# decoder/encoder parameter vector: one int64 array per channel
+PRM_K, PRM_LIM, PRM_C0, PRM_SH, PRM_WMU, PRM_VSC, PRM_BASE = 0, 1, 2, 3, 6, 15, 29
+PRM_LEN = 30
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _ctx_at(q, i, j, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim):
+def _ctx_at(qp, i, j, p0, p1, p2, prm, thr):
     """(predicted mean, scale bucket) of position (i, j) from decoded values only."""
-    h, w = q.shape
-    n = np.int64(0)
-    nw = np.int64(0)
-    ne = np.int64(0)
-    nn = np.int64(0)
-    wv = np.int64(0)
-    ww = np.int64(0)
-    if i >= 1:
-        n = q[i - 1, j]
-        if j >= 1:
-            nw = q[i - 1, j - 1]
-        if j + 1 < w:
-            ne = q[i - 1, j + 1]
-    if i >= 2:
-        nn = q[i - 2, j]
-    if j >= 1:
-        wv = q[i, j - 1]
-    if j >= 2:
-        ww = q[i, j - 2]
-    a0 = np.int64(0)
-    a1 = np.int64(0)
-    a2 = np.int64(0)
-    if n_prev > 0:
-        a0 = p0[i // rr[0], j // rr[0]]
-    if n_prev > 1:
-        a1 = p1[i // rr[1], j // rr[1]]
-    if n_prev > 2:
-        a2 = p2[i // rr[2], j // rr[2]]
-    mu = (wmu[0] * n + wmu[1] * nw + wmu[2] * ne + wmu[3] * nn + wmu[4] * wv + wmu[5] * ww
-          + wmu[6] * a0 + wmu[7] * a1 + wmu[8] * a2)
-    act = (c0 + vsc[0] * abs(n) + vsc[1] * abs(nw) + vsc[2] * abs(ne) + vsc[3] * abs(nn)
-           + vsc[4] * abs(wv) + vsc[5] * abs(ww) + vsc[6] * abs(a0) + vsc[7] * abs(a1)
-           + vsc[8] * abs(a2) + vsc[9] * abs(n - nw) + vsc[10] * abs(n - ne)
-           + vsc[11] * abs(n - nn) + vsc[12] * abs(wv - nw) + vsc[13] * abs(wv - ww))
+    n = np.int64(qp[i + 1, j + 2])
+    nw = np.int64(qp[i + 1, j + 1])
+    ne = np.int64(qp[i + 1, j + 3])
+    nn = np.int64(qp[i, j + 2])
+    wv = np.int64(qp[i + 2, j + 1])
+    ww = np.int64(qp[i + 2, j])
+    a0 = np.int64(p0[i >> prm[PRM_SH], j >> prm[PRM_SH]])
+    a1 = np.int64(p1[i >> prm[PRM_SH + 1], j >> prm[PRM_SH + 1]])
+    a2 = np.int64(p2[i >> prm[PRM_SH + 2], j >> prm[PRM_SH + 2]])
+    W = PRM_WMU
+    mu = (prm[W] * n + prm[W + 1] * nw + prm[W + 2] * ne + prm[W + 3] * nn + prm[W + 4] * wv
+          + prm[W + 5] * ww + prm[W + 6] * a0 + prm[W + 7] * a1 + prm[W + 8] * a2)
+    V = PRM_VSC
+    act = (prm[PRM_C0] + prm[V] * abs(n) + prm[V + 1] * abs(nw) + prm[V + 2] * abs(ne)
+           + prm[V + 3] * abs(nn) + prm[V + 4] * abs(wv) + prm[V + 5] * abs(ww)
+           + prm[V + 6] * abs(a0) + prm[V + 7] * abs(a1) + prm[V + 8] * abs(a2)
+           + prm[V + 9] * abs(n - nw) + prm[V + 10] * abs(n - ne) + prm[V + 11] * abs(n - nn)
+           + prm[V + 12] * abs(wv - nw) + prm[V + 13] * abs(wv - ww))
     m = (mu + (np.int64(1) << (FP - 1))) >> FP
+    qlim = prm[PRM_LIM]
     if m > qlim:
         m = qlim
     elif m < -qlim:
         m = -qlim
-    nb = thr.shape[0]
-    b = 0
-    while b < nb and act >= thr[b]:
-        b += 1
-    return m, b
+    lo = 0  # bucket = number of thresholds <= act (binary search; thr is increasing)
+    hi = thr.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if act >= thr[mid]:
+            lo = mid + 1
+        else:
+            hi = mid
+    return m, lo
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -247,18 +244,28 @@ def _wave_range(t, h, w):
 
 
 @njit(cache=True, nogil=True)
-def ctx_channel_encode(q, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, K, sym, bkt, esc, n_esc):
-    """Encoder side, whole channel in wavefront order: symbol index (0 = below -K,
-    1..2K+1, 2K+2 = above K), bucket, escape magnitudes appended to esc[n_esc:].
-    Returns the new n_esc."""
-    h, w = q.shape
+def ctx_channel_encode(qp, p0, p1, p2, prm, thr, sym, bkt, esc, n_esc):
+    """Encoder side, whole channel: symbol index (0 = below -K, 1..2K+1, 2K+2 = above
+    K) and table row per position in wavefront order, escape magnitudes appended to
+    esc[n_esc:] in the same order.  Returns the new n_esc."""
+    h = qp.shape[0] - 2
+    w = qp.shape[1] - 3
+    K = prm[PRM_K]
+    base = prm[PRM_BASE]
+    # contexts in raster order (cache friendly), then emitted in wave order
+    rs = np.empty((h, w), np.int64)
+    rb = np.empty((h, w), np.int64)
+    for i in range(h):
+        for j in range(w):
+            m, b = _ctx_at(qp, i, j, p0, p1, p2, prm, thr)
+            rs[i, j] = np.int64(qp[i + 2, j + 2]) - m
+            rb[i, j] = b
     pos = 0
     for t in range(2 * (h - 1) + w):
         lo, hi = _wave_range(t, h, w)
         for i in range(lo, hi):
             j = t - 2 * i
-            m, b = _ctx_at(q, i, j, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim)
-            r = np.int64(q[i, j]) - m
+            r = rs[i, j]
             if r < -K:
                 sym[pos] = 0
                 esc[n_esc] = -r - K - 1
@@ -269,21 +276,24 @@ def ctx_channel_encode(q, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, K, sy
                 n_esc += 1
             else:
                 sym[pos] = r + K + 1
-            bkt[pos] = b
+            bkt[pos] = rb[i, j] + base
             pos += 1
     return n_esc
 
 
 @njit(cache=True, nogil=True)
-def ctx_channel_bits(q, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, K, cost, esc_cost):
-    """Ideal code length (in 1/256 bit units) of one channel under the context model."""
-    h, w = q.shape
+def ctx_channel_bits(qp, p0, p1, p2, prm, thr, cost, esc_cost):
+    """Ideal code length (in 1/256 bit units) of one channel under the context model;
+    cost is the channel's (buckets, 2K + 3) table of -log2 p * 256."""
+    h = qp.shape[0] - 2
+    w = qp.shape[1] - 3
+    K = prm[PRM_K]
     total = np.int64(0)
     ne = esc_cost.shape[0]
     for i in range(h):
         for j in range(w):
-            m, b = _ctx_at(q, i, j, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim)
-            r = np.int64(q[i, j]) - m
+            m, b = _ctx_at(qp, i, j, p0, p1, p2, prm, thr)
+            r = np.int64(qp[i + 2, j + 2]) - m
             if r < -K:
                 total += cost[b, 0] + esc_cost[min(-r - K - 1, ne - 1)]
             elif r > K:
@@ -293,20 +303,16 @@ def ctx_channel_bits(q, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim, K, cost
     return total
 
 
-# decoder parameter vector (one int64 array, to keep the per-wave call cheap)
-PRM_K, PRM_LIM, PRM_C0, PRM_NPREV, PRM_RR, PRM_WMU, PRM_VSC, PRM_BASE = 0, 1, 2, 3, 4, 7, 16, 30
-PRM_LEN = 31
-
-
 @njit(cache=True, nogil=True)
-def ctx_wave_step(q, t, sym, esc_vals, prm, thr, p0, p1, p2, mrow, brow):
+def ctx_wave_step(qp, t, sym, esc_vals, prm, thr, p0, p1, p2, mrow, brow):
     """Decoder side, one call per wave: if t > 0, write wave t-1 from its decoded
     symbols (``sym``, escape magnitudes ``esc_vals`` in order); then compute the
-    means and buckets of wave t into mrow/brow.
+    means and table rows of wave t into mrow/brow.
 
     Returns the size of wave t (0 past the last wave), or -1 if a written value
     falls outside -lim..lim (corrupt stream)."""
-    h, w = q.shape
+    h = qp.shape[0] - 2
+    w = qp.shape[1] - 3
     K = prm[PRM_K]
     qlim = prm[PRM_LIM]
     if t > 0:
@@ -326,21 +332,17 @@ def ctx_wave_step(q, t, sym, esc_vals, prm, thr, p0, p1, p2, mrow, brow):
             v = mrow[k] + r
             if v > qlim or v < -qlim:
                 return -1
-            q[i, t - 1 - 2 * i] = v
+            qp[i + 2, t - 1 - 2 * i + 2] = v
             k += 1
     if t >= 2 * (h - 1) + w:
         return 0
-    rr = prm[PRM_RR:PRM_RR + 3]
-    wmu = prm[PRM_WMU:PRM_WMU + 9]
-    vsc = prm[PRM_VSC:PRM_VSC + 14]
-    c0 = prm[PRM_C0]
-    n_prev = prm[PRM_NPREV]
     lo, hi = _wave_range(t, h, w)
+    base = prm[PRM_BASE]
     k = 0
     for i in range(lo, hi):
-        m, b = _ctx_at(q, i, t - 2 * i, p0, p1, p2, rr, n_prev, wmu, vsc, c0, thr, qlim)
+        m, b = _ctx_at(qp, i, t - 2 * i, p0, p1, p2, prm, thr)
         mrow[k] = m
-        brow[k] = b + prm[PRM_BASE]  # + the channel's first table row
+        brow[k] = b + base
         k += 1
     return k
 
