@@ -105,9 +105,11 @@ class FrappeCodec(Codec):
     def split(self, reader: BinaryIO, block_size: int) -> Iterator[tuple[bytes, Any]]:
         from frappe_cli.codec import read_exact
 
-        data = read_exact(reader, min(block_size, MAX_FILE) + 1)
-        if len(data) > min(block_size, MAX_FILE):
-            raise InputError(f"input too large for the image codec (over {MAX_FILE >> 20} MiB)")
+        limit = min(block_size, MAX_FILE)
+        data = read_exact(reader, limit + 1)
+        if len(data) > limit:
+            raise InputError(f"input too large for the image codec (over {limit} bytes; the "
+                             "whole image file is one block)")
         if not data:
             raise InputError("empty input is not an image")
         yield data, None
@@ -190,20 +192,20 @@ class FrappeCodec(Codec):
         """Smallest step D (most bits) with f(D) <= budget; f decreases with D.
 
         Secant steps on (log D, log bits) inside a shrinking bracket; stops as soon
-        as a fitting D uses >= 98.5 % of the budget.  Returns (D, status): status
+        as a fitting D uses >= 97 % of the budget.  Returns (D, status): status
         +1 if even lo_lim leaves > 3 % of the budget unused, -1 if even hi_lim is
         over budget."""
         lo = hi = None  # lo: a step known over budget, hi: a step known to fit
         f_lo = f_hi = 0.0
         D = min(max(int(D0), lo_lim), hi_lim)
-        aim = budget * 0.9925
+        aim = budget * 0.985
         side_run = 0
         for _ in range(24):
             v = f(D)
             if v <= budget:
                 side_run = side_run + 1 if lo is not None and hi is not None and D < hi else 0
                 hi, f_hi = D, v
-                if v >= 0.985 * budget:
+                if v >= 0.97 * budget:
                     break
             else:
                 lo, f_lo = D, v
