@@ -439,12 +439,24 @@ def plot(summary: dict, path: str, title: str) -> None:
 
 
 def run_bench(paths, *, bpp_targets=None, peers=None, repeat=3, json_path=None,
-              plot_path=None, speed=True, log=None) -> int:
-    """Run the image benchmark on ``paths``; print a table; 0 on success, 1 on errors."""
+              plot_path=None, speed=True, log=None, peer_targets=None,
+              timed_targets=None) -> int:
+    """Run the image benchmark on ``paths``; print a table; 0 on success, 1 on errors.
+
+    ``peer_targets``: the rates the peers are matched at (default: ``bpp_targets``),
+    so a long squeeze sweep can sit beside a shorter peer sweep.  ``timed_targets``:
+    the rates whose encode/decode times are medians of ``repeat`` runs (default: all);
+    the other points are timed once."""
     from PIL import Image
 
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     targets = sorted(bpp_targets or DEFAULT_TARGETS)
+    ptargets = sorted(peer_targets or targets)
+    timed = set(timed_targets) if timed_targets else None
+
+    def reps(t):
+        return repeat if timed is None or t in timed else 1
+
     peer_names = [p for p in (peers or ALL_PEERS) if p != "none"]
     peer_objs = [make_peer(p) for p in peer_names]
     files = [Path(p) for p in paths]
@@ -467,26 +479,28 @@ def run_bench(paths, *, bpp_targets=None, peers=None, repeat=3, json_path=None,
             log(f"[{fi + 1}/{len(files)}] {f.name} {rgb.shape[1]}x{rgb.shape[0]} "
                 f"({time.time() - t_start:.0f} s)")
             for t in targets:
-                p = _squeeze_point(SQUEEZE, rgb, 0, t, repeat, orig_png, tmpdir)
+                p = _squeeze_point(SQUEEZE, rgb, 0, t, reps(t), orig_png, tmpdir)
                 p.image = f.name
                 points.append(p)
             for peer in peer_objs:
                 cache: dict = {}
-                for t in targets:
-                    p = _peer_point(peer, rgb, t, repeat, orig_png, tmpdir, cache)
+                for t in ptargets:
+                    p = _peer_point(peer, rgb, t, reps(t), orig_png, tmpdir, cache)
                     p.image = f.name
                     points.append(p)
-    summary = _summary(points, codecs, targets)
+    all_targets = sorted(set(targets) | set(ptargets))
+    summary = _summary(points, codecs, all_targets)
     speed_res = speed_1080p(repeat, log) if speed else None
     meta = {
-        "command": "squeeze bench --suite image " + " ".join(sys.argv[2:]) if sys.argv else "",
+        "command": " ".join(sys.argv),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
-        "images": [f.name for f in files], "targets": targets, "repeat": repeat,
+        "images": [f.name for f in files], "targets": targets, "peer_targets": ptargets,
+        "timed_targets": sorted(timed) if timed else targets, "repeat": repeat,
         "timer": "CPU time of the process (all threads), median",
         "peers": {p.name: p.note for p in peer_objs},
     }
-    _print_table(summary, targets, codecs)
+    _print_table(summary, all_targets, codecs)
     if json_path:
         Path(json_path).write_text(json.dumps({
             "meta": meta, "summary": summary, "speed_1080p": speed_res,
@@ -552,3 +566,32 @@ def latent_coding_comparison(paths, targets=(0.05, 0.1, 0.3), log=None) -> dict:
         log(f"latents at {t} bpp: context {ours} B, JPEG-LS {jls} B ({100 * (ours / jls - 1):+.1f} %),"
             f" order-0 ideal {order0:.0f} B ({100 * (ours / order0 - 1):+.1f} %)")
     return res
+
+
+def main(argv=None) -> int:
+    """``python -m squeeze_image.bench``: the image benchmark with separate peer rates."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("paths", nargs="+", help="images or folders of images")
+    ap.add_argument("--bpp", type=float, action="append", help="squeeze's target rates")
+    ap.add_argument("--peer-bpp", type=float, action="append", help="the peers' target rates")
+    ap.add_argument("--timed-bpp", type=float, action="append",
+                    help="rates timed as medians of --repeat runs (others: once)")
+    ap.add_argument("--peers", default=",".join(ALL_PEERS))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json")
+    ap.add_argument("--plot")
+    ap.add_argument("--no-speed", action="store_true")
+    a = ap.parse_args(argv)
+    files = []
+    for p in map(Path, a.paths):
+        files += sorted(q for q in p.iterdir() if q.suffix.lower() in (".png", ".ppm", ".jpg")) \
+            if p.is_dir() else [p]
+    return run_bench(files, bpp_targets=a.bpp, peers=[x for x in a.peers.split(",") if x],
+                     repeat=a.repeat, json_path=a.json, plot_path=a.plot, speed=not a.no_speed,
+                     peer_targets=a.peer_bpp, timed_targets=a.timed_bpp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -42,6 +42,10 @@ _CONTAINER_FIXED = 93
 _STREAM_FIXED = 24
 
 
+# container framing bytes per (codec config, payload size, raw size): see _container_bytes
+_OVERHEAD: dict[tuple[bytes, int, int], int] = {}
+
+
 def quality_rate(quality: float) -> float:
     """The validation-set rate (bpp) a quality 0..100 stands for."""
     return 0.01 * 200.0 ** (quality / 100.0)
@@ -124,11 +128,44 @@ class FrappeCodec(Codec):
         return model.load()
 
     # -- rate --------------------------------------------------------------------------
-    def _overhead_bits(self, header_len: int, alpha_len: int) -> int:
-        from frappe_cli.container import canonical_json
+    def _container_bytes(self, payload_len: int, raw_len: int) -> int:
+        """Bytes the .sqz container adds around one block of this codec (header with
+        the parameters, block record, default xxh64 check, index, footer), measured
+        by framing a dummy payload of the given size: exact for whatever container
+        version is installed."""
+        from frappe_cli import container
 
-        params = len(canonical_json(self.get_config()))
-        return 8 * (_CONTAINER_FIXED + params + header_len + _STREAM_FIXED + alpha_len)
+        key = (container.canonical_json(self.get_config()), payload_len, raw_len)
+        hit = _OVERHEAD.get(key)
+        if hit is not None:
+            return hit
+
+        outer = self
+
+        class _Probe(FrappeCodec):
+            def split(self, reader, block_size):
+                yield b"\0", None
+
+            def encode_block(self, data, hint=None):
+                return bytes(payload_len)
+
+            def reconstruction(self, data, payload):
+                return bytes(raw_len)
+
+        probe = _Probe(outer.level, **outer.params)
+        try:
+            n = len(container.compress(b"\0", probe)) - payload_len
+        except Exception:  # noqa: BLE001 - an estimate is enough if probing fails
+            n = _CONTAINER_FIXED + len(container.canonical_json(self.get_config()))
+        if len(_OVERHEAD) > 256:
+            _OVERHEAD.clear()
+        _OVERHEAD[key] = n
+        return n
+
+    def _overhead_bits(self, header_len: int, alpha_len: int, payload_len: int = 0,
+                       raw_len: int = 1) -> int:
+        return 8 * (self._container_bytes(payload_len, raw_len) + header_len + _STREAM_FIXED
+                    + alpha_len)
 
     def _path_point(self, mdl, rate: float) -> tuple[int, int]:
         import numpy as np
@@ -140,22 +177,26 @@ class FrappeCodec(Codec):
             i -= 1
         return int(mdl.path_n[i]), int(mdl.path_d[i])
 
-    def _choose(self, mdl, img, npix: int, header_len: int, alpha_len: int):
+    def _choose(self, mdl, img, pic, header_len: int, alpha_len: int):
         """(n, D, ys) for this image; ys are the unquantised latents of channels < n."""
         bpp = self.params.get("bpp")
         if bpp is None:
             q = float(self.params.get("quality", DEFAULT_QUALITY))
             n, D = self._path_point(mdl, quality_rate(q))
             return n, D, mdl.analysis(img, n)
-        return self._search(mdl, img, npix, float(bpp), header_len, alpha_len)
+        return self._search(mdl, img, pic, float(bpp), header_len, alpha_len)
 
-    def _search(self, mdl, img, npix, bpp, header_len, alpha_len):
+    def _search(self, mdl, img, pic, bpp, header_len, alpha_len):
         """Largest rate <= the budget: channel count from the fitted path, then D."""
-        from squeeze_image import entropy
+        from squeeze_image import entropy, image
 
+        npix = pic.width * pic.height
         # ideal code length -> real streams: constriction's fixed-point probabilities
         # cost up to ~0.1 % more than the ideal length
-        budget = 0.998 * (bpp * npix - self._overhead_bits(header_len, alpha_len))
+        raw_len = image.raw_size(pic.width, pic.height,
+                                 (1 if pic.grey else 3) + (1 if pic.alpha is not None else 0))
+        approx = max(0, int(bpp * npix / 8))
+        budget = 0.998 * (bpp * npix - self._overhead_bits(header_len, alpha_len, approx, raw_len))
         n, D0 = self._path_point(mdl, max(budget, 1.0) / npix)
         if budget <= 0:
             return n, entropy.D_MAX, mdl.analysis(img, n)
@@ -259,7 +300,7 @@ class FrappeCodec(Codec):
         flags |= pic.fmt << FMT_SHIFT
         head0 = (bytes([PAYLOAD_VERSION]) + bytes.fromhex(mdl.ident) + _varint(w0)
                  + _varint(h0) + bytes([flags]))
-        n, D, ys = self._choose(mdl, img, h0 * w0, len(head0) + 3, len(alpha_blob))
+        n, D, ys = self._choose(mdl, img, pic, len(head0) + 3, len(alpha_blob))
         qs = [entropy.quantise(y, D) for y in ys[:n]]
         streams = entropy.encode(mdl, qs, n, D)
         payload = head0 + bytes([n]) + struct.pack("<H", D) + streams + alpha_blob
