@@ -47,6 +47,6 @@ def test_golden_decodes(name):
         blob = container.compress(data, codec_mod.FrappeCodec(**CASES[name][0]))
         write_golden(name, blob, container.decompress(blob, finish=False),
                      f"FRAPPE bitstream v1, {CASES[name][1]} input, {CASES[name][0]}")
-    if not (GOLDEN / f"{name}.sqz").exists():
-        pytest.skip(f"golden file {name}.sqz not written yet")
+    assert (GOLDEN / f"{name}.sqz").exists(), f"golden file tests/golden/{name}.sqz is missing"
     check_golden(name)
+
