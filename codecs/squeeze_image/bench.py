@@ -1,0 +1,597 @@
+"""Image benchmark behind ``squeeze bench --suite image``: FRAPPE against the usual
+lossy image codecs at matched rates, in one run.
+
+* Peers: JPEG (libjpeg-turbo, optimised Huffman) and WebP (method 4) from Pillow;
+  AVIF with Pillow's own libavif/aom at speed 6 and with SVT-AV1 at speed 6 via
+  pillow-avif-plugin (importing the plugin replaces Pillow's AVIF writer, so both
+  writers are kept and swapped per call); JPEG 2000 (OpenJPEG) and JPEG XL (libjxl,
+  effort 7) from imagecodecs.
+* Matched rate: each peer's quality parameter is searched per image for the file
+  size closest to the target (bpp from the real file size: container and headers
+  included, for squeeze the whole .sqz file); a peer that cannot go that low is
+  reported at its lowest rate (marked ``floor``).
+* Metrics on 8-bit RGB: PSNR, MS-SSIM (own numpy implementation: Gaussian
+  window 11 / sigma 1.5, 5 scales, per channel then averaged, as pytorch-msssim)
+  and SSIMULACRA2 (the ``ssimulacra2`` package).
+* Times: CPU time of this process (all threads), median of ``repeat`` runs,
+  pixels in memory -> bytes (encode) and bytes -> pixels (decode), no file I/O.
+  squeeze's encode is its whole encoder (analysis, rate search, entropy coding);
+  ``squeeze compress`` adds one decoder run for the container's check.
+* 1920x1080 encode speed: a frame tiled from a training photograph (never Kodak),
+  FRAPPE at 0.1 bpp against SVT-AV1 speed 6 at the same rate, CPU and wall time.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+DEFAULT_TARGETS = [0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5]
+ALL_PEERS = ["jpeg", "webp", "avif-aom-s6", "avif-svt-s6", "jpeg2000", "jpegxl"]
+SQUEEZE = "squeeze-frappe"
+
+# ------------------------------------------------------------------------------------
+# metrics
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
+def _gauss(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    c = np.arange(size, dtype=np.float64) - size // 2
+    g = np.exp(-(c ** 2) / (2 * sigma ** 2))
+    return g / g.sum()
+
+
+def _filt(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Separable 'valid' filtering of (C, H, W) along H then W."""
+    k = g.size
+    h = x.shape[1] - k + 1
+    y = sum(g[i] * x[:, i:i + h, :] for i in range(k))
+    w = x.shape[2] - k + 1
+    return sum(g[i] * y[:, :, i:i + w] for i in range(k))
+
+
+def _ssim(x, y, g, data_range=255.0):
+    c1 = (0.01 * data_range) ** 2
+    c2 = (0.03 * data_range) ** 2
+    mu1, mu2 = _filt(x, g), _filt(y, g)
+    s11 = _filt(x * x, g) - mu1 * mu1
+    s22 = _filt(y * y, g) - mu2 * mu2
+    s12 = _filt(x * y, g) - mu1 * mu2
+    cs_map = (2 * s12 + c2) / (s11 + s22 + c2)
+    ssim_map = ((2 * mu1 * mu2 + c1) / (mu1 ** 2 + mu2 ** 2 + c1)) * cs_map
+    return ssim_map.mean(axis=(1, 2)), cs_map.mean(axis=(1, 2))
+
+
+def _pool2(x: np.ndarray) -> np.ndarray:
+    """avg_pool2d(kernel 2, stride 2, padding = size % 2, count_include_pad) per channel."""
+    ph, pw = x.shape[1] % 2, x.shape[2] % 2
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (ph, ph), (pw, pw)))
+    h, w = x.shape[1] // 2, x.shape[2] // 2
+    x = x[:, :2 * h, :2 * w]
+    return 0.25 * (x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2])
+
+
+MS_WEIGHTS = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
+
+
+def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """MS-SSIM of two (H, W, 3) uint8 images (pytorch-msssim's definition)."""
+    x = a.astype(np.float64).transpose(2, 0, 1)
+    y = b.astype(np.float64).transpose(2, 0, 1)
+    g = _gauss()
+    if min(x.shape[1:]) <= (g.size - 1) * 2 ** 4:
+        raise ValueError("MS-SSIM needs images larger than 160 pixels per side")
+    mcs = []
+    for i in range(len(MS_WEIGHTS)):
+        ssim_pc, cs = _ssim(x, y, g)
+        if i < len(MS_WEIGHTS) - 1:
+            mcs.append(np.maximum(cs, 0))
+            x, y = _pool2(x), _pool2(y)
+    vals = np.stack(mcs + [np.maximum(ssim_pc, 0)])  # (levels, C)
+    return float(np.prod(vals ** MS_WEIGHTS[:, None], axis=0).mean())
+
+
+def ssimulacra2(orig_png: str, dec: np.ndarray, tmpdir: str) -> float:
+    import ssimulacra2 as s2
+    from PIL import Image
+
+    p = os.path.join(tmpdir, "dist.png")
+    Image.fromarray(dec).save(p, format="PNG", compress_level=1)
+    return float(s2.compute_ssimulacra2(orig_png, p))
+
+
+# ------------------------------------------------------------------------------------
+# codecs
+
+
+@dataclass
+class Peer:
+    name: str
+    encode: Callable[[np.ndarray, float], bytes]
+    decode: Callable[[bytes], np.ndarray]
+    lo: float
+    hi: float
+    integer: bool
+    increasing: bool = True  # larger parameter -> larger file
+    note: str = ""
+
+
+def _pil_to_rgb(b: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(b)) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+_AVIF_WRITERS: dict[str, Callable] = {}
+
+
+def _avif_writers() -> dict[str, Callable]:
+    if not _AVIF_WRITERS:
+        from PIL import AvifImagePlugin, Image  # noqa: F401 - registers Pillow's writer
+
+        _AVIF_WRITERS["pillow"] = Image.SAVE["AVIF"]
+        import pillow_avif  # noqa: F401 - replaces it
+
+        _AVIF_WRITERS["plugin"] = Image.SAVE["AVIF"]
+        Image.SAVE["AVIF"] = _AVIF_WRITERS["pillow"]
+    return _AVIF_WRITERS
+
+
+def _avif_encode(writer: str, rgb: np.ndarray, **kw) -> bytes:
+    from PIL import Image
+
+    w = _avif_writers()
+    Image.SAVE["AVIF"] = w[writer]
+    try:
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format="AVIF", **kw)
+        return buf.getvalue()
+    finally:
+        Image.SAVE["AVIF"] = w["pillow"]
+
+
+def make_peer(name: str) -> Peer:
+    from PIL import Image
+
+    def pil(fmt, **kw):
+        def enc(rgb, q):
+            buf = io.BytesIO()
+            Image.fromarray(rgb).save(buf, format=fmt, quality=int(q), **kw)
+            return buf.getvalue()
+        return enc
+
+    if name == "jpeg":
+        return Peer(name, pil("JPEG", optimize=True), _pil_to_rgb, 1, 95, True,
+                    note="libjpeg-turbo, 4:2:0, optimised Huffman")
+    if name == "webp":
+        return Peer(name, pil("WEBP", method=4), _pil_to_rgb, 0, 100, True, note="libwebp m4")
+    if name == "avif-aom-s6":
+        return Peer(name, lambda rgb, q: _avif_encode("pillow", rgb, quality=int(q), speed=6),
+                    _pil_to_rgb, 0, 100, True, note="Pillow libavif + aom, speed 6, 4:2:0")
+    if name == "avif-svt-s6":
+        os.environ.setdefault("SVT_LOG", "1")  # errors only: keep the table readable
+        return Peer(name, lambda rgb, q: _avif_encode("plugin", rgb, quality=int(q), speed=6,
+                                                      codec="svt"),
+                    _pil_to_rgb, 0, 100, True, note="pillow-avif-plugin SVT-AV1, speed 6, 4:2:0")
+    if name == "jpeg2000":
+        import imagecodecs
+
+        return Peer(name, lambda rgb, q: imagecodecs.jpeg2k_encode(rgb, level=float(q)),
+                    lambda b: imagecodecs.jpeg2k_decode(b), 12.0, 60.0, False,
+                    note="OpenJPEG via imagecodecs, quality = PSNR level")
+    if name == "jpegxl":
+        import imagecodecs
+
+        return Peer(name, lambda rgb, q: imagecodecs.jpegxl_encode(rgb, distance=-float(q),
+                                                                     effort=7),
+                    lambda b: imagecodecs.jpegxl_decode(b), -25.0, -0.3, False,
+                    note="libjxl via imagecodecs, effort 7, distance search")
+    raise ValueError(f"unknown image peer '{name}' (known: {', '.join(ALL_PEERS)})")
+
+
+def _match(peer: Peer, rgb: np.ndarray, target_bytes: float, cache: dict) -> tuple[float, bytes]:
+    """Parameter whose output size is closest to target_bytes (log scale)."""
+
+    def size(q):
+        key = round(q, 4)
+        if key not in cache:
+            cache[key] = peer.encode(rgb, q)
+        return len(cache[key])
+
+    lo, hi = peer.lo, peer.hi
+    if size(lo) >= target_bytes:
+        return lo, cache[round(lo, 4)]
+    if size(hi) <= target_bytes:
+        return hi, cache[round(hi, 4)]
+    # invariant: size(lo) < target <= size(hi)
+    for _ in range(40):
+        if peer.integer:
+            if hi - lo <= 1:
+                break
+            mid = (lo + hi) // 2
+        else:
+            if abs(size(hi) / size(lo) - 1) < 0.004 or hi - lo < 1e-3:
+                break
+            # interpolate in log size, safeguarded
+            a, b = math.log(size(lo)), math.log(size(hi))
+            t = (math.log(target_bytes) - a) / max(b - a, 1e-12)
+            mid = lo + min(max(t, 0.1), 0.9) * (hi - lo)
+        if size(mid) < target_bytes:
+            lo = mid
+        else:
+            hi = mid
+    best = min((lo, hi), key=lambda q: abs(math.log(size(q) / target_bytes)))
+    return best, cache[round(best, 4)]
+
+
+def _cpu_median(fn, repeat: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(max(1, repeat)):
+        t = time.process_time()
+        out = fn()
+        times.append(time.process_time() - t)
+    return statistics.median(times), out
+
+
+def _wall_median(fn, repeat: int) -> float:
+    times = []
+    for _ in range(max(1, repeat)):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+@dataclass
+class Point:
+    codec: str
+    image: str
+    target: float
+    bpp: float
+    psnr: float
+    msssim: float
+    s2: float
+    enc_ms: float
+    dec_ms: float
+    param: float | None = None
+    floor: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _squeeze_point(name, rgb, pic_bytes_len, target, repeat, orig_png, tmpdir) -> Point:
+    from frappe_cli import container
+    from squeeze_image import image
+    from squeeze_image.codec import FrappeCodec
+
+    h, w, _ = rgb.shape
+    pic = image.Picture(rgb, False, None, image.FMT_PNG)
+    codec = FrappeCodec(bpp=target)
+    enc_t, payload = _cpu_median(lambda: codec.encode_picture(pic), repeat)
+    raw = codec.reconstruction(None, payload)
+    # the real .sqz file: container framing around exactly this payload
+    png = io.BytesIO()
+    from PIL import Image
+
+    Image.fromarray(rgb).save(png, format="PNG", compress_level=1)
+    blob = container.compress(png.getvalue(), FrappeCodec(bpp=target))
+    dec_t, raw2 = _cpu_median(lambda: FrappeCodec().decode_block(payload, len(raw)), repeat)
+    if raw2 != raw:
+        raise RuntimeError("FRAPPE decoder output differs from the encoder's reconstruction")
+    if container.decompress(blob, finish=False) != raw:
+        raise RuntimeError("FRAPPE .sqz round trip differs")
+    dec = np.frombuffer(raw, np.uint8, offset=image.RAW_HEAD.size).reshape(h, w, 3)
+    return Point(name, "", target, len(blob) * 8 / (h * w), psnr(rgb, dec), ms_ssim(rgb, dec),
+                 ssimulacra2(orig_png, dec, tmpdir), 1e3 * enc_t, 1e3 * dec_t,
+                 extra={"payload_bytes": len(payload), "sqz_bytes": len(blob)})
+
+
+def _peer_point(peer, rgb, target, repeat, orig_png, tmpdir, cache) -> Point:
+    h, w, _ = rgb.shape
+    q, data = _match(peer, rgb, target * h * w / 8, cache)
+    enc_t, _ = _cpu_median(lambda: peer.encode(rgb, q), repeat)
+    dec_t, dec = _cpu_median(lambda: peer.decode(data), repeat)
+    dec = np.ascontiguousarray(np.asarray(dec, np.uint8)[..., :3])
+    bpp = len(data) * 8 / (h * w)
+    return Point(peer.name, "", target, bpp, psnr(rgb, dec), ms_ssim(rgb, dec),
+                 ssimulacra2(orig_png, dec, tmpdir), 1e3 * enc_t, 1e3 * dec_t, param=q,
+                 floor=bpp > 1.1 * target)
+
+
+# ------------------------------------------------------------------------------------
+# 1080p encode speed
+
+
+def _corpora() -> Path | None:
+    env = os.environ.get("SQUEEZE_CORPORA")
+    p = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "corpora"
+    return p if (p / "train-images").is_dir() else None
+
+
+def frame_1080p() -> np.ndarray | None:
+    """1920x1080 RGB tiled (mirrored) from the first training photograph."""
+    from PIL import Image
+
+    root = _corpora()
+    if root is None:
+        return None
+    files = sorted(p for p in (root / "train-images").iterdir() if p.suffix == ".png")
+    if not files:
+        return None
+    t = np.asarray(Image.open(files[0]).convert("RGB"))
+    row = np.concatenate([t, t[:, ::-1], t, t[:, ::-1]], axis=1)
+    big = np.concatenate([row, row[::-1], row], axis=0)
+    return np.ascontiguousarray(big[:1080, :1920])
+
+
+def speed_1080p(repeat: int, log) -> dict | None:
+    from squeeze_image import image
+    from squeeze_image.codec import FrappeCodec
+
+    frame = frame_1080p()
+    if frame is None:
+        log("1080p speed: train-images corpus not found, skipped")
+        return None
+    h, w, _ = frame.shape
+    reps = max(repeat, 5)
+    pic = image.Picture(frame, False, None, image.FMT_PNG)
+    codec = FrappeCodec(bpp=0.1)
+    codec.encode_picture(pic)  # warm-up (JIT cache, model load)
+    cpu, payload = _cpu_median(lambda: codec.encode_picture(pic), reps)
+    wall = _wall_median(lambda: codec.encode_picture(pic), reps)
+    sq_q = FrappeCodec(quality=50)
+    sq_q.encode_picture(pic)
+    cpu_q, payload_q = _cpu_median(lambda: sq_q.encode_picture(pic), reps)
+    raw = codec.reconstruction(None, payload)
+    dec_cpu, _ = _cpu_median(lambda: FrappeCodec().decode_block(payload, len(raw)), 3)
+    svt = make_peer("avif-svt-s6")
+    q, data = _match(svt, frame, 0.1 * h * w / 8, {})
+    svt_cpu, _ = _cpu_median(lambda: svt.encode(frame, q), reps)
+    svt_wall = _wall_median(lambda: svt.encode(frame, q), reps)
+    res = {
+        "frame": "1920x1080, mirrored tiles of the first train-images photograph",
+        "squeeze_bpp": len(payload) * 8 / (h * w),
+        "squeeze_encode_cpu_ms": 1e3 * cpu, "squeeze_encode_wall_ms": 1e3 * wall,
+        "squeeze_fps_cpu": 1.0 / cpu, "squeeze_fps_wall": 1.0 / wall,
+        "squeeze_quality50_bpp": len(payload_q) * 8 / (h * w),
+        "squeeze_quality50_encode_cpu_ms": 1e3 * cpu_q,
+        "squeeze_decode_cpu_ms": 1e3 * dec_cpu,
+        "svt_s6_quality": q, "svt_s6_bpp": len(data) * 8 / (h * w),
+        "svt_s6_encode_cpu_ms": 1e3 * svt_cpu, "svt_s6_encode_wall_ms": 1e3 * svt_wall,
+        "speedup_cpu": svt_cpu / cpu, "speedup_wall": svt_wall / wall,
+        "repeat": reps,
+    }
+    log(f"1080p encode @0.1 bpp: squeeze {1e3 * cpu:.1f} ms CPU ({1 / cpu:.1f} fps), "
+        f"{1e3 * wall:.1f} ms wall ({1 / wall:.1f} fps); SVT-AV1 s6 {1e3 * svt_cpu:.0f} ms CPU, "
+        f"{1e3 * svt_wall:.0f} ms wall -> {svt_cpu / cpu:.1f}x (CPU), {svt_wall / wall:.1f}x (wall)")
+    return res
+
+
+# ------------------------------------------------------------------------------------
+# driver
+
+
+def _summary(points: list[Point], codecs: list[str], targets: list[float]) -> dict:
+    out: dict = {}
+    for c in codecs:
+        out[c] = {}
+        for t in targets:
+            ps = [p for p in points if p.codec == c and p.target == t]
+            if not ps:
+                continue
+            out[c][str(t)] = {
+                "bpp": statistics.fmean(p.bpp for p in ps),
+                "psnr": statistics.fmean(p.psnr for p in ps),
+                "msssim": statistics.fmean(p.msssim for p in ps),
+                "ssimulacra2": statistics.fmean(p.s2 for p in ps),
+                "enc_ms": statistics.median(p.enc_ms for p in ps),
+                "dec_ms": statistics.median(p.dec_ms for p in ps),
+                "floor_images": sum(p.floor for p in ps),
+                "images": len(ps),
+            }
+    return out
+
+
+def plot(summary: dict, path: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    for ax, key, label in zip(axes, ("psnr", "msssim", "ssimulacra2"),
+                              ("PSNR (dB)", "MS-SSIM", "SSIMULACRA2")):
+        for codec, pts in summary.items():
+            xs = [v["bpp"] for v in pts.values()]
+            ys = [v[key] for v in pts.values()]
+            order = np.argsort(xs)
+            bold = codec == SQUEEZE
+            ax.plot(np.array(xs)[order], np.array(ys)[order], marker="o" if bold else ".",
+                    lw=2.5 if bold else 1.2, color="black" if bold else None, label=codec)
+        ax.set_xscale("log")
+        ax.set_xlim(0.02, 0.65)
+        ax.set_xlabel("bits per pixel (real file size)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_bench(paths, *, bpp_targets=None, peers=None, repeat=3, json_path=None,
+              plot_path=None, speed=True, log=None, peer_targets=None,
+              timed_targets=None) -> int:
+    """Run the image benchmark on ``paths``; print a table; 0 on success, 1 on errors.
+
+    ``peer_targets``: the rates the peers are matched at (default: ``bpp_targets``),
+    so a long squeeze sweep can sit beside a shorter peer sweep.  ``timed_targets``:
+    the rates whose encode/decode times are medians of ``repeat`` runs (default: all);
+    the other points are timed once."""
+    from PIL import Image
+
+    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    targets = sorted(bpp_targets or DEFAULT_TARGETS)
+    ptargets = sorted(peer_targets or targets)
+    timed = set(timed_targets) if timed_targets else None
+
+    def reps(t):
+        return repeat if timed is None or t in timed else 1
+
+    peer_names = [p for p in (peers or ALL_PEERS) if p != "none"]
+    peer_objs = [make_peer(p) for p in peer_names]
+    files = [Path(p) for p in paths]
+    if not files:
+        log("squeeze bench: no images given")
+        return 1
+    codecs = [SQUEEZE] + peer_names
+    points: list[Point] = []
+    t_start = time.time()
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for fi, f in enumerate(files):
+            with Image.open(f) as im:
+                rgb = np.ascontiguousarray(np.asarray(im.convert("RGB")))
+            orig_png = os.path.join(tmpdir, "orig.png")
+            Image.fromarray(rgb).save(orig_png, format="PNG", compress_level=1)
+            if fi == 0:  # warm-up: model load and kernel (JIT cache) start-up are not timed
+                _squeeze_point(SQUEEZE, rgb, 0, targets[0], 1, orig_png, tmpdir)
+                for peer in peer_objs:
+                    peer.decode(peer.encode(rgb, peer.hi))
+            log(f"[{fi + 1}/{len(files)}] {f.name} {rgb.shape[1]}x{rgb.shape[0]} "
+                f"({time.time() - t_start:.0f} s)")
+            for t in targets:
+                p = _squeeze_point(SQUEEZE, rgb, 0, t, reps(t), orig_png, tmpdir)
+                p.image = f.name
+                points.append(p)
+            for peer in peer_objs:
+                cache: dict = {}
+                for t in ptargets:
+                    p = _peer_point(peer, rgb, t, reps(t), orig_png, tmpdir, cache)
+                    p.image = f.name
+                    points.append(p)
+    all_targets = sorted(set(targets) | set(ptargets))
+    summary = _summary(points, codecs, all_targets)
+    speed_res = speed_1080p(repeat, log) if speed else None
+    meta = {
+        "command": " ".join(sys.argv),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
+        "images": [f.name for f in files], "targets": targets, "peer_targets": ptargets,
+        "timed_targets": sorted(timed) if timed else targets, "repeat": repeat,
+        "timer": "CPU time of the process (all threads), median",
+        "peers": {p.name: p.note for p in peer_objs},
+    }
+    _print_table(summary, all_targets, codecs)
+    if json_path:
+        Path(json_path).write_text(json.dumps({
+            "meta": meta, "summary": summary, "speed_1080p": speed_res,
+            "points": [p.__dict__ for p in points]}, indent=1) + "\n")
+    if plot_path:
+        plot(summary, plot_path, f"{len(files)} images, mean; {meta['date']}")
+    return 0
+
+
+def _print_table(summary: dict, targets: list[float], codecs: list[str]) -> None:
+    print(f"{'target':>6} {'codec':<16} {'bpp':>7} {'PSNR':>7} {'MS-SSIM':>8} {'SSIM2':>7} "
+          f"{'enc ms':>8} {'dec ms':>8}")
+    for t in targets:
+        for c in codecs:
+            v = summary.get(c, {}).get(str(t))
+            if v is None:
+                continue
+            fl = f"  floor x{v['floor_images']}" if v["floor_images"] else ""
+            print(f"{t:>6.3f} {c:<16} {v['bpp']:>7.4f} {v['psnr']:>7.2f} {v['msssim']:>8.4f} "
+                  f"{v['ssimulacra2']:>7.2f} {v['enc_ms']:>8.1f} {v['dec_ms']:>8.1f}{fl}")
+        print()
+
+
+# ------------------------------------------------------------------------------------
+# latent coding: the context model against JPEG-LS (the paper's coder) and order-0
+
+
+def latent_coding_comparison(paths, targets=(0.05, 0.1, 0.3), log=None) -> dict:
+    """Bytes for the same latents: squeeze's context coder (real constriction streams),
+    JPEG-LS per scale group as FRAPPE v1 codes them ((C*H, W) uint8 images, +127,
+    CharLS via imagecodecs, 4-byte length each) and an ideal static per-channel
+    order-0 code (empirical entropy of each channel, no table cost)."""
+    import imagecodecs
+    from PIL import Image
+
+    from squeeze_image import entropy, image
+    from squeeze_image.codec import FrappeCodec
+
+    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    mdl = FrappeCodec._model()
+    res = {}
+    for t in targets:
+        ours = jls = order0 = 0
+        for f in paths:
+            with Image.open(f) as im:
+                rgb = np.ascontiguousarray(np.asarray(im.convert("RGB")))
+            codec = FrappeCodec(bpp=t)
+            payload = codec.encode_picture(image.Picture(rgb, False, None, image.FMT_PNG))
+            qs, n, D, H, W, _ = codec._cache.popitem()[1]
+            ours += len(entropy.encode(mdl, qs, n, D))
+            for g in mdl.groups:
+                chans = [qs[k] for k in range(g.first, min(g.first + g.count, n))]
+                if not chans:
+                    continue
+                img = (np.concatenate(chans, axis=0) + 127).astype(np.uint8)
+                jls += 4 + len(imagecodecs.jpegls_encode(img))
+            for q in qs:
+                _, cnt = np.unique(q, return_counts=True)
+                p = cnt / q.size
+                order0 += float(-(cnt * np.log2(p)).sum()) / 8
+        res[str(t)] = {"context_bytes": ours, "jpegls_bytes": jls, "order0_bytes": round(order0),
+                       "vs_jpegls": ours / jls - 1, "vs_order0": ours / order0 - 1}
+        log(f"latents at {t} bpp: context {ours} B, JPEG-LS {jls} B ({100 * (ours / jls - 1):+.1f} %),"
+            f" order-0 ideal {order0:.0f} B ({100 * (ours / order0 - 1):+.1f} %)")
+    return res
+
+
+def main(argv=None) -> int:
+    """``python -m squeeze_image.bench``: the image benchmark with separate peer rates."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("paths", nargs="+", help="images or folders of images")
+    ap.add_argument("--bpp", type=float, action="append", help="squeeze's target rates")
+    ap.add_argument("--peer-bpp", type=float, action="append", help="the peers' target rates")
+    ap.add_argument("--timed-bpp", type=float, action="append",
+                    help="rates timed as medians of --repeat runs (others: once)")
+    ap.add_argument("--peers", default=",".join(ALL_PEERS))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json")
+    ap.add_argument("--plot")
+    ap.add_argument("--no-speed", action="store_true")
+    a = ap.parse_args(argv)
+    files = []
+    for p in map(Path, a.paths):
+        files += sorted(q for q in p.iterdir() if q.suffix.lower() in (".png", ".ppm", ".jpg")) \
+            if p.is_dir() else [p]
+    return run_bench(files, bpp_targets=a.bpp, peers=[x for x in a.peers.split(",") if x],
+                     repeat=a.repeat, json_path=a.json, plot_path=a.plot, speed=not a.no_speed,
+                     peer_targets=a.peer_bpp, timed_targets=a.timed_bpp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

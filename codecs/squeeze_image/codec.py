@@ -1,0 +1,421 @@
+"""FRAPPE-Image: squeeze's lossy learned image codec (see SPEC.md).
+
+The whole image is one container block: ``split`` yields the input file,
+``encode_block`` turns it into a payload, ``reconstruction`` gives the raw
+decoded image the container checks, ``decode_block`` returns that raw image
+and ``finish_output`` turns it into the PNG (or PPM/PGM) the user gets.
+
+Rate: ``bpp=X`` searches, per image, the channel count n and quantisation step
+D so that the whole .sqz file is within a few percent under X bits per pixel;
+``quality=Q`` (0..100, default 50) picks one (n, D) operating point for every
+image (constant quality, the rate varies with content; no search):
+Q maps log-linearly to the validation-set rate 0.01 * 200**(Q/100) bpp
+(Q 0: 0.01, Q 35: 0.064, Q 50: 0.14, Q 70: 0.41, Q 100: 2.0 bpp on
+photographs like the CID22 validation split).  ``level`` does not change
+FRAPPE's output.
+
+This module imports only the standard library; numpy, numba, Pillow and the
+weights load on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import threading
+from collections import OrderedDict
+from typing import Any, BinaryIO, Iterator
+
+from frappe_cli.codec import Codec
+from frappe_cli.errors import CorruptError, InputError, OptionError, UnsupportedError
+
+PAYLOAD_VERSION = 1
+MAX_FILE = 256 << 20  # largest input file read as one block
+FLAG_GREY, FLAG_ALPHA = 1, 2
+FMT_SHIFT = 2
+ALPHA_RAW, ALPHA_DELTA = 0, 1
+DEFAULT_QUALITY = 50.0
+# bytes the .sqz container adds around one block besides the JSON parameters
+# (header 31 with the codec id + block record 13 + xxh64 check 8 + index 17 + footer 24)
+_CONTAINER_FIXED = 93
+# the two ANS streams: 8-byte headers each + up to one flushed state word each
+_STREAM_FIXED = 24
+
+
+# container framing bytes per (codec config, payload size, raw size): see _container_bytes
+_OVERHEAD: dict[tuple[bytes, int, int], int] = {}
+
+
+def quality_rate(quality: float) -> float:
+    """The validation-set rate (bpp) a quality 0..100 stands for."""
+    return 0.01 * 200.0 ** (quality / 100.0)
+
+
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
+    v = 0
+    for shift in range(0, 35, 7):
+        if pos >= len(buf):
+            raise CorruptError("Compressed data is corrupt (image header truncated)")
+        b = buf[pos]
+        pos += 1
+        v |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return v, pos
+    raise CorruptError("Compressed data is corrupt (bad size field)")
+
+
+class FrappeCodec(Codec):
+    codec_id = "frappe"
+    bitstream_version = 1
+    lossless = False
+    fallback = "none"
+    description = ("FRAPPE-Image: learned lossy image codec (projection-pursuit encoder, "
+                   "--bpp X or --quality 0..100)")
+    options = {"bpp": float, "quality": float}
+
+    def __init__(self, level: int = 6, **params: Any):
+        super().__init__(level, **params)
+        bpp = params.get("bpp")
+        quality = params.get("quality")
+        if bpp is not None and quality is not None:
+            raise OptionError("frappe takes --bpp or --quality, not both")
+        if bpp is not None:
+            if isinstance(bpp, bool) or not isinstance(bpp, (int, float)) or not (
+                    0.001 <= float(bpp) <= 24.0):
+                raise OptionError(f"bpp must be a number in 0.001..24, not {bpp!r}")
+        if quality is not None:
+            if isinstance(quality, bool) or not isinstance(quality, (int, float)) or not (
+                    0.0 <= float(quality) <= 100.0):
+                raise OptionError(f"quality must be a number in 0..100, not {quality!r}")
+        self._cache: OrderedDict[bytes, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- blocks ----------------------------------------------------------------------
+    def block_size(self) -> int:
+        return MAX_FILE
+
+    def split(self, reader: BinaryIO, block_size: int) -> Iterator[tuple[bytes, Any]]:
+        from frappe_cli.codec import read_exact
+
+        limit = min(block_size, MAX_FILE)
+        data = read_exact(reader, limit + 1)
+        if len(data) > limit:
+            raise InputError(f"input too large for the image codec (over {limit} bytes; the "
+                             "whole image file is one block)")
+        if not data:
+            raise InputError("empty input is not an image")
+        yield data, None
+
+    def memory_usage(self) -> int:
+        return 1 << 30
+
+    @staticmethod
+    def _model():
+        from squeeze_image import model
+
+        return model.load()
+
+    # -- rate --------------------------------------------------------------------------
+    def _container_bytes(self, payload_len: int, raw_len: int) -> int:
+        """Bytes the .sqz container adds around one block of this codec (header with
+        the parameters, block record, default xxh64 check, index, footer), measured
+        by framing a dummy payload of the given size: exact for whatever container
+        version is installed."""
+        from frappe_cli import container
+
+        key = (container.canonical_json(self.get_config()), payload_len, raw_len)
+        hit = _OVERHEAD.get(key)
+        if hit is not None:
+            return hit
+
+        outer = self
+
+        class _Probe(FrappeCodec):
+            def split(self, reader, block_size):
+                yield b"\0", None
+
+            def encode_block(self, data, hint=None):
+                return bytes(payload_len)
+
+            def reconstruction(self, data, payload):
+                return bytes(raw_len)
+
+        probe = _Probe(outer.level, **outer.params)
+        try:
+            n = len(container.compress(b"\0", probe)) - payload_len
+        except Exception:  # noqa: BLE001 - an estimate is enough if probing fails
+            n = _CONTAINER_FIXED + len(container.canonical_json(self.get_config()))
+        if len(_OVERHEAD) > 256:
+            _OVERHEAD.clear()
+        _OVERHEAD[key] = n
+        return n
+
+    def _overhead_bits(self, header_len: int, alpha_len: int, payload_len: int = 0,
+                       raw_len: int = 1) -> int:
+        return 8 * (self._container_bytes(payload_len, raw_len) + header_len + _STREAM_FIXED
+                    + alpha_len)
+
+    def _path_point(self, mdl, rate: float) -> tuple[int, int]:
+        import numpy as np
+
+        lr = math.log(max(rate, 1e-6))
+        grid = np.log(mdl.path_bpp)
+        i = int(np.clip(np.searchsorted(grid, lr), 0, grid.size - 1))
+        if i > 0 and abs(grid[i - 1] - lr) < abs(grid[i] - lr):
+            i -= 1
+        return int(mdl.path_n[i]), int(mdl.path_d[i])
+
+    def _choose(self, mdl, img, pic, header_len: int, alpha_len: int):
+        """(n, D, ys) for this image; ys are the unquantised latents of channels < n."""
+        bpp = self.params.get("bpp")
+        if bpp is None:
+            q = float(self.params.get("quality", DEFAULT_QUALITY))
+            n, D = self._path_point(mdl, quality_rate(q))
+            return n, D, mdl.analysis(img, n)
+        return self._search(mdl, img, pic, float(bpp), header_len, alpha_len)
+
+    def _search(self, mdl, img, pic, bpp, header_len, alpha_len):
+        """Largest rate <= the budget: channel count from the fitted path, then D."""
+        from squeeze_image import entropy, image
+
+        npix = pic.width * pic.height
+        # ideal code length -> real streams: constriction's fixed-point probabilities
+        # cost up to ~0.1 % more than the ideal length
+        raw_len = image.raw_size(pic.width, pic.height,
+                                 (1 if pic.grey else 3) + (1 if pic.alpha is not None else 0))
+        approx = max(0, int(bpp * npix / 8))
+        budget = 0.998 * (bpp * npix - self._overhead_bits(header_len, alpha_len, approx, raw_len))
+        n, D0 = self._path_point(mdl, max(budget, 1.0) / npix)
+        if budget <= 0:
+            return n, entropy.D_MAX, mdl.analysis(img, n)
+        ys_all = mdl.analysis(img, min(mdl.n_ch, n + 2))
+        cache: dict[tuple[int, int], float] = {}
+
+        def bits(nn: int, D: int) -> float:
+            key = (nn, D)
+            if key not in cache:
+                qs = [entropy.quantise(y, D) for y in ys_all[:nn]]
+                cache[key] = entropy.estimate_bits(mdl, qs, nn, D)
+            return cache[key]
+
+        lo_lim, hi_lim = entropy.D_MIN, entropy.D_MAX
+        D_guess = D0
+        tried: set[int] = set()
+        while True:
+            if n > len(ys_all):
+                ys_all = mdl.analysis(img, min(mdl.n_ch, n + 2))
+            tried.add(n)
+            D, status = self._solve_step(lambda d: bits(n, d), budget, D_guess, lo_lim, hi_lim)
+            if status > 0 and n < mdl.n_ch and n + 1 not in tried:
+                n += 1  # even the finest step leaves budget unused: one more channel
+                D_guess = hi_lim
+                continue
+            if status < 0 and n > 1 and n - 1 not in tried:
+                n -= 1  # even the coarsest step is too large: one channel fewer
+                D_guess = lo_lim
+                continue
+            return n, D, ys_all[:n]
+
+    @staticmethod
+    def _solve_step(f, budget: float, D0: int, lo_lim: int, hi_lim: int) -> tuple[int, int]:
+        """Smallest step D (most bits) with f(D) <= budget; f decreases with D.
+
+        Secant steps on (log D, log bits) inside a shrinking bracket; stops as soon
+        as a fitting D uses >= 97 % of the budget.  Returns (D, status): status
+        +1 if even lo_lim leaves > 3 % of the budget unused, -1 if even hi_lim is
+        over budget."""
+        lo = hi = None  # lo: a step known over budget, hi: a step known to fit
+        f_lo = f_hi = 0.0
+        D = min(max(int(D0), lo_lim), hi_lim)
+        aim = budget * 0.985
+        side_run = 0
+        for _ in range(24):
+            v = f(D)
+            if v <= budget:
+                side_run = side_run + 1 if lo is not None and hi is not None and D < hi else 0
+                hi, f_hi = D, v
+                if v >= 0.97 * budget:
+                    break
+            else:
+                lo, f_lo = D, v
+            if hi is None:  # everything so far is over budget: coarser
+                if D >= hi_lim:
+                    break
+                nxt = min(hi_lim, max(D + 1, int(round(D * v / aim))))
+            elif lo is None:  # everything so far fits: finer
+                if D <= lo_lim:
+                    break
+                nxt = max(lo_lim, min(D - 1, int(round(D * v / aim))))
+            else:
+                if hi - lo <= 1:
+                    break
+                t = (math.log(f_lo) - math.log(aim)) / max(math.log(f_lo) - math.log(f_hi), 1e-12)
+                nxt = int(round(math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo)))))
+                if not lo < nxt < hi or side_run >= 2:
+                    nxt = (lo + hi) // 2  # bisection when the secant stalls
+                    side_run = 0
+            D = nxt
+        if hi is None:
+            return hi_lim, -1
+        if hi == lo_lim and f_hi < 0.97 * budget:
+            return hi, 1
+        return hi, 0
+
+    # -- encode ------------------------------------------------------------------------
+    def encode_block(self, data: bytes, hint: Any = None) -> bytes:
+        from squeeze_image import image
+
+        return self.encode_picture(image.read_picture(bytes(data)))
+
+    def encode_picture(self, pic) -> bytes:
+        """Pixels (an ``image.Picture``) -> payload: the codec's whole encoder."""
+        import numpy as np
+
+        from squeeze_image import entropy
+
+        mdl = self._model()
+        if not mdl.has_ctx or mdl.path_bpp is None:
+            raise UnsupportedError("the image model file has no entropy tables")
+        h0, w0 = pic.height, pic.width
+        mp = mdl.max_patch
+        H = -(-h0 // mp) * mp
+        W = -(-w0 // mp) * mp
+        img = pic.rgb
+        if (H, W) != (h0, w0):
+            img = np.pad(img, ((0, H - h0), (0, W - w0), (0, 0)), mode="edge")
+        alpha_blob = self._alpha_blob(pic.alpha) if pic.alpha is not None else b""
+        flags = (FLAG_GREY if pic.grey else 0) | (FLAG_ALPHA if alpha_blob else 0)
+        flags |= pic.fmt << FMT_SHIFT
+        head0 = (bytes([PAYLOAD_VERSION]) + bytes.fromhex(mdl.ident) + _varint(w0)
+                 + _varint(h0) + bytes([flags]))
+        n, D, ys = self._choose(mdl, img, pic, len(head0) + 3, len(alpha_blob))
+        qs = [entropy.quantise(y, D) for y in ys[:n]]
+        streams = entropy.encode(mdl, qs, n, D)
+        payload = head0 + bytes([n]) + struct.pack("<H", D) + streams + alpha_blob
+        with self._lock:
+            self._cache[payload] = (qs, n, D, H, W, pic)
+            while len(self._cache) > 4:
+                self._cache.popitem(last=False)
+        return payload
+
+    @staticmethod
+    def _alpha_blob(alpha) -> bytes:
+        import numpy as np
+        import zstandard
+
+        raw = alpha.tobytes()
+        d = alpha.astype(np.int16)
+        d[:, 1:] -= alpha[:, :-1].astype(np.int16)
+        delta = (d & 0xFF).astype(np.uint8).tobytes()
+        best = None
+        for method, buf in ((ALPHA_RAW, raw), (ALPHA_DELTA, delta)):
+            z = zstandard.ZstdCompressor(level=19, write_content_size=True,
+                                         write_checksum=False).compress(buf)
+            if best is None or len(z) < len(best[1]):
+                best = (method, z)
+        return bytes([best[0]]) + best[1]
+
+    def reconstruction(self, data: bytes, payload: bytes) -> bytes:
+        from squeeze_image import image
+
+        with self._lock:
+            hit = self._cache.pop(bytes(payload), None)
+        if hit is None:  # not made by this instance: decode the payload itself
+            return self._decode(payload)[0]
+        qs, n, D, H, W, pic = hit
+        mdl = self._model()
+        rgb = mdl.synthesis(qs, n, D / 256.0, H, W, pic.height, pic.width)
+        return image.make_raw(rgb, pic.grey, pic.alpha, pic.fmt)
+
+    # -- decode ------------------------------------------------------------------------
+    def decode_block(self, payload: bytes, size: int) -> bytes:
+        raw, _ = self._decode(payload, size)
+        return raw
+
+    def _decode(self, payload: bytes, size: int | None = None) -> tuple[bytes, tuple]:
+        import numpy as np
+
+        from squeeze_image import entropy, image
+
+        buf = memoryview(bytes(payload))
+        if len(buf) < 12:
+            raise CorruptError("Compressed data is corrupt (image payload too short)")
+        if buf[0] != PAYLOAD_VERSION:
+            raise UnsupportedError(f"Unsupported options: FRAPPE payload version {buf[0]}")
+        mdl = self._model()
+        ident = bytes(buf[1:9]).hex()
+        if ident != mdl.ident:
+            raise UnsupportedError(f"Unsupported options: encoded with FRAPPE model {ident}, "
+                                   f"this build has {mdl.ident}")
+        w0, pos = _read_varint(buf, 9)
+        h0, pos = _read_varint(buf, pos)
+        if pos + 4 > len(buf):
+            raise CorruptError("Compressed data is corrupt (image header truncated)")
+        flags, n = buf[pos], buf[pos + 1]
+        (D,) = struct.unpack_from("<H", buf, pos + 2)
+        pos += 4
+        fmt = flags >> FMT_SHIFT
+        if flags & ~0x0F or fmt not in (image.FMT_PNG, image.FMT_PNM):
+            raise CorruptError("Compressed data is corrupt (image flags)")
+        if not 1 <= n <= mdl.n_ch or not entropy.D_MIN <= D <= entropy.D_MAX:
+            raise CorruptError("Compressed data is corrupt (image rate parameters)")
+        try:
+            image.check_dims(w0, h0)
+        except InputError:
+            raise CorruptError("Compressed data is corrupt (image size)") from None
+        grey = bool(flags & FLAG_GREY)
+        has_alpha = bool(flags & FLAG_ALPHA)
+        channels = (1 if grey else 3) + (1 if has_alpha else 0)
+        if size is not None and size != image.raw_size(w0, h0, channels):
+            raise CorruptError("Compressed data is corrupt (image size does not match the block)")
+        mp = mdl.max_patch
+        H = -(-h0 // mp) * mp
+        W = -(-w0 // mp) * mp
+        shapes = [mdl.channel_shape(k, H, W) for k in range(mdl.n_ch)]
+        qs, end = entropy.decode(mdl, buf, pos, n, D, shapes)
+        alpha = None
+        if has_alpha:
+            alpha = self._alpha_decode(buf[end:], w0, h0)
+        elif end != len(buf):
+            raise CorruptError("Compressed data is corrupt (trailing bytes in the image payload)")
+        rgb = mdl.synthesis(qs, n, D / 256.0, H, W, h0, w0)
+        return image.make_raw(rgb, grey, alpha, fmt), (n, D)
+
+    @staticmethod
+    def _alpha_decode(buf: memoryview, w: int, h: int):
+        import numpy as np
+        import zstandard
+
+        if len(buf) < 2 or buf[0] not in (ALPHA_RAW, ALPHA_DELTA):
+            raise CorruptError("Compressed data is corrupt (alpha plane)")
+        z = bytes(buf[1:])
+        try:
+            fp = zstandard.get_frame_parameters(z)
+            if fp.content_size != w * h:
+                raise CorruptError("Compressed data is corrupt (alpha plane size)")
+            raw = zstandard.ZstdDecompressor().decompress(z, max_output_size=w * h)
+        except zstandard.ZstdError as exc:
+            raise CorruptError(f"Compressed data is corrupt (alpha plane: {exc})") from None
+        if len(raw) != w * h:
+            raise CorruptError("Compressed data is corrupt (alpha plane size)")
+        a = np.frombuffer(raw, np.uint8).reshape(h, w)
+        if buf[0] == ALPHA_DELTA:
+            a = np.cumsum(a.astype(np.uint8), axis=1, dtype=np.uint8)
+        return np.ascontiguousarray(a)
+
+    def finish_output(self, data: bytes) -> bytes:
+        from squeeze_image import image
+
+        return image.raw_to_file(data)

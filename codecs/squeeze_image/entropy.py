@@ -1,0 +1,170 @@
+"""Latent entropy coding: the integer causal context model driving constriction.
+
+Every channel k < n is coded in order, in wavefront order (wave t = 2i + j).
+A symbol's model is row ``bucket`` of channel k's frequency table, where the
+bucket and the predicted mean m come from already decoded values only
+(``kernels._ctx_at``): W, WW, N, NW, NE, NN and the three previous channels at
+the same place.  The coded symbol is the residual r = q - m (clipped to an escape
+symbol beyond +-K, whose magnitude goes to a second stream).  All of it is
+integer arithmetic, so encoder and decoder agree on every machine.
+
+The encoder codes all channels with one vectorised constriction call per
+stream; the decoder needs the earlier waves first, so it decodes one wave per
+call (vectorised over the wave).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from frappe_cli.errors import CorruptError
+from squeeze_image.model import ESC_LEN, ESC_SPLIT
+
+D_ONE = 256  # quantisation step D / 256
+D_MIN, D_MAX = 16, 2048  # step 1/16 .. 8
+
+
+def step_c0(model, k: int, D: int) -> int:
+    """Base activity of channel k at step D (integer division: exact everywhere)."""
+    return (int(model.ctx_c0[k]) * D_ONE) // D
+
+
+def qlimit(D: int) -> int:
+    """Largest |q| at step D: y in [-127, 127] -> round(y * 256 / D) (2032 at D = 16)."""
+    return (127 * D_ONE + D // 2) // D
+
+
+def quantise(y: np.ndarray, D: int) -> np.ndarray:
+    """q = round(y / (D / 256)), clipped to +-qlimit(D) (encoder only)."""
+    q = np.rint(y * np.float32(D_ONE / D))
+    lim = qlimit(D)
+    return np.clip(q, -lim, lim).astype(np.int32)
+
+
+def padded(q: np.ndarray) -> np.ndarray:
+    """The kernels' zero-padded grid (h + 2, w + 3), value (i, j) at [i + 2, j + 2]."""
+    h, w = q.shape
+    qp = np.zeros((h + 2, w + 3), np.int32)
+    qp[2:, 2:w + 2] = q
+    return qp
+
+
+def channel_params(model, qs: list[np.ndarray], k: int, shape: tuple[int, int], D: int):
+    """(p0, p1, p2, prm) for channel k: the previous three channels (an all-zero grid
+    where absent) and the kernels' int64 parameter vector."""
+    from squeeze_image import kernels as kk
+
+    h, w = shape
+    prm = np.zeros(kk.PRM_LEN, np.int64)
+    prm[kk.PRM_K] = model.K
+    prm[kk.PRM_LIM] = qlimit(D)
+    prm[kk.PRM_C0] = step_c0(model, k, D)
+    prm[kk.PRM_WMU:kk.PRM_WMU + kk.N_MU] = model.ctx_wmu[k]
+    prm[kk.PRM_VSC:kk.PRM_VSC + kk.N_SC] = model.ctx_vsc[k]
+    prm[kk.PRM_BASE] = k * model.freqs.shape[1]
+    prev = []
+    zero = None
+    for t in range(3):
+        j = k - 1 - t
+        if j < 0:
+            if zero is None:
+                zero = np.zeros((h, w), np.int32)
+            prev.append(zero)
+            continue
+        r = h // qs[j].shape[0]
+        sh = r.bit_length() - 1
+        if r != 1 << sh or qs[j].shape[0] << sh != h or qs[j].shape[1] << sh != w:
+            raise ValueError("channel grids must nest by powers of two")
+        prm[kk.PRM_SH + t] = sh
+        prev.append(qs[j])
+    return prev[0], prev[1], prev[2], prm
+
+
+def estimate_bits(model, qs: list[np.ndarray], n: int, D: int) -> float:
+    """Ideal code length (bits) of channels 0..n-1 under the context model."""
+    from squeeze_image import kernels as kk
+
+    total = 0
+    for k in range(n):
+        p0, p1, p2, prm = channel_params(model, qs, k, qs[k].shape, D)
+        total += kk.ctx_channel_bits(padded(qs[k]), p0, p1, p2, prm, model.ctx_thr,
+                                     model.cost[k], model.esc_cost)
+    return total / 256.0
+
+
+def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
+    """Code channels 0..n-1; returns the two constriction streams, concatenated."""
+    from frappe_cli.coding import ans
+    from squeeze_image import kernels as kk
+
+    table, esc_table = model.freq_table()
+    total = sum(int(qs[k].size) for k in range(n))
+    sym = np.empty(total, np.int32)
+    idx = np.empty(total, np.int64)
+    esc = np.empty(total, np.int64)
+    n_esc = 0
+    pos = 0
+    for k in range(n):
+        m = qs[k].size
+        p0, p1, p2, prm = channel_params(model, qs, k, qs[k].shape, D)
+        n_esc = kk.ctx_channel_encode(padded(qs[k]), p0, p1, p2, prm, model.ctx_thr,
+                                      sym[pos:pos + m], idx[pos:pos + m], esc, n_esc)
+        pos += m
+    main = ans.Encoder("ans")
+    main.categorical_indexed(sym, table, idx)
+    side = ans.Encoder("ans")
+    e = esc[:n_esc]
+    if n_esc and int(e.max()) >= ESC_LEN:  # cannot happen: |q| <= qlimit(D_MIN)
+        raise ValueError("latent escape value out of range")
+    pairs = np.empty(2 * n_esc, np.int32)
+    pairs[0::2] = e // ESC_SPLIT
+    pairs[1::2] = e % ESC_SPLIT
+    side.categorical_indexed(pairs, esc_table, np.arange(2 * n_esc, dtype=np.int64) % 2)
+    return main.finish() + side.finish()
+
+
+def decode(model, data: memoryview, offset: int, n: int, D: int,
+           shapes: list[tuple[int, int]]) -> tuple[list[np.ndarray], int]:
+    """Inverse of :func:`encode`; returns the channels and the offset after the streams."""
+    from frappe_cli.coding import ans
+    from squeeze_image import kernels as kk
+
+    table, esc_table = model.freq_table()
+    main = ans.Decoder(data, "ans", offset=offset)
+    side = ans.Decoder(data, "ans", offset=main.end)
+    total = sum(h * w for h, w in shapes[:n])
+    if main.expected != total:
+        raise CorruptError("Compressed data is corrupt (latent symbol count mismatch)")
+    if side.expected > 2 * total:
+        raise CorruptError("Compressed data is corrupt (escape count too large)")
+    qs: list[np.ndarray] = []
+    K = model.K
+    esc_hi = 2 * K + 2
+    thr = model.ctx_thr
+    step = kk.ctx_wave_step
+    for k in range(n):
+        h, w = shapes[k]
+        qp = np.zeros((h + 2, w + 3), np.int32)
+        p0, p1, p2, prm = channel_params(model, qs, k, (h, w), D)
+        wave = min(h, (w + 1) // 2 + 1)
+        mrow = np.empty(wave, np.int64)
+        brow = np.empty(wave, np.int64)
+        alt_idx = np.arange(2 * wave, dtype=np.int64) % 2
+        sym = np.zeros(1, np.int32)
+        ev = alt_idx[:1]
+        n_waves = 2 * (h - 1) + w
+        for t in range(n_waves + 1):
+            cnt = step(qp, t, sym, ev, prm, thr, p0, p1, p2, mrow, brow)
+            if cnt < 0:
+                raise CorruptError("Compressed data is corrupt (latent value out of range)")
+            if t == n_waves:
+                break
+            sym = main.categorical_indexed(table, brow[:cnt])
+            n_e = int(np.count_nonzero((sym == 0) | (sym == esc_hi)))
+            if n_e:
+                hl = side.categorical_indexed(esc_table, alt_idx[:2 * n_e])
+                ev = hl[0::2].astype(np.int64) * ESC_SPLIT + hl[1::2]
+        qs.append(np.ascontiguousarray(qp[2:, 2:w + 2]))
+    main.finish()
+    side.finish()
+    return qs, side.end

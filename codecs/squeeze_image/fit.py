@@ -1,0 +1,217 @@
+"""Fitting the integer context model and the rate-control path (export time only).
+
+Called by ``models/train_frappe.py export`` after training:
+
+* :func:`fit_tables` turns the trained Laplace context model into integers
+  (fixed-point mean weights and scale-activity weights) and counts, over the
+  TRAINING split's latents at several quantisation steps, the residual
+  histogram of every (channel, scale bucket): these become the integer
+  frequency tables constriction codes with (smoothed with a discretised
+  Laplace prior, every entry >= 1, rows summing to 2**16).
+* :func:`fit_path` measures, on the held-out VALIDATION split, mean bpp and PSNR
+  of every (channel count n, step D) pair and keeps, for a grid of target rates,
+  the n with the best PSNR there and the D that reaches it on average.  The
+  codec's rate control starts from that table.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+K = 20  # residual alphabet -K..K plus two escape symbols
+SIGMAS = 0.1 * (600.0 ** (np.arange(24) / 23.0))  # bucket thresholds (q units), 0.1..60
+TOTAL = 1 << 16
+FIT_STEPS = (32, 64, 90, 128, 180, 256, 320, 400, 512, 640, 800, 1024, 1400, 2048)
+PATH_STEPS = (16, 32, 64, 90, 128, 170, 225, 300, 400, 530, 700, 930, 1240, 1600, 2048)
+PATH_GRID = np.exp(np.linspace(math.log(0.01), math.log(2.0), 97))
+
+
+def _to_freqs(counts: np.ndarray, prior: np.ndarray, prior_weight: float) -> np.ndarray:
+    """Counts + prior pseudo-counts -> integer row with sum TOTAL and every entry >= 1."""
+    n = counts.sum()
+    p = (counts + prior_weight * prior / prior.sum()) / (n + prior_weight)
+    f = np.maximum(1, np.floor(p * (TOTAL - p.size)).astype(np.int64))
+    f[np.argmax(f)] += TOTAL - f.sum()
+    assert f.min() >= 1 and f.sum() == TOTAL
+    return f
+
+
+def _laplace_prior(sigma: float) -> np.ndarray:
+    """Discretised Laplace over residuals -K..K, tails in the two escape symbols."""
+    b = max(sigma, 0.05) / math.sqrt(2.0)
+    edges = np.arange(-K - 0.5, K + 1.5)  # 2K+2 edges
+    cdf = np.where(edges < 0, 0.5 * np.exp(edges / b), 1 - 0.5 * np.exp(-edges / b))
+    mid = np.diff(cdf)
+    return np.concatenate([[cdf[0]], mid, [1 - cdf[-1]]]) + 1e-9
+
+
+def _features(qs: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's context features for every position of channel k (numpy mirror of
+    ``kernels._ctx_at``): mean features (m, 9) and activity features (m, 14), float64."""
+    q = qs[k].astype(np.int64)
+    h, w = q.shape
+    pad = np.zeros((h + 2, w + 4), np.int64)
+    pad[2:, 2:-2] = q
+    n = pad[1:h + 1, 2:w + 2]
+    nw = pad[1:h + 1, 1:w + 1]
+    ne = pad[1:h + 1, 3:w + 3]
+    nn = pad[0:h, 2:w + 2]
+    wv = pad[2:h + 2, 1:w + 1]
+    ww = pad[2:h + 2, 0:w]
+    prev = []
+    for t in range(3):
+        j = k - 1 - t
+        if j < 0:
+            prev.append(np.zeros_like(q))
+            continue
+        r = h // qs[j].shape[0]
+        prev.append(np.repeat(np.repeat(qs[j].astype(np.int64), r, 0), r, 1))
+    mu_f = np.stack([n, nw, ne, nn, wv, ww] + prev, -1).reshape(-1, 9)
+    grads = np.stack([np.abs(n - nw), np.abs(n - ne), np.abs(n - nn), np.abs(wv - nw),
+                      np.abs(wv - ww)], -1).reshape(-1, 5)
+    sc_f = np.concatenate([np.abs(mu_f), grads], 1)
+    return mu_f.astype(np.float64), sc_f.astype(np.float64)
+
+
+def fit_ctx_ls(model, imgs: np.ndarray, steps=(90, 256, 1024), log=print) -> dict:
+    """Least-squares context model on training latents.
+
+    Mean: ridge regression of q on the 9 causal values.  Activity: least squares of
+    |q - m| on (256 / D, the 14 magnitude features), i.e. E|r| ~ c0 / step + V . f.
+    Weights in 1/4096 (kernels.FP)."""
+    from squeeze_image import entropy
+    from squeeze_image.kernels import FP, N_MU, N_SC
+
+    one = 1 << FP
+    n_ch = model.n_ch
+    A = [np.zeros((N_MU, N_MU)) for _ in range(n_ch)]
+    bvec = [np.zeros(N_MU) for _ in range(n_ch)]
+    data = [[] for _ in range(n_ch)]
+    rng = np.random.default_rng(0)
+    for im in imgs:
+        ys = model.analysis(im, n_ch)
+        for D in steps:
+            qs = [entropy.quantise(y, D) for y in ys]
+            for k in range(n_ch):
+                mf, sf = _features(qs, k)
+                t = qs[k].reshape(-1).astype(np.float64)
+                A[k] += mf.T @ mf
+                bvec[k] += mf.T @ t
+                if t.size > 4096:  # the activity fit needs far fewer samples
+                    sel = rng.choice(t.size, 4096, replace=False)
+                    mf, sf, t = mf[sel], sf[sel], t[sel]
+                data[k].append((mf, sf, t, D))
+    wmu = np.zeros((n_ch, N_MU), np.int64)
+    vsc = np.zeros((n_ch, N_SC), np.int64)
+    c0 = np.zeros(n_ch, np.int64)
+    for k in range(n_ch):
+        reg = 1e-4 * np.trace(A[k]) / N_MU + 1e-6
+        w = np.linalg.solve(A[k] + reg * np.eye(N_MU), bvec[k])
+        wmu[k] = np.round(w * one).astype(np.int64)
+        X, y = [], []
+        for mf, sf, t, D in data[k]:
+            m = np.clip(np.floor(mf @ (wmu[k] / one) + 0.5), -127, 127)
+            X.append(np.concatenate([np.full((sf.shape[0], 1), 256.0 / D), sf], 1))
+            y.append(np.abs(t - m))
+        X = np.concatenate(X)
+        y = np.concatenate(y)
+        coef = np.linalg.lstsq(X, y, rcond=None)[0]
+        c0[k] = int(round(max(coef[0], 0.0) * one))
+        vsc[k] = np.round(coef[1:] * one).astype(np.int64)
+        log(f"ctx fit channel {k}: mean weights {np.round(w, 3).tolist()}, "
+            f"E|r| = {coef[0]:.3f}/step + {np.round(coef[1:], 3).tolist()}")
+    return {"ctx_K": np.int32(K), "ctx_wmu": wmu, "ctx_vsc": vsc, "ctx_c0": c0,
+            "ctx_thr": np.round(SIGMAS * one).astype(np.int64)}
+
+
+def fit_tables(arrays: dict, imgs: np.ndarray, log=print) -> dict:
+    from squeeze_image import entropy, kernels as kk
+    from squeeze_image.model import ESC_LEN, ESC_SPLIT, Model
+
+    out = fit_ctx_ls(Model(arrays, "fit"), imgs[::3], log=log)
+    model = Model({**arrays, **out, "ctx_freqs": np.ones((1, 1, 1)),
+                   "esc_freqs": np.ones((2, ESC_SPLIT))}, "fit")
+    nb1 = len(SIGMAS) + 1
+    A = 2 * K + 3
+    counts = np.zeros((model.n_ch, nb1, A), np.int64)
+    esc_counts = np.zeros(ESC_LEN, np.int64)
+    for im in imgs:
+        ys = model.analysis(im, model.n_ch)
+        for D in FIT_STEPS:
+            qs = [entropy.quantise(y, D) for y in ys]
+            for k in range(model.n_ch):
+                p0, p1, p2, prm = entropy.channel_params(model, qs, k, qs[k].shape, D)
+                m = qs[k].size
+                sym = np.empty(m, np.int32)
+                bkt = np.empty(m, np.int64)
+                esc = np.empty(m, np.int64)
+                ne = kk.ctx_channel_encode(entropy.padded(qs[k]), p0, p1, p2, prm, model.ctx_thr,
+                                           sym, bkt, esc, 0)
+                bkt -= prm[kk.PRM_BASE]
+                np.add.at(counts[k], (bkt, sym), 1)
+                if ne:
+                    esc_counts += np.bincount(np.minimum(esc[:ne], ESC_LEN - 1), minlength=ESC_LEN)
+    freqs = np.zeros_like(counts)
+    centres = np.concatenate([[SIGMAS[0] * 0.7], np.sqrt(SIGMAS[:-1] * SIGMAS[1:]), [SIGMAS[-1] * 1.4]])
+    for k in range(model.n_ch):
+        for b in range(nb1):
+            freqs[k, b] = _to_freqs(counts[k, b], _laplace_prior(centres[b]), 30.0)
+    out["ctx_freqs"] = freqs.astype(np.int32)
+    hi = np.bincount(np.arange(ESC_LEN) // ESC_SPLIT, weights=esc_counts, minlength=ESC_SPLIT)
+    lo = np.bincount(np.arange(ESC_LEN) % ESC_SPLIT, weights=esc_counts, minlength=ESC_SPLIT)
+    out["esc_freqs"] = np.stack([
+        _to_freqs(hi, 0.5 ** np.arange(ESC_SPLIT), 20.0),
+        _to_freqs(lo, 0.97 ** np.arange(ESC_SPLIT), 20.0)]).astype(np.int32)
+    out["fit_counts"] = counts.astype(np.int64)
+    return out
+
+
+def fit_path(arrays: dict, val: np.ndarray, log=print) -> dict:
+    """Mean (bpp, PSNR) per (n, D) on the validation split -> best n per target rate."""
+    from squeeze_image import entropy
+    from squeeze_image.model import Model
+
+    model = Model(arrays, "fit")
+    ns = list(range(1, model.n_ch + 1))
+    bpp = np.zeros((len(ns), len(PATH_STEPS)))
+    mse = np.zeros((len(ns), len(PATH_STEPS)))
+    for im in val:
+        H, W, _ = im.shape
+        ys = model.analysis(im, model.n_ch)
+        ref = im.astype(np.float64)
+        for di, D in enumerate(PATH_STEPS):
+            qs = [entropy.quantise(y, D) for y in ys]
+            for ni, n in enumerate(ns):
+                bits = entropy.estimate_bits(model, qs, n, D)
+                rec = model.synthesis(qs, n, D / 256.0, H, W, H, W)
+                bpp[ni, di] += bits / (H * W) / len(val)
+                mse[ni, di] += np.mean((rec - ref) ** 2) / len(val)
+    psnr = 10 * np.log10(255.0 ** 2 / mse)
+    for ni, n in enumerate(ns):
+        log(f"path n={n}: " + " ".join(f"D{D}:{b:.4f}/{p:.2f}" for D, b, p in
+                                        zip(PATH_STEPS, bpp[ni], psnr[ni])))
+    path_n = np.zeros(PATH_GRID.size, np.int64)
+    path_d = np.zeros(PATH_GRID.size, np.int64)
+    lsteps = np.log(np.array(PATH_STEPS, np.float64))
+    for gi, R in enumerate(PATH_GRID):
+        best = None
+        for ni, n in enumerate(ns):
+            lb = np.log(bpp[ni])  # decreasing in D
+            if not lb[-1] <= math.log(R) <= lb[0]:
+                continue
+            x = np.interp(math.log(R), lb[::-1], np.arange(len(PATH_STEPS))[::-1].astype(float))
+            p = np.interp(x, np.arange(len(PATH_STEPS)), psnr[ni])
+            d = math.exp(np.interp(x, np.arange(len(PATH_STEPS)), lsteps))
+            if best is None or p > best[0]:
+                best = (p, n, d)
+        if best is None:  # outside every n's range: nearest end of the model's range
+            if R < bpp[:, -1].min():
+                best = (0, int(ns[int(np.argmin(bpp[:, -1]))]), PATH_STEPS[-1])
+            else:
+                best = (0, ns[-1], PATH_STEPS[0])
+        path_n[gi] = best[1]
+        path_d[gi] = int(round(min(max(best[2], PATH_STEPS[0]), PATH_STEPS[-1])))
+    return {"path_bpp": PATH_GRID.astype(np.float64), "path_n": path_n, "path_d": path_d,
+            "val_bpp": bpp, "val_psnr": psnr, "val_steps": np.array(PATH_STEPS, np.int64)}

@@ -1,0 +1,145 @@
+"""Image input/output for FRAPPE-Image: Pillow parsing, the raw reconstruction format.
+
+Raw reconstruction (what ``decode_block`` returns and the container checks)::
+
+    b"FRAW" | u8 version = 1 | u8 channels (1 L, 2 LA, 3 RGB, 4 RGBA)
+    | u8 output format (0 PNG, 1 PNM) | u8 0 | u32 width | u32 height   (little-endian)
+    | height x width x channels uint8, row-major, channels interleaved
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from frappe_cli.errors import CorruptError, InputError
+
+RAW_MAGIC = b"FRAW"
+RAW_HEAD = struct.Struct("<4sBBBBII")
+FMT_PNG, FMT_PNM = 0, 1
+MAX_PIXELS = 40_000_000  # 8K UHD (33.2 MPx) fits; decoder memory stays < ~2 GB
+MAX_SIDE = 1 << 16
+
+
+@dataclass
+class Picture:
+    rgb: np.ndarray  # (H, W, 3) uint8 (grey images replicated to RGB)
+    grey: bool
+    alpha: np.ndarray | None  # (H, W) uint8
+    fmt: int
+
+    @property
+    def height(self) -> int:
+        return self.rgb.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.rgb.shape[1]
+
+
+def check_dims(w: int, h: int) -> None:
+    if w < 1 or h < 1:
+        raise InputError("image has no pixels")
+    if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
+        raise InputError(f"image too large for FRAPPE ({w}x{h}; limit {MAX_PIXELS} pixels, "
+                         f"{MAX_SIDE} per side)")
+
+
+def read_picture(data: bytes) -> Picture:
+    """8-bit RGB / greyscale (with or without alpha) PNG, PPM/PGM or JPEG -> Picture."""
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - pillow is a dependency
+        raise InputError(f"the image codec needs Pillow ({exc})") from None
+    Image.MAX_IMAGE_PIXELS = None  # our own limit below, before decoding pixels
+    try:
+        im = Image.open(io.BytesIO(data))
+    except Exception:
+        raise InputError("not an image FRAPPE can read (PNG, PPM/PGM or JPEG, 8-bit RGB or "
+                         "greyscale)") from None
+    fmt_name = (im.format or "").upper()
+    if fmt_name not in ("PNG", "PPM", "JPEG"):
+        raise InputError(f"unsupported image format {fmt_name or 'unknown'} (FRAPPE takes PNG, "
+                         "PPM/PGM and JPEG)")
+    if getattr(im, "n_frames", 1) > 1:
+        raise InputError("animated images are not supported")
+    w, h = im.size
+    check_dims(w, h)
+    mode = im.mode
+    if mode == "P":
+        mode_to = "RGBA" if ("transparency" in im.info or im.palette.mode == "RGBA") else "RGB"
+    elif mode == "1":
+        mode_to = "L"
+    elif mode in ("L", "LA", "RGB", "RGBA"):
+        mode_to = mode
+    else:
+        raise InputError(f"unsupported pixel mode {mode} (FRAPPE takes 8-bit RGB and greyscale, "
+                         "with or without alpha)")
+    if mode in ("L", "RGB") and "transparency" in im.info:
+        mode_to = mode + "A" if mode == "L" else "RGBA"
+    try:
+        im = im.convert(mode_to)
+        arr = np.asarray(im, dtype=np.uint8)
+    except Exception as exc:
+        raise InputError(f"cannot decode the image ({exc})") from None
+    grey = mode_to in ("L", "LA")
+    alpha = None
+    if mode_to in ("LA", "RGBA"):
+        alpha = np.ascontiguousarray(arr[..., -1])
+        arr = arr[..., :-1]
+        if (alpha == 255).all():
+            alpha = None
+    if grey:
+        g = arr if arr.ndim == 2 else arr[..., 0]
+        rgb = np.repeat(g[:, :, None], 3, axis=2)
+    else:
+        rgb = np.ascontiguousarray(arr)
+    return Picture(rgb, grey, alpha, FMT_PNM if fmt_name == "PPM" else FMT_PNG)
+
+
+def grey_of(rgb: np.ndarray) -> np.ndarray:
+    """Integer luma (ITU-R 601 weights), exact and identical everywhere."""
+    r = rgb[..., 0].astype(np.int32)
+    g = rgb[..., 1].astype(np.int32)
+    b = rgb[..., 2].astype(np.int32)
+    return ((r * 299 + g * 587 + b * 114 + 500) // 1000).astype(np.uint8)
+
+
+def raw_size(w: int, h: int, channels: int) -> int:
+    return RAW_HEAD.size + w * h * channels
+
+
+def make_raw(rgb: np.ndarray, grey: bool, alpha: np.ndarray | None, fmt: int) -> bytes:
+    h, w, _ = rgb.shape
+    planes = [grey_of(rgb)[..., None]] if grey else [rgb]
+    if alpha is not None:
+        planes.append(alpha[..., None])
+    pix = np.concatenate(planes, axis=2) if len(planes) > 1 else planes[0]
+    c = pix.shape[2]
+    return RAW_HEAD.pack(RAW_MAGIC, 1, c, fmt, 0, w, h) + np.ascontiguousarray(pix).tobytes()
+
+
+def raw_to_file(raw: bytes) -> bytes:
+    """The raw reconstruction as the file the user gets (PNG, or PPM/PGM/PAM for PNM input)."""
+    if len(raw) < RAW_HEAD.size:
+        raise CorruptError("Compressed data is corrupt (image reconstruction too short)")
+    magic, ver, c, fmt, _, w, h = RAW_HEAD.unpack_from(raw)
+    if magic != RAW_MAGIC or ver != 1 or c not in (1, 2, 3, 4) or fmt not in (FMT_PNG, FMT_PNM):
+        raise CorruptError("Compressed data is corrupt (not a FRAPPE reconstruction)")
+    if len(raw) != raw_size(w, h, c):
+        raise CorruptError("Compressed data is corrupt (image reconstruction size)")
+    from PIL import Image
+
+    pix = np.frombuffer(raw, np.uint8, offset=RAW_HEAD.size).reshape(h, w, c)
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[c]
+    im = Image.fromarray(np.ascontiguousarray(pix[..., 0]) if c == 1 else pix)
+    assert im.mode == mode
+    out = io.BytesIO()
+    if fmt == FMT_PNM and c in (1, 3):
+        im.save(out, format="PPM")
+    else:  # PNM with alpha has no PPM/PGM form: PNG
+        im.save(out, format="PNG", compress_level=6)
+    return out.getvalue()

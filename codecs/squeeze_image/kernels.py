@@ -1,0 +1,384 @@
+"""numba kernels of FRAPPE-Image: the decoder network and the integer context model.
+
+Determinism: every float here is float32, every sum runs in a fixed sequential
+order, no fastmath (so no reassociation and no FMA contraction: checked by the
+tests on the generated assembly), no transcendental functions (hardswish, not
+GELU; LayerNorm uses only +, -, *, / and sqrt, which IEEE 754 rounds exactly).
+``prange`` only splits independent output rows, never a sum.  The same input
+therefore gives the same bytes on every x86-64/ARM machine, whatever the
+thread count or SIMD width, which the container's reconstruction check needs.
+
+Layout: activations are HWC (cells x channels, channels contiguous), weights
+are stored (in, out) so the inner loop runs over contiguous output channels.
+"""
+
+from __future__ import annotations
+
+import os
+
+# numba's OpenMP layer spins idle threads by default: on a shared or busy machine the
+# spinning costs more CPU than the second thread saves (measured: 2 threads took 5x
+# the CPU time of 1 under load).  Passive waiting unless the user chose otherwise;
+# must be set before the first parallel kernel starts the thread pool.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+# ------------------------------------------------------------------------------------
+# decoder network
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def conv3x3_dense(x, w, b, out):
+    """x (H, W, Ci), w (3, 3, Ci, Co), b (Co,) -> out (H, W, Co); zero padding."""
+    H, W, Ci = x.shape
+    Co = w.shape[3]
+    for i in prange(H):
+        for j in range(W):
+            for o in range(Co):
+                out[i, j, o] = b[o]
+            for dy in range(3):
+                ii = i + dy - 1
+                if ii < 0 or ii >= H:
+                    continue
+                for dx in range(3):
+                    jj = j + dx - 1
+                    if jj < 0 or jj >= W:
+                        continue
+                    for c in range(Ci):
+                        v = x[ii, jj, c]
+                        for o in range(Co):
+                            out[i, j, o] += v * w[dy, dx, c, o]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def dw_ln_film(x, wdw, bdw, gam, bet, out):
+    """Depthwise 3x3 (zero padding) -> LayerNorm over channels -> (1 + gam) * h + bet."""
+    H, W, C = x.shape
+    inv_c = np.float32(1.0) / np.float32(C)
+    eps = np.float32(1e-6)
+    one = np.float32(1.0)
+    for i in prange(H):
+        h = np.empty(C, np.float32)
+        for j in range(W):
+            for c in range(C):
+                h[c] = bdw[c]
+            for dy in range(3):
+                ii = i + dy - 1
+                if ii < 0 or ii >= H:
+                    continue
+                for dx in range(3):
+                    jj = j + dx - 1
+                    if jj < 0 or jj >= W:
+                        continue
+                    for c in range(C):
+                        h[c] += x[ii, jj, c] * wdw[dy, dx, c]
+            s = np.float32(0.0)
+            for c in range(C):
+                s += h[c]
+            mu = s * inv_c
+            v = np.float32(0.0)
+            for c in range(C):
+                d = h[c] - mu
+                v += d * d
+            var = v * inv_c
+            r = one / np.sqrt(var + eps)
+            for c in range(C):
+                out[i, j, c] = ((h[c] - mu) * r) * (one + gam[c]) + bet[c]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def mlp_residual(hn, w1, b1, w2, b2, ls, x):
+    """x += ls * (hardswish(hn @ w1 + b1) @ w2 + b2), cell by cell (in place on x)."""
+    H, W, C = hn.shape
+    C4 = w1.shape[1]
+    three = np.float32(3.0)
+    six = np.float32(6.0)
+    zero = np.float32(0.0)
+    for i in prange(H):
+        t = np.empty(C4, np.float32)
+        o = np.empty(C, np.float32)
+        for j in range(W):
+            for k in range(C4):
+                t[k] = b1[k]
+            for c in range(C):
+                v = hn[i, j, c]
+                for k in range(C4):
+                    t[k] += v * w1[c, k]
+            for k in range(C4):
+                a = t[k] + three
+                if a < zero:
+                    a = zero
+                elif a > six:
+                    a = six
+                t[k] = t[k] * a / six
+            for c in range(C):
+                o[c] = b2[c]
+            for k in range(C4):
+                v = t[k]
+                for c in range(C):
+                    o[c] += v * w2[k, c]
+            for c in range(C):
+                x[i, j, c] = x[i, j, c] + ls[c] * o[c]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def head_to_pixels(x, w, b, r, out_h, out_w, out):
+    """1x1 conv to 3*r*r, pixel shuffle r, clamp [-1, 1], to uint8 (H*r, W*r, 3), cropped."""
+    H, W, C = x.shape
+    Co = w.shape[1]
+    half = np.float32(127.5)
+    one = np.float32(1.0)
+    for i in prange(H):
+        t = np.empty(Co, np.float32)
+        for j in range(W):
+            for k in range(Co):
+                t[k] = b[k]
+            for c in range(C):
+                v = x[i, j, c]
+                for k in range(Co):
+                    t[k] += v * w[c, k]
+            for ch in range(3):
+                for dy in range(r):
+                    y = i * r + dy
+                    if y >= out_h:
+                        continue
+                    for dx in range(r):
+                        xx = j * r + dx
+                        if xx >= out_w:
+                            continue
+                        v = t[ch * r * r + dy * r + dx]
+                        if v < -one:
+                            v = -one
+                        elif v > one:
+                            v = one
+                        out[y, xx, ch] = np.uint8(np.floor((v + one) * half + np.float32(0.5)))
+
+
+@njit(cache=True, nogil=True)
+def film_vectors(wf, bf, cond, d):
+    """FiLM parameters from the conditioning vector (fixed-order sums)."""
+    g = np.empty(d, np.float32)
+    bb = np.empty(d, np.float32)
+    n_in = cond.shape[0]
+    for o in range(2 * d):
+        s = bf[o]
+        for k in range(n_in):
+            s += wf[o, k] * cond[k]
+        if o < d:
+            g[o] = s
+        else:
+            bb[o - d] = s
+    return g, bb
+
+
+# ------------------------------------------------------------------------------------
+# integer context model (shared by encoder and decoder; see SPEC.md section 4)
+#
+# Positions of a channel are coded in wavefront order: wave t = 2 i + j, i increasing
+# inside a wave.  Every causal neighbour of (i, j) -- W, WW, N, NW, NE, NN -- lies on
+# an earlier wave, so the decoder decodes one whole wave per vectorised call.
+#
+# A channel lives in a zero-padded grid qp of shape (h + 2, w + 3), value (i, j) at
+# qp[i + 2, j + 2]: the neighbours outside the grid read as 0 without branches.
+# Previous channels are read from their own (unpadded) grids at (i >> s, j >> s)
+# (patch sizes are powers of two); an absent one is an all-zero grid.
+
+FP = 12  # fixed-point fraction bits of the context weights
+N_MU = 9  # N, NW, NE, NN, W, WW, P0, P1, P2
+N_SC = 14  # |those 9|, |N-NW|, |N-NE|, |N-NN|, |W-NW|, |W-WW|
+# decoder/encoder parameter vector: one int64 array per channel
+PRM_K, PRM_LIM, PRM_C0, PRM_SH, PRM_WMU, PRM_VSC, PRM_BASE = 0, 1, 2, 3, 6, 15, 29
+PRM_LEN = 30
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ctx_at(qp, i, j, p0, p1, p2, prm, thr):
+    """(predicted mean, scale bucket) of position (i, j) from decoded values only."""
+    n = np.int64(qp[i + 1, j + 2])
+    nw = np.int64(qp[i + 1, j + 1])
+    ne = np.int64(qp[i + 1, j + 3])
+    nn = np.int64(qp[i, j + 2])
+    wv = np.int64(qp[i + 2, j + 1])
+    ww = np.int64(qp[i + 2, j])
+    a0 = np.int64(p0[i >> prm[PRM_SH], j >> prm[PRM_SH]])
+    a1 = np.int64(p1[i >> prm[PRM_SH + 1], j >> prm[PRM_SH + 1]])
+    a2 = np.int64(p2[i >> prm[PRM_SH + 2], j >> prm[PRM_SH + 2]])
+    W = PRM_WMU
+    mu = (prm[W] * n + prm[W + 1] * nw + prm[W + 2] * ne + prm[W + 3] * nn + prm[W + 4] * wv
+          + prm[W + 5] * ww + prm[W + 6] * a0 + prm[W + 7] * a1 + prm[W + 8] * a2)
+    V = PRM_VSC
+    act = (prm[PRM_C0] + prm[V] * abs(n) + prm[V + 1] * abs(nw) + prm[V + 2] * abs(ne)
+           + prm[V + 3] * abs(nn) + prm[V + 4] * abs(wv) + prm[V + 5] * abs(ww)
+           + prm[V + 6] * abs(a0) + prm[V + 7] * abs(a1) + prm[V + 8] * abs(a2)
+           + prm[V + 9] * abs(n - nw) + prm[V + 10] * abs(n - ne) + prm[V + 11] * abs(n - nn)
+           + prm[V + 12] * abs(wv - nw) + prm[V + 13] * abs(wv - ww))
+    m = (mu + (np.int64(1) << (FP - 1))) >> FP
+    qlim = prm[PRM_LIM]
+    if m > qlim:
+        m = qlim
+    elif m < -qlim:
+        m = -qlim
+    lo = 0  # bucket = number of thresholds <= act (binary search; thr is increasing)
+    hi = thr.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if act >= thr[mid]:
+            lo = mid + 1
+        else:
+            hi = mid
+    return m, lo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _wave_range(t, h, w):
+    """Rows i of wave t (j = t - 2 i) inside an h x w grid: i in [lo, hi)."""
+    lo = (t - w + 2) // 2
+    if lo < 0:
+        lo = 0
+    hi = t // 2 + 1
+    if hi > h:
+        hi = h
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def ctx_channel_encode(qp, p0, p1, p2, prm, thr, sym, bkt, esc, n_esc):
+    """Encoder side, whole channel: symbol index (0 = below -K, 1..2K+1, 2K+2 = above
+    K) and table row per position in wavefront order, escape magnitudes appended to
+    esc[n_esc:] in the same order.  Returns the new n_esc."""
+    h = qp.shape[0] - 2
+    w = qp.shape[1] - 3
+    K = prm[PRM_K]
+    base = prm[PRM_BASE]
+    # contexts in raster order (cache friendly), then emitted in wave order
+    rs = np.empty((h, w), np.int64)
+    rb = np.empty((h, w), np.int64)
+    for i in range(h):
+        for j in range(w):
+            m, b = _ctx_at(qp, i, j, p0, p1, p2, prm, thr)
+            rs[i, j] = np.int64(qp[i + 2, j + 2]) - m
+            rb[i, j] = b
+    pos = 0
+    for t in range(2 * (h - 1) + w):
+        lo, hi = _wave_range(t, h, w)
+        for i in range(lo, hi):
+            j = t - 2 * i
+            r = rs[i, j]
+            if r < -K:
+                sym[pos] = 0
+                esc[n_esc] = -r - K - 1
+                n_esc += 1
+            elif r > K:
+                sym[pos] = 2 * K + 2
+                esc[n_esc] = r - K - 1
+                n_esc += 1
+            else:
+                sym[pos] = r + K + 1
+            bkt[pos] = rb[i, j] + base
+            pos += 1
+    return n_esc
+
+
+@njit(cache=True, nogil=True)
+def ctx_channel_bits(qp, p0, p1, p2, prm, thr, cost, esc_cost):
+    """Ideal code length (in 1/256 bit units) of one channel under the context model;
+    cost is the channel's (buckets, 2K + 3) table of -log2 p * 256."""
+    h = qp.shape[0] - 2
+    w = qp.shape[1] - 3
+    K = prm[PRM_K]
+    total = np.int64(0)
+    ne = esc_cost.shape[0]
+    for i in range(h):
+        for j in range(w):
+            m, b = _ctx_at(qp, i, j, p0, p1, p2, prm, thr)
+            r = np.int64(qp[i + 2, j + 2]) - m
+            if r < -K:
+                total += cost[b, 0] + esc_cost[min(-r - K - 1, ne - 1)]
+            elif r > K:
+                total += cost[b, 2 * K + 2] + esc_cost[min(r - K - 1, ne - 1)]
+            else:
+                total += cost[b, r + K + 1]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def ctx_wave_step(qp, t, sym, esc_vals, prm, thr, p0, p1, p2, mrow, brow):
+    """Decoder side, one call per wave: if t > 0, write wave t-1 from its decoded
+    symbols (``sym``, escape magnitudes ``esc_vals`` in order); then compute the
+    means and table rows of wave t into mrow/brow.
+
+    Returns the size of wave t (0 past the last wave), or -1 if a written value
+    falls outside -lim..lim (corrupt stream)."""
+    h = qp.shape[0] - 2
+    w = qp.shape[1] - 3
+    K = prm[PRM_K]
+    qlim = prm[PRM_LIM]
+    if t > 0:
+        lo, hi = _wave_range(t - 1, h, w)
+        e = 0
+        k = 0
+        for i in range(lo, hi):
+            s = np.int64(sym[k])
+            if s == 0:
+                r = -(np.int64(esc_vals[e]) + K + 1)
+                e += 1
+            elif s == 2 * K + 2:
+                r = np.int64(esc_vals[e]) + K + 1
+                e += 1
+            else:
+                r = s - K - 1
+            v = mrow[k] + r
+            if v > qlim or v < -qlim:
+                return -1
+            qp[i + 2, t - 1 - 2 * i + 2] = v
+            k += 1
+    if t >= 2 * (h - 1) + w:
+        return 0
+    lo, hi = _wave_range(t, h, w)
+    base = prm[PRM_BASE]
+    k = 0
+    for i in range(lo, hi):
+        m, b = _ctx_at(qp, i, t - 2 * i, p0, p1, p2, prm, thr)
+        mrow[k] = m
+        brow[k] = b + base
+        k += 1
+    return k
+
+
+# ------------------------------------------------------------------------------------
+# analysis (encoder only).  Its floats only choose the latents, which are then sent
+# exactly, so it may reassociate sums (fastmath): nothing here feeds a probability
+# model or the decoder's arithmetic.
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def project_group(img, p, A, bias, s, g, out):
+    """Softsign latents of one patch-size group.
+
+    img: (H, W*3) uint8 view of an (H, W, 3) image; A: (c, p, p*3) float32 weights over
+    raw 0..255 values; out: (H/p, W/p, c) float32 <- g z / (s + |z|), z = <A, patch> + bias.
+    Patch rows run in parallel; each converts its image rows to float once.
+    """
+    hp, wp, c = out.shape
+    row = p * 3
+    w3 = img.shape[1]
+    for i in prange(hp):
+        acc = np.zeros((wp, c), np.float32)
+        rf = np.empty(w3, np.float32)
+        for dy in range(p):
+            y = i * p + dy
+            for x in range(w3):
+                rf[x] = img[y, x]
+            for j in range(wp):
+                x0 = j * row
+                for k in range(c):
+                    a = np.float32(0.0)
+                    for t in range(row):
+                        a += rf[x0 + t] * A[k, dy, t]
+                    acc[j, k] += a
+        for j in range(wp):
+            for k in range(c):
+                z = acc[j, k] + bias[k]
+                out[i, j, k] = g[k] * z / (s[k] + abs(z))

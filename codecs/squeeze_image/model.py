@@ -1,0 +1,233 @@
+"""FRAPPE-Image inference: weights, analysis (encoder), synthesis (decoder).
+
+numpy + numba only (no torch at run time).  The analysis transform may use
+BLAS (its floats only choose the latents, which are then sent exactly); the
+synthesis transform uses the deterministic kernels of ``kernels.py`` so that
+the encoder's reconstruction and the decoder's output agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from frappe_cli.errors import SqueezeError
+
+MODEL_NAME = "frappe-image"
+ESC_LEN = 4096  # escape magnitudes 0..4095 (at most 2 * 2032 - 21), sent as e >> 6, e & 63
+ESC_SPLIT = 64
+
+
+@dataclass
+class Group:
+    patch: int
+    first: int
+    count: int
+
+
+class Model:
+    """Everything the codec needs, as float32/int64 arrays in kernel layouts."""
+
+    def __init__(self, z: dict, ident: str):
+        self.ident = ident  # sha256 prefix of the model file, stored in every payload
+        self.patches = [int(p) for p in z["patches"]]
+        self.n_ch = len(self.patches)
+        self.grid = int(z["grid"])
+        self.dim = int(z["dim"])
+        self.blocks = int(z["blocks"])
+        self.groups: list[Group] = []
+        for i, p in enumerate(self.patches):
+            if self.groups and self.groups[-1].patch == p:
+                self.groups[-1].count += 1
+            else:
+                self.groups.append(Group(p, i, 1))
+        self.max_patch = max(self.patches)
+        # --- encoder: per group, weights over a (dy, dx, channel) patch vector of raw
+        # uint8 values (the [-1, 1] scaling is folded in): z = u @ A + c
+        self.enc_s = z["enc_s"].astype(np.float32)
+        self.enc_g = z["enc_g"].astype(np.float32)
+        self.enc_a, self.enc_c = [], []
+        for gi, g in enumerate(self.groups):
+            w = z[f"enc{gi}_w"].astype(np.float64)  # (c, 3, p, p)
+            b = z[f"enc{gi}_b"].astype(np.float64)
+            wt = w.transpose(0, 2, 3, 1).reshape(g.count, g.patch, -1)  # (c, dy, dx*3 + ch)
+            self.enc_a.append(np.ascontiguousarray((wt / 127.5).astype(np.float32)))
+            self.enc_c.append((b - wt.sum((1, 2))).astype(np.float32))
+        # --- decoder (kernel layouts)
+        self.in_w = np.ascontiguousarray(z["dec_in_w"].transpose(2, 3, 1, 0), np.float32)
+        self.in_b = z["dec_in_b"].astype(np.float32)
+        self.dec_in = self.in_w.shape[2]
+        self.blk = []
+        for i in range(self.blocks):
+            self.blk.append(dict(
+                dw_w=np.ascontiguousarray(z[f"b{i}_dw_weight"][:, 0].transpose(1, 2, 0), np.float32),
+                dw_b=z[f"b{i}_dw_bias"].astype(np.float32),
+                film_w=np.ascontiguousarray(z[f"b{i}_film_weight"], np.float32),
+                film_b=z[f"b{i}_film_bias"].astype(np.float32),
+                w1=np.ascontiguousarray(z[f"b{i}_pw1_weight"][:, :, 0, 0].T, np.float32),
+                b1=z[f"b{i}_pw1_bias"].astype(np.float32),
+                w2=np.ascontiguousarray(z[f"b{i}_pw2_weight"][:, :, 0, 0].T, np.float32),
+                b2=z[f"b{i}_pw2_bias"].astype(np.float32),
+                ls=z[f"b{i}_ls"].astype(np.float32),
+            ))
+        self.head_w = np.ascontiguousarray(z["head_w"][:, :, 0, 0].T, np.float32)
+        self.head_b = z["head_b"].astype(np.float32)
+        self.inv_g = (np.float32(1.0) / self.enc_g).astype(np.float32)
+        # --- integer context model (absent while models/train_frappe.py fits it)
+        self.has_ctx = "ctx_K" in z
+        if self.has_ctx:
+            self.K = int(z["ctx_K"])
+            self.ctx_wmu = z["ctx_wmu"].astype(np.int64)  # (n_ch, 9)
+            self.ctx_vsc = z["ctx_vsc"].astype(np.int64)  # (n_ch, 14)
+            self.ctx_c0 = z["ctx_c0"].astype(np.int64)  # (n_ch,)
+            self.ctx_thr = z["ctx_thr"].astype(np.int64)  # (NB,)
+            self.freqs = z["ctx_freqs"].astype(np.int64)  # (n_ch, NB + 1, 2K + 3)
+            self.esc_freqs = z["esc_freqs"].astype(np.int64)  # (2, 64): high, low part
+            tot = self.freqs.sum(-1, keepdims=True).astype(np.float64)
+            self.cost = np.round(-np.log2(self.freqs / tot) * 256).astype(np.int64)
+            ef = self.esc_freqs.astype(np.float64)
+            ec = -np.log2(ef / ef.sum(1, keepdims=True)) * 256
+            e = np.arange(ESC_LEN)
+            self.esc_cost = np.round(ec[0][e // ESC_SPLIT] + ec[1][e % ESC_SPLIT]).astype(np.int64)
+        # rate-control path (fitted on the validation split): see codec.py
+        self.path_bpp = z["path_bpp"].astype(np.float64) if "path_bpp" in z else None
+        self.path_n = z["path_n"].astype(np.int64) if "path_n" in z else None
+        self.path_d = z["path_d"].astype(np.int64) if "path_d" in z else None
+        self._tables = None
+        self._lock = threading.Lock()
+
+    def freq_table(self):
+        """The validated constriction table (built once, shared by all threads)."""
+        if self._tables is None:
+            from frappe_cli.coding import ans
+
+            with self._lock:
+                if self._tables is None:
+                    k = self.freqs.shape[-1]
+                    self._tables = (ans.FreqTable(self.freqs.reshape(-1, k)),
+                                    ans.FreqTable(self.esc_freqs))
+        return self._tables
+
+    # ------------------------------------------------------------------------------
+    def channel_shape(self, k: int, H: int, W: int) -> tuple[int, int]:
+        p = self.patches[k]
+        return H // p, W // p
+
+    def analysis(self, img: np.ndarray, n: int) -> list[np.ndarray]:
+        """Softsign latents y (float32, unrounded) of channels 0..n-1.
+
+        img: (H, W, 3) uint8 with H, W multiples of the largest patch size."""
+        from squeeze_image import kernels as kk
+
+        H, W, _ = img.shape
+        flat = np.ascontiguousarray(img).reshape(H, W * 3)
+        out: list[np.ndarray] = []
+        for gi, g in enumerate(self.groups):
+            if g.first >= n:
+                break
+            c = min(g.count, n - g.first)
+            p = g.patch
+            y = np.empty((H // p, W // p, c), np.float32)
+            kk.project_group(flat, p, self.enc_a[gi][:c], self.enc_c[gi][:c],
+                             self.enc_s[g.first:g.first + c], self.enc_g[g.first:g.first + c], y)
+            for t in range(c):
+                out.append(np.ascontiguousarray(y[:, :, t]))
+        return out
+
+    def decoder_input(self, qs: list[np.ndarray], n: int, delta: float, H: int, W: int) -> np.ndarray:
+        """The (H/8, W/8, dec_in) float32 grid from the quantised channels (elementwise ops)."""
+        G = self.grid
+        h8, w8 = H // G, W // G
+        x = np.zeros((h8, w8, self.dec_in), np.float32)
+        col = 0
+        d32 = np.float32(delta)
+        for g in self.groups:
+            p = g.patch
+            per = max(1, (G // p) ** 2)
+            for t in range(g.count):
+                k = g.first + t
+                if k < n:
+                    v = qs[k].astype(np.float32) * d32 * self.inv_g[k]
+                    if p > G:
+                        r = p // G
+                        v = np.repeat(np.repeat(v, r, 0), r, 1)
+                        x[:, :, col] = v
+                    elif p == G:
+                        x[:, :, col] = v
+                    else:
+                        r = G // p  # space-to-depth, channel order (dy, dx) as pixel_unshuffle
+                        v4 = v.reshape(h8, r, w8, r).transpose(0, 2, 1, 3).reshape(h8, w8, r * r)
+                        x[:, :, col:col + r * r] = v4
+                col += per
+        return x
+
+    def synthesis(self, qs: list[np.ndarray], n: int, delta: float, H: int, W: int,
+                  out_h: int, out_w: int) -> np.ndarray:
+        """Decode quantised channels to an (out_h, out_w, 3) uint8 image (deterministic)."""
+        from squeeze_image import kernels as kk
+
+        x0 = self.decoder_input(qs, n, delta, H, W)
+        h8, w8, _ = x0.shape
+        cond = np.zeros(self.n_ch + 1, np.float32)
+        cond[:n] = 1.0
+        # steps finer than trained (0.25) condition the network as 0.25
+        cond[self.n_ch] = np.float32(det_log(max(delta, 0.25)))
+        x = np.empty((h8, w8, self.dim), np.float32)
+        kk.conv3x3_dense(x0, self.in_w, self.in_b, x)
+        hn = np.empty_like(x)
+        for b in self.blk:
+            gam, bet = kk.film_vectors(b["film_w"], b["film_b"], cond, self.dim)
+            kk.dw_ln_film(x, b["dw_w"], b["dw_b"], gam, bet, hn)
+            kk.mlp_residual(hn, b["w1"], b["b1"], b["w2"], b["b2"], b["ls"], x)
+        out = np.empty((out_h, out_w, 3), np.uint8)
+        kk.head_to_pixels(x, self.head_w, self.head_b, self.grid, out_h, out_w, out)
+        return out
+
+
+_LN2 = 0.6931471805599453
+
+
+def det_log(x: float) -> float:
+    """Natural log with IEEE double +, -, *, / only (no libm): the same bits everywhere.
+
+    x = m * 2**e with m in [0.5, 1) (frexp is exact); log m = 2 atanh(t),
+    t = (m - 1) / (m + 1), |t| <= 1/3, summed to 30 odd terms (error < 1e-16)."""
+    import math
+
+    if not x > 0:
+        raise ValueError("det_log needs x > 0")
+    m, e = math.frexp(x)
+    t = (m - 1.0) / (m + 1.0)
+    t2 = t * t
+    s = 0.0
+    p = t
+    for k in range(30):
+        s += p / (2 * k + 1)
+        p *= t2
+    return 2.0 * s + e * _LN2
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> Model:
+    try:
+        with np.load(path) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise SqueezeError(f"cannot load the image model {path}: {exc}") from None
+    import hashlib
+
+    ident = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return Model(data, ident)
+
+
+def load(path: str | None = None) -> Model:
+    """The shipped model (verified against models/MANIFEST.json), or a given file."""
+    if path is None:
+        from frappe_cli.models import model_path
+
+        path = str(model_path(MODEL_NAME))
+    return _load(str(path))

@@ -1,0 +1,52 @@
+"""FRAPPE-Image golden streams: files written by bitstream version 1 keep decoding to
+the same bytes (the decoder network is deterministic, see SPEC.md section 5).
+
+Regenerate only on a deliberate format or model change (bump bitstream_version or the
+model id): ``SQUEEZE_WRITE_GOLDEN=1 pytest tests/test_image_golden.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+
+from frappe_cli import container
+from frappe_cli.testing import GOLDEN, check_golden, write_golden
+
+codec_mod = pytest.importorskip("squeeze_image.codec")
+Image = pytest.importorskip("PIL.Image")
+
+CASES = {
+    "frappe-v1-rgb-97x61-q50": ({"quality": 50}, "RGB"),
+    "frappe-v1-grey-alpha-40x33-bpp0.4": ({"bpp": 0.4}, "LA"),
+}
+
+
+def _image(name: str) -> bytes:
+    w, h = (int(v) for v in name.split("-")[-2].split("x"))
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([(x * 5 + y * 2) % 256, (x * y) % 256, (255 - y * 3) % 256], 2)
+    arr = np.clip(rgb + 20 * np.sin(x / 3.0)[..., None], 0, 255).astype(np.uint8)
+    mode = CASES[name][1]
+    im = Image.fromarray(arr).convert(mode)
+    if mode == "LA":
+        a = ((x * 9) % 256).astype(np.uint8)
+        im.putalpha(Image.fromarray(a))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_decodes(name):
+    if os.environ.get("SQUEEZE_WRITE_GOLDEN") == "1":
+        data = _image(name)
+        blob = container.compress(data, codec_mod.FrappeCodec(**CASES[name][0]))
+        write_golden(name, blob, container.decompress(blob, finish=False),
+                     f"FRAPPE bitstream v1, {CASES[name][1]} input, {CASES[name][0]}")
+    assert (GOLDEN / f"{name}.sqz").exists(), f"golden file tests/golden/{name}.sqz is missing"
+    check_golden(name)
+

@@ -1,0 +1,165 @@
+"""FRAPPE-Image decoder: determinism (runs, processes, thread counts), hostile payloads."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from frappe_cli import container
+from frappe_cli.errors import CorruptError, SqueezeError, UnsupportedError
+
+codec_mod = pytest.importorskip("squeeze_image.codec")
+FrappeCodec = codec_mod.FrappeCodec
+Image = pytest.importorskip("PIL.Image")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _png(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    arr = np.stack([(x * 3 + y) % 256, (y * 2) % 256, (x * y // 7) % 256], axis=2)
+    arr = np.clip(arr + rng.normal(0, 8, arr.shape), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def sample():
+    data = _png(72, 104, seed=1)
+    codec = FrappeCodec(bpp=0.4)
+    payload = codec.encode_block(data)
+    raw = codec.reconstruction(data, payload)
+    blob = container.compress(data, FrappeCodec(bpp=0.4))
+    return data, payload, raw, blob
+
+
+def test_decoder_is_deterministic_across_runs(sample):
+    _, payload, raw, _ = sample
+    for _ in range(3):
+        assert FrappeCodec().decode_block(payload, len(raw)) == raw
+
+
+_CHILD = r"""
+import sys, hashlib
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/codecs"]
+from squeeze_image.codec import FrappeCodec
+payload = open(sys.argv[2], "rb").read()
+print(hashlib.sha256(FrappeCodec().decode_block(payload, int(sys.argv[3]))).hexdigest())
+"""
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_decoder_is_deterministic_across_processes_and_thread_counts(sample, tmp_path, threads):
+    _, payload, raw, _ = sample
+    p = tmp_path / "payload.bin"
+    p.write_bytes(payload)
+    env = dict(os.environ, NUMBA_NUM_THREADS=threads)
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(ROOT), str(p), str(len(raw))],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == hashlib.sha256(raw).hexdigest()
+
+
+def test_kernels_have_no_fused_multiply_add():
+    """An FMA would round differently from mul + add and break cross-machine identity.
+
+    Cached kernels cannot be inspected, so the same Python sources are compiled
+    afresh (serially: the loop bodies are the same code) and their assembly read."""
+    import numba
+
+    from squeeze_image import kernels as kk
+
+    f32 = np.float32
+    h = np.ones((3, 4, 8), f32)
+    cases = [
+        (kk.conv3x3_dense, (np.ones((3, 4, 5), f32), np.ones((3, 3, 5, 8), f32), np.ones(8, f32),
+                            np.empty((3, 4, 8), f32))),
+        (kk.dw_ln_film, (h, np.ones((3, 3, 8), f32), np.ones(8, f32), np.ones(8, f32),
+                         np.ones(8, f32), np.empty_like(h))),
+        (kk.mlp_residual, (h, np.ones((8, 32), f32), np.ones(32, f32), np.ones((32, 8), f32),
+                           np.ones(8, f32), np.ones(8, f32), h.copy())),
+        (kk.head_to_pixels, (h, np.ones((8, 12), f32), np.ones(12, f32), 2, 6, 8,
+                             np.empty((6, 8, 3), np.uint8))),
+        (kk.film_vectors, (np.ones((16, 5), f32), np.ones(16, f32), np.ones(5, f32), 8)),
+    ]
+    for fn, args in cases:
+        fresh = numba.njit(nogil=True)(fn.py_func)
+        fresh(*args)
+        asm = "\n".join(fresh.inspect_asm().values())
+        assert "mulss" in asm or "mulps" in asm or "vmul" in asm, fn  # really the float code
+        for op in ("vfmadd", "vfmsub", "vfnmadd", "vfnmsub"):
+            assert op not in asm, (fn, op)
+
+
+def test_wrong_model_and_version(sample):
+    _, payload, raw, _ = sample
+    bad = bytearray(payload)
+    bad[3] ^= 0xFF  # model id
+    with pytest.raises(UnsupportedError):
+        FrappeCodec().decode_block(bytes(bad), len(raw))
+    bad = bytearray(payload)
+    bad[0] = 9
+    with pytest.raises(UnsupportedError):
+        FrappeCodec().decode_block(bytes(bad), len(raw))
+
+
+def test_header_fields_are_validated(sample):
+    _, payload, raw, _ = sample
+    # width claims 2**30 pixels: refused before any allocation
+    huge = payload[:9] + bytes([0x80, 0x80, 0x80, 0x80, 0x04]) + payload[10:]
+    with pytest.raises(CorruptError):
+        FrappeCodec().decode_block(huge, len(raw))
+    for cut in (0, 5, 11, 14, len(payload) // 2, len(payload) - 1):
+        with pytest.raises(CorruptError):
+            FrappeCodec().decode_block(payload[:cut], len(raw))
+    with pytest.raises(CorruptError):
+        FrappeCodec().decode_block(payload + b"\0", len(raw))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_payload_bit_flips_and_truncations_fail_cleanly(sample, data):
+    _, payload, raw, _ = sample
+    buf = bytearray(payload)
+    if data.draw(st.booleans()):
+        buf = buf[:data.draw(st.integers(0, len(buf) - 1))]
+    else:
+        for _ in range(data.draw(st.integers(1, 3))):
+            pos = data.draw(st.integers(0, len(buf) * 8 - 1))
+            buf[pos // 8] ^= 1 << (pos % 8)
+    try:
+        out = FrappeCodec().decode_block(bytes(buf), len(raw))
+    except SqueezeError:
+        return
+    assert len(out) == len(raw)  # a flip the format cannot see still decodes to the right size
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_container_bit_flips_and_truncations_fail_cleanly(sample, data):
+    _, _, _, blob = sample
+    buf = bytearray(blob)
+    if data.draw(st.booleans()):
+        buf = buf[:data.draw(st.integers(0, len(buf) - 1))]
+    else:
+        pos = data.draw(st.integers(0, len(buf) * 8 - 1))
+        buf[pos // 8] ^= 1 << (pos % 8)
+    with pytest.raises(SqueezeError):
+        container.decompress(bytes(buf))
+
+
+def test_raw_reconstruction_is_checked_by_finish_output():
+    with pytest.raises(CorruptError):
+        FrappeCodec().finish_output(b"FRAW\x01\x03\x00\x00" + b"\x02\0\0\0\x02\0\0\0" + b"\0" * 5)
+    with pytest.raises(CorruptError):
+        FrappeCodec().finish_output(b"nope")
