@@ -415,6 +415,7 @@ def plot(summary: dict, path: str, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 5))
     for ax, key, label in zip(axes, ("psnr", "msssim", "ssimulacra2"),
@@ -427,7 +428,11 @@ def plot(summary: dict, path: str, title: str) -> None:
             ax.plot(np.array(xs)[order], np.array(ys)[order], marker="o" if bold else ".",
                     lw=2.5 if bold else 1.2, color="black" if bold else None, label=codec)
         ax.set_xscale("log")
-        ax.set_xlim(0.02, 0.65)
+        ax.set_xlim(0.025, 0.6)
+        ticks = [0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5]
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([f"{t:g}" for t in ticks]))
         ax.set_xlabel("bits per pixel (real file size)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
