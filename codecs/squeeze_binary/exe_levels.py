@@ -1,0 +1,74 @@
+"""Levels of the executable codec: which contexts, how much memory, which block size.
+
+Pure data (no numpy): ``memory_usage`` must stay cheap.  Every entry is part of
+the bitstream (exe bitstream version 1): change one and bump
+``ExeCodec.bitstream_version``.  The context names are the catalogue of
+``exe_kernels.py``; SPEC.md section 5 defines each one.
+"""
+
+from __future__ import annotations
+
+from frappe_cli.coding.cm import spec as cmspec
+
+HASHED = {
+    "o1": 0, "o2": 1, "o3": 2, "o4": 3, "o5": 4, "o6": 5, "o8": 6, "o12": 7,
+    "sp2": 8, "sp3": 9, "sp4": 10, "sp23": 11, "sp13": 12, "sp24": 13, "sp34": 14, "sp8": 15,
+    "w4": 16, "w4b": 17, "w8": 18, "rec1": 19, "rec2": 20,
+    "xa": 21, "xb": 22, "xc": 23, "xd": 24, "xe": 25, "xf": 26,
+    "lo2": 27, "lo3": 28, "word": 29, "tok": 30, "tokc": 31, "tokp": 32, "xg": 33, "xh": 34,
+}
+DIRECT = {"o0": (0, 1), "o1": (1, 256), "o2": (2, 65536), "lo1": (3, 9 * 256),
+          "xs": (4, 1 << 16), "a4": (5, 1024), "xo1": (6, 1 << 16)}
+SELECT = {"none": (0, 1), "c1": (1, 256), "lab": (2, 9), "xph": (3, 16), "labxph": (4, 144),
+          "op": (5, 1024), "tokl": (6, 64), "a4": (7, 36), "c2": (8, 256)}
+APMCTX = {"c0": (0, 1), "c1": (1, 256), "c2h": (2, 1024), "xs": (3, 4096), "lo1": (4, 9 * 256)}
+
+K = cmspec.SEL_NAMES
+
+
+def make_level(hashed, direct, mixers, final, apms, hash_bits, match_bits, block_mib,
+               vocab=0, match_min=7, **rates) -> dict:
+    """A level entry from context names (also used by benchmarks for ablations)."""
+    return {
+        "hashed": [HASHED[h] for h in hashed],
+        "direct": [DIRECT[d][0] for d in direct],
+        "mixers": [SELECT[s][0] for s, _ in mixers],
+        "final": SELECT[final[0]][0],
+        "apms": [APMCTX[a][0] for a, _ in apms],
+        "block_mib": block_mib,
+        "vocab": vocab,
+        "names": {"hashed": list(hashed), "direct": list(direct), "mixers": list(mixers),
+                  "final": final, "apms": list(apms)},
+        "cm": {
+            "hashed": len(hashed),
+            "hash_bits": hash_bits,
+            "direct": [DIRECT[d][1] for d in direct],
+            "mixers": [(SELECT[s][1], K[kind]) for s, kind in mixers],
+            "final": (SELECT[final[0]][1], K[final[1]]),
+            "apms": [(APMCTX[a][1], wt) for a, wt in apms],
+            "match_bits": match_bits,
+            "match_min": match_min,
+            **rates,
+        },
+    }
+
+
+_H6 = ["o2", "o3", "o4", "o6", "xa", "xc", "sp23", "w4", "rec1"]
+_D6 = ["o0", "o1", "lo1", "xs"]
+_M6 = [("none", "match"), ("labxph", "c0"), ("c1", "none"), ("op", "bitpos")]
+_F = ("none", "c0")
+
+LEVELS = {
+    6: make_level(_H6, _D6, _M6, _F, [("c1", 8)], 22, 22, 64),
+}
+
+
+def memory_usage(level: int) -> int:
+    """Bytes to code one block at ``level`` besides the block itself (``-M`` checks this).
+
+    The model at full table size plus the kernel's own buffers: a writable copy
+    of the block, the label array, and the coder's output (at most 1.125 blocks).
+    """
+    lv = LEVELS[level]
+    block = lv["block_mib"] << 20
+    return cmspec.memory(lv["cm"]) + 3 * block + (block >> 3)
