@@ -53,13 +53,41 @@ def make_level(hashed, direct, mixers, final, apms, hash_bits, match_bits, block
     }
 
 
-_H6 = ["o2", "o3", "o4", "o6", "xa", "xc", "sp23", "w4", "rec1"]
-_D6 = ["o0", "o1", "lo1", "xs"]
-_M6 = [("none", "match"), ("labxph", "c0"), ("c1", "none"), ("op", "bitpos")]
 _F = ("none", "c0")
+_TOK = ["tok", "tokc"]
+
+# level 0-2: few contexts, one or two mixers (speed); 6: the daily default;
+# 7-9: more order-n, sparse, x86 and token contexts, more mixers, two SSE stages
+_H0 = ["o2", "o3", "o4", "xa"]
+_H1 = ["o2", "o3", "o4", "o6", "xa", "xc"]
+_H3 = ["o2", "o3", "o4", "o6", "xa", "xc", "sp23", "rec1"]
+_H6 = ["o2", "o3", "o4", "o6", "xa", "xc", "sp23", "w4", "rec1"]
+_H7 = _H6 + ["o5", "xd", "sp13"] + _TOK
+_H8 = _H6 + ["o1", "o5", "o8", "xb", "xd", "xf", "sp2", "sp13", "rec2", "lo3", "word",
+             "xh"] + _TOK
+_H9 = _H8 + ["o12", "xg", "sp34", "w8", "tokp"]
+_D0 = ["o0", "o1", "xs"]
+_D6 = ["o0", "o1", "lo1", "xs"]
+_D8 = _D6 + ["o2", "xo1"]
+_M1 = [("none", "match"), ("labxph", "c0")]
+_M6 = [("none", "match"), ("labxph", "c0"), ("c1", "none"), ("op", "bitpos")]
+_M7 = _M6 + [("tokl", "none")]
+_M8 = _M7 + [("a4", "none"), ("c2", "none")]
 
 LEVELS = {
+    0: make_level(_H0, _D0, [("labxph", "c0")], ("none", "none"), [], 20, 20, 64,
+                  extra_inputs=0, run=0),
+    1: make_level(_H1, _D0, _M1, _F, [], 21, 20, 64, extra_inputs=0, run=0),
+    2: make_level(_H1, _D6, _M1, _F, [], 21, 21, 64, run=0),
+    3: make_level(_H3, _D6, _M1, _F, [("c1", 8)], 21, 21, 64),
+    4: make_level(_H3, _D6, _M6, _F, [("c1", 8)], 22, 22, 64),
+    5: make_level(_H6, _D6, _M6[:3], _F, [("c1", 8)], 22, 22, 64),
     6: make_level(_H6, _D6, _M6, _F, [("c1", 8)], 22, 22, 64),
+    7: make_level(_H7, _D6, _M7, _F, [("c1", 8)], 22, 22, 64, vocab=65536),
+    8: make_level(_H8, _D8, _M8, ("labxph", "none"), [("c1", 4), ("xs", 4)], 22, 22, 64,
+                  vocab=65536),
+    9: make_level(_H9, _D8, _M8, ("labxph", "none"), [("c1", 4), ("xs", 4)], 23, 22, 64,
+                  vocab=65536),
 }
 
 
