@@ -92,6 +92,21 @@ LEVELS = {
 }
 
 
+TOKEN_CONTEXTS = ("tok", "tokc", "tokp")
+
+
+def without_tokens(lv: dict) -> dict:
+    """``lv`` with its Binary BPE token contexts and token mixer removed (ablation)."""
+    n = lv["names"]
+    cm = lv["cm"]
+    rates = {k: v for k, v in cm.items() if k not in (
+        "hashed", "hash_bits", "direct", "mixers", "final", "apms", "match_bits", "match_min")}
+    return make_level([h for h in n["hashed"] if h not in TOKEN_CONTEXTS], n["direct"],
+                      [m for m in n["mixers"] if m[0] != "tokl"], n["final"], n["apms"],
+                      cm["hash_bits"], cm["match_bits"], lv["block_mib"], vocab=0,
+                      match_min=cm["match_min"], **rates)
+
+
 def memory_usage(level: int) -> int:
     """Bytes to code one block at ``level`` besides the block itself (``-M`` checks this).
 
