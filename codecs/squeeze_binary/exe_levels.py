@@ -74,17 +74,21 @@ _M6 = [("none", "match"), ("labxph", "c0"), ("c1", "none"), ("op", "bitpos")]
 _M7 = _M6 + [("tokl", "none")]
 _M8 = _M7 + [("a4", "none"), ("c2", "none")]
 
+# learning rates screened on held-out ELF: lr 1000 with a lower initial weight helps
+# small files (a 15 KB library is coded before the weights settle)
+_R = {"lr": 1000, "w_init": 3000, "final_lr": 200, "apm_rate": 5}
+
 LEVELS = {
     0: make_level(_H0, _D0, [("labxph", "c0")], ("none", "none"), [], 20, 20, 64,
                   extra_inputs=0, run=0),
     1: make_level(_H1, _D0, _M1, _F, [], 21, 20, 64, extra_inputs=0, run=0),
     2: make_level(_H1, _D6, _M1, _F, [], 21, 21, 64, run=0),
     3: make_level(_H3, _D6, _M1, _F, [("c1", 8)], 21, 21, 64),
-    4: make_level(_H3, _D6, _M6[:3], _F, [("c1", 8)], 22, 22, 64, lr=1500),
-    5: make_level(_H6, _D6, _M6[:3], _F, [("c1", 8)], 22, 22, 64, lr=1500),
-    6: make_level(_H6 + ["tok"], _D6, _M6[:3], _F, [("c1", 8)], 22, 22, 64, lr=1500,
-                  vocab=65536),
-    7: make_level(_H7, _D6, _M7, _F, [("c1", 8)], 22, 22, 64, lr=1500, vocab=65536),
+    4: make_level(_H3, _D6, _M6[:3], _F, [("c1", 8)], 22, 22, 64, match_min=5, **_R),
+    5: make_level(_H6, _D6, _M6[:3], _F, [("c1", 8)], 22, 22, 64, match_min=5, **_R),
+    6: make_level(_H6 + ["tok"], _D6, _M6[:3], _F, [("c1", 8)], 22, 22, 64, vocab=4096,
+                  match_min=5, **_R),
+    7: make_level(_H7, _D6, _M7, _F, [("c1", 8)], 22, 22, 64, vocab=16384, match_min=5, **_R),
     8: make_level(_H8, _D8, _M8, ("labxph", "none"), [("c1", 4), ("xs", 4)], 22, 22, 64,
                   vocab=65536),
     9: make_level(_H9, _D8, _M8, ("labxph", "none"), [("c1", 4), ("xs", 4)], 23, 22, 64,
