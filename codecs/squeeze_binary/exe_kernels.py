@@ -385,6 +385,21 @@ def build_trie(off, blob, vocab, reverse):
     return keys, vals, tok[:nodes].copy()
 
 
+@njit(cache=True, nogil=True)
+def pair_table(keys, vals):
+    """Node of a trie after two steps ``b1`` then ``b2``, at ``b1 * 256 + b2`` (-1: none)."""
+    out = np.full(65536, -1, dtype=np.int32)
+    if keys.shape[0] == 0:
+        return out
+    for b1 in range(256):
+        n1 = _trie_child(keys, vals, np.int64(0), np.int64(b1))
+        if n1 < 0:
+            continue
+        for b2 in range(256):
+            out[b1 * 256 + b2] = _trie_child(keys, vals, n1, np.int64(b2))
+    return out
+
+
 # ---- the model -------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def _hist_hash(buf, pos, length, salt):
@@ -396,7 +411,7 @@ def _hist_hash(buf, pos, length, salt):
 
 @njit(cache=True, nogil=True)
 def exe_code(buf, n, out, inp, enc, M, ac, rec, lab, mode64, hid, did, mid, fid, aid,
-             modrm1, imm1, modrm2, imm2, rkeys, rvals, rtok, fkeys, fvals, ftok):
+             modrm1, imm1, modrm2, imm2, rkeys, rvals, rtok, rpair, fkeys, fvals, ftok):
     """Encode ``buf[:n]`` into ``out`` (``enc`` 1) or decode ``inp`` into ``buf[:n]``.
 
     ``lab``: region label of every byte (| LAB_START on a region's first byte);
@@ -405,7 +420,8 @@ def exe_code(buf, n, out, inp, enc, M, ac, rec, lab, mode64, hid, did, mid, fid,
     direct contexts, layer-1 mixer selectors and APM rows, ``fid`` the final
     mixer's selector; ``modrm1``..``imm2``: the x86 length tables; ``r*``/``f*``:
     reversed and forward vocabulary tries (empty when the level uses no token
-    context).  Returns the encoder's byte count (-1: output overflow) or, decoding,
+    context); ``rpair``: the reversed trie's node after two steps, by
+    ``last byte * 256 + the byte before`` (-1: none; ``pair_table``).  Returns the encoder's byte count (-1: output overflow) or, decoding,
     0 (clean end), -1 (the stream did not end where it should), -2 (input ran out).
     """
     nh = hid.shape[0]
@@ -450,15 +466,22 @@ def exe_code(buf, n, out, inp, enc, M, ac, rec, lab, mode64, hid, did, mid, fid,
         if use_rtok:
             tok = np.int64(c1)
             tlen = 1
-            node = np.int64(0)
-            for k in range(1, min(pos, 16) + 1):
-                node = _trie_child(rkeys, rvals, node, np.int64(buf[pos - k]))
-                if node < 0:
-                    break
-                t = rtok[node]
-                if t >= 0:
-                    tok = np.int64(t)
-                    tlen = k
+            if pos >= 2:
+                # the first two steps of the backward walk from a direct table
+                node = np.int64(rpair[c1 * 256 + c2])
+                if node >= 0:
+                    t = rtok[node]
+                    if t >= 0:
+                        tok = np.int64(t)
+                        tlen = 2
+                    for k in range(3, min(pos, 16) + 1):
+                        node = _trie_child(rkeys, rvals, node, np.int64(buf[pos - k]))
+                        if node < 0:
+                            break
+                        t = rtok[node]
+                        if t >= 0:
+                            tok = np.int64(t)
+                            tlen = k
         r1 = np.int64(0)
         r2 = np.int64(0)
         if rlen > 0 and pos >= 2 * rlen:

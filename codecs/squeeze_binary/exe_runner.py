@@ -26,6 +26,7 @@ from squeeze_binary import x86_kernels as xk
 
 _NOREC = np.zeros(0, dtype=np.int32)
 _NOTRIE = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
+_NOPAIR = np.full(65536, -1, dtype=np.int32)
 
 FLAG_X86, FLAG_MODE64 = 1, 2
 MAX_DELTA = (1 << 25) - 1
@@ -188,14 +189,16 @@ def transform(buf, plan: Plan, inverse: bool) -> None:
 # ---- tokens -------------------------------------------------------------------------------
 @lru_cache(maxsize=4)
 def tries(vocab: int):
-    """(reversed trie, forward trie) of the shipped Binary BPE vocabulary cut to ``vocab``."""
+    """(reversed trie, its two-step table, forward trie) of the shipped Binary BPE
+    vocabulary cut to ``vocab``."""
     if vocab == 0:
-        return _NOTRIE, _NOTRIE
+        return _NOTRIE, _NOPAIR, _NOTRIE
     from squeeze_binary.tokenizer import BinaryBPE
 
     tok = BinaryBPE.shipped(vocab)
     off, blob = tok._table()
-    return ek.build_trie(off, blob, vocab, True), ek.build_trie(off, blob, vocab, False)
+    rev = ek.build_trie(off, blob, vocab, True)
+    return rev, ek.pair_table(rev[0], rev[1]), ek.build_trie(off, blob, vocab, False)
 
 
 # ---- model ---------------------------------------------------------------------------------
@@ -218,10 +221,10 @@ def _ids(lv: dict):
 def run_model(buf, lab, mode64: bool, out, inp, enc: int, lv: dict, rec=_NOREC) -> int:
     model = engine.new_model(block_spec(lv, buf.shape[0]))
     ac = engine.new_coder()
-    (rk, rv, rt), (fk, fv, ft) = tries(lv.get("vocab", 0))
+    (rk, rv, rt), rpair, (fk, fv, ft) = tries(lv.get("vocab", 0))
     return ek.exe_code(buf, buf.shape[0], out, inp, enc, model, ac, rec, lab, bool(mode64),
-                       *_ids(lv), xk.MODRM1, xk.IMM1, xk.MODRM2, xk.IMM2, rk, rv, rt, fk, fv,
-                       ft)
+                       *_ids(lv), xk.MODRM1, xk.IMM1, xk.MODRM2, xk.IMM2, rk, rv, rt, rpair,
+                       fk, fv, ft)
 
 
 def compress(data: bytes, lv: dict) -> bytes | None:
