@@ -422,7 +422,8 @@ def exe_code(buf, n, out, inp, enc, M, ac, rec, lab, mode64, hid, did, mid, fid,
     reversed and forward vocabulary tries (empty when the level uses no token
     context); ``rpair``: the reversed trie's node after two steps, by
     ``last byte * 256 + the byte before`` (-1: none; ``pair_table``).  Returns the
-    encoder's byte count (-1: output overflow) or, decoding, 0 (clean end), -1 (the stream did not end where it should), -2 (input ran out).
+    encoder's byte count (-1: output overflow) or, decoding, 0 (clean end), -1 (the
+    stream did not end where it should), -2 (input ran out).
     """
     nh = hid.shape[0]
     nd = did.shape[0]
