@@ -166,9 +166,6 @@ def label_array(plan: Plan, n: int):
     return lab
 
 
-TKINDS = None  # experiments: None = byte scan E8/E9, else exe_kernels T_* bits
-
-
 def transform(buf, plan: Plan, inverse: bool) -> None:
     """x86 branch transform (or its inverse) on the CODE regions of an x86 block, in place."""
     if not plan.x86:
@@ -178,11 +175,7 @@ def transform(buf, plan: Plan, inverse: bool) -> None:
     for length, label, delta in plan.regions:
         if label == rg.CODE:
             base = (pos + delta) & MAX_DELTA
-            if TKINDS is None:
-                xk.x86_kernel(buf, pos, pos + length, base, -1 if inverse else 1, False, nomask)
-            else:
-                ek.x86_transform(buf, pos, pos + length, base, plan.mode64, TKINDS,
-                                 -1 if inverse else 1, xk.MODRM1, xk.IMM1, xk.MODRM2, xk.IMM2)
+            xk.x86_kernel(buf, pos, pos + length, base, -1 if inverse else 1, False, nomask)
         pos += length
 
 
