@@ -3,6 +3,8 @@
     PYTHONPATH=.:codecs python -m squeeze_binary.benchmark tokenizer DIR_OR_FILE... [--exact]
     PYTHONPATH=.:codecs python -m squeeze_binary.benchmark transform DIR_OR_FILE...
     PYTHONPATH=.:codecs python -m squeeze_binary.benchmark contexts FILE...
+    PYTHONPATH=.:codecs python -m squeeze_binary.benchmark exe DIR_OR_FILE... \
+        [--levels 6,9] [--ablate 6,9] [--zpaq] [--repeat 1]
 
 Speeds are CPU time (time.process_time) of this process, median of ``--repeat``
 runs; sizes are exact.  Output is JSON on stdout, a summary on stderr.
@@ -211,19 +213,114 @@ def bench_contexts(files):
     return {"files": out}
 
 
+def _zpaq_m5(path: Path):
+    import shutil
+    import subprocess
+    import tempfile
+
+    if not shutil.which("zpaq"):
+        return None, None
+    with tempfile.TemporaryDirectory() as td:
+        arc = Path(td) / "a.zpaq"
+        t0 = time.perf_counter()
+        r = subprocess.run(["zpaq", "a", str(arc), str(path.resolve()), "-m5"],
+                           capture_output=True)
+        wall = time.perf_counter() - t0
+        if r.returncode != 0:
+            return None, None
+        return arc.stat().st_size, wall
+
+
+def bench_exe(files, levels, ablate, repeat, zpaq):
+    """The exe codec per file against xz -9e (with and without its x86 filter) and zpaq -m5.
+
+    Sizes are whole .sqz files (container framing included); speeds are CPU time of
+    ``container.compress`` / ``container.decompress`` (median of ``repeat``); every
+    stream is decoded and compared.  ``ablate``: levels also coded without the Binary
+    BPE token contexts (codec stream size only, same level otherwise).
+    """
+    from frappe_cli import container
+    from squeeze_binary import exe_levels, exe_runner
+
+    # load every kernel once (numba cache, tokenizer tries) before anything is timed
+    warm = files[0].read_bytes()[:65536] if files else b""
+    for lv in sorted(set(levels) | set(ablate)):
+        container.decompress(container.compress(warm, "exe", level=lv))
+    rows = []
+    for f in files:
+        data = f.read_bytes()
+        row = {"file": str(f), "bytes": len(data), "xz_9e": _xz(data),
+               "xz_x86_9e": _xz(data, True)}
+        if zpaq:
+            row["zpaq_m5"], row["zpaq_m5_wall_s"] = _zpaq_m5(f)
+        for lv in levels:
+            t_c, blob = _cpu(lambda: container.compress(data, "exe", level=lv), repeat)  # noqa: B023
+            t_d, back = _cpu(lambda: container.decompress(blob), repeat)  # noqa: B023
+            assert back == data, f"{f}: level {lv} round trip differs"
+            row[f"L{lv}"] = {"bytes": len(blob), "c_cpu_s": t_c, "d_cpu_s": t_d}
+        for lv in ablate:
+            spec = exe_levels.LEVELS[lv]
+            with_tok = exe_runner.compress(data, spec)
+            without = exe_runner.compress(data, exe_levels.without_tokens(spec))
+            row[f"ablate_L{lv}"] = {"with_tokens": len(with_tok) if with_tok else len(data),
+                                    "without_tokens": len(without) if without else len(data)}
+        rows.append(row)
+        n = len(data)
+        msg = f"{f.name[-40:]:>40} {n:>9} xz86 {8 * row['xz_x86_9e'] / n:.3f}"
+        for lv in levels:
+            r = row[f"L{lv}"]
+            msg += (f" L{lv} {8 * r['bytes'] / n:.3f} ({r['bytes'] / row['xz_x86_9e']:.3f}x)"
+                    f" c {n / 1e6 / r['c_cpu_s']:.2f} d {n / 1e6 / r['d_cpu_s']:.2f} MB/s")
+        print(msg, file=sys.stderr, flush=True)
+    total = sum(r["bytes"] for r in rows)
+    summary = {"files": len(rows), "bytes": total}
+    for key in ["xz_9e", "xz_x86_9e"] + (["zpaq_m5"] if zpaq else []):
+        if all(r.get(key) for r in rows):
+            summary[key] = sum(r[key] for r in rows)
+    for lv in levels:
+        k = f"L{lv}"
+        s = {"bytes": sum(r[k]["bytes"] for r in rows),
+             "c_cpu_s": sum(r[k]["c_cpu_s"] for r in rows),
+             "d_cpu_s": sum(r[k]["d_cpu_s"] for r in rows)}
+        s["c_MBps"] = total / 1e6 / s["c_cpu_s"]
+        s["d_MBps"] = total / 1e6 / s["d_cpu_s"]
+        s["vs_xz_x86"] = s["bytes"] / summary["xz_x86_9e"]
+        s["worst_file_vs_xz_x86"] = max(r[k]["bytes"] / r["xz_x86_9e"] for r in rows)
+        summary[k] = s
+        print(f"TOTAL L{lv}: {8 * s['bytes'] / total:.4f} bpb, xz --x86 -9e "
+              f"{8 * summary['xz_x86_9e'] / total:.4f}, ratio {s['vs_xz_x86']:.4f} "
+              f"(worst file {s['worst_file_vs_xz_x86']:.4f}); c {s['c_MBps']:.3f} MB/s, "
+              f"d {s['d_MBps']:.3f} MB/s CPU", file=sys.stderr, flush=True)
+    for lv in ablate:
+        k = f"ablate_L{lv}"
+        w = sum(r[k]["with_tokens"] for r in rows)
+        wo = sum(r[k]["without_tokens"] for r in rows)
+        summary[k] = {"with_tokens": w, "without_tokens": wo, "gain": 1 - w / wo}
+        print(f"ABLATION L{lv}: with tokens {w}, without {wo}: {100 * (1 - w / wo):.2f} % "
+              f"smaller with them", file=sys.stderr, flush=True)
+    return {"rows": rows, "summary": summary}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["tokenizer", "transform", "contexts"])
+    ap.add_argument("what", choices=["tokenizer", "transform", "contexts", "exe"])
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--exact", action="store_true", help="also the merge-order encoder")
     ap.add_argument("--model", default=None)
+    ap.add_argument("--levels", default="6", help="exe: comma-separated levels")
+    ap.add_argument("--ablate", default="", help="exe: levels for the token ablation")
+    ap.add_argument("--zpaq", action="store_true", help="exe: also zpaq -m5 (CLI)")
     a = ap.parse_args()
     files = _files(a.inputs)
     if a.what == "tokenizer":
         out = bench_tokenizer(files, a.repeat, a.exact, a.model)
     elif a.what == "transform":
         out = bench_transform(files)
+    elif a.what == "exe":
+        lv = [int(x) for x in a.levels.split(",") if x]
+        ab = [int(x) for x in a.ablate.split(",") if x]
+        out = bench_exe(files, lv, ab, a.repeat, a.zpaq)
     else:
         out = bench_contexts(files)
     json.dump(out, sys.stdout, indent=1)

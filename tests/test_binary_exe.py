@@ -1,0 +1,380 @@
+"""The executable codec (``exe``) end to end: round trips, levels, structure, corruption."""
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from frappe_cli import container, registry
+from frappe_cli.errors import CorruptError, SqueezeError
+from frappe_cli.testing import (
+    GOLDEN,
+    check_config_roundtrip,
+    check_golden,
+    check_roundtrip,
+    corpus_file,
+    write_golden,
+)
+
+SMALL_ELF = ["/usr/bin/true", "/usr/bin/cat", "/usr/bin/ls"]
+
+
+def exe(level=6):
+    return registry.make("exe", level)
+
+
+def system_file(path):
+    p = Path(path)
+    if not p.is_file():
+        pytest.skip(f"{path} not on this machine")
+    return p.read_bytes()
+
+
+def synthetic_code(n: int, seed: int) -> bytes:
+    """Deterministic x86-64-like code: prologues, calls, jumps, moves, returns."""
+    x = seed
+    out = bytearray()
+    while len(out) < n:
+        x = (x * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        r = x >> 33
+        k = r % 9
+        if k == 0:
+            out += b"\x55\x48\x89\xe5"  # push rbp; mov rbp, rsp
+        elif k == 1:  # call to one of 16 functions (absolute target -> relative)
+            tgt = 0x401000 + 64 * ((r >> 8) % 16)
+            out += b"\xe8" + struct.pack("<i", tgt - (0x401000 + len(out) + 5))
+        elif k == 2:
+            out += b"\x48\x8b\x45" + bytes([(r >> 10) & 0xF8])  # mov rax, [rbp+d8]
+        elif k == 3:
+            out += b"\x0f\x84" + struct.pack("<i", (r >> 12) % 200 - 100)  # je rel32
+        elif k == 4:
+            out += b"\x48\x8d\x05" + struct.pack("<i", (r >> 5) % 5000)  # lea rax, [rip+d]
+        elif k == 5:
+            out += b"\x5d\xc3"  # pop rbp; ret
+        elif k == 6:
+            out += b"\xb8" + struct.pack("<I", (r >> 16) % 300)  # mov eax, imm32
+        elif k == 7:
+            out += b"\x89\x7d" + bytes([256 - 4 * (1 + (r >> 9) % 8)])  # mov [rbp-d], edi
+        else:
+            out += b"\xe9" + struct.pack("<i", (r >> 11) % 400 - 200)  # jmp rel32
+    return bytes(out[:n])
+
+
+def synthetic_elf(code_size: int = 6000, seed: int = 1) -> bytes:
+    """A small well-formed ELF64 x86-64 file: header, .text, .rodata, .shstrtab, sections."""
+    code = synthetic_code(code_size, seed)
+    rodata = b"".join(b"message %d: value=%%d\x00" % i for i in range(60))
+    shstr = b"\x00.text\x00.rodata\x00.shstrtab\x00"
+    off_text = 64
+    off_ro = off_text + len(code)
+    off_str = off_ro + len(rodata)
+    shoff = (off_str + len(shstr) + 7) & ~7
+    ident = b"\x7fELF\x02\x01\x01" + bytes(9)
+    hdr = ident + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0x401000, 0, shoff, 0, 64, 0, 0,
+                              64, 4, 3)
+
+    def sh(name, typ, flags, addr, off, size):
+        return struct.pack("<IIQQQQIIQQ", name, typ, flags, addr, off, size, 0, 0, 16, 0)
+
+    body = hdr + code + rodata + shstr
+    body += bytes(shoff - len(body))
+    body += sh(0, 0, 0, 0, 0, 0)
+    body += sh(1, 1, 6, 0x401000, off_text, len(code))  # ALLOC | EXECINSTR
+    body += sh(7, 1, 2, 0x401000 + len(code), off_ro, len(rodata))  # ALLOC
+    body += sh(15, 3, 0, 0, off_str, len(shstr))
+    return body
+
+
+# ---- contract ----------------------------------------------------------------------------
+def test_registered_and_config_roundtrip():
+    codec = exe()
+    assert codec.codec_id == "exe" and codec.lossless and codec.level == 6
+    for level in range(10):
+        check_config_roundtrip(exe(level))
+    with pytest.raises(SqueezeError):
+        registry.from_config({"id": "exe", "level": 6, "bogus": 1})
+
+
+def test_import_is_cheap():
+    code = ("import sys; import squeeze_binary.codec as c; c.ExeCodec(6).memory_usage(); "
+            "print('numpy' in sys.modules, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": ":".join(sys.path)}).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_memory_usage_honest():
+    from frappe_cli.coding.cm import spec as cmspec
+    from squeeze_binary import exe_levels
+
+    for level in range(10):
+        lv = exe_levels.LEVELS[level]
+        mem = exe(level).memory_usage()
+        assert mem >= cmspec.memory(lv["cm"]) + (lv["block_mib"] << 20)
+        assert mem < 1 << 30
+    assert exe(0).memory_usage() < exe(6).memory_usage() < exe(9).memory_usage()
+
+
+def test_auto_routes_executables_to_exe():
+    from frappe_cli import detect
+
+    assert detect.choose_codec(synthetic_elf())[0] == "exe"
+    assert detect.choose_codec(system_file("/usr/bin/true"))[0] == "exe"
+    pe = corpus_file("silesia/ooffice").read_bytes()[:4096]
+    assert detect.choose_codec(pe)[0] == "exe"
+
+
+# ---- round trips -------------------------------------------------------------------------
+@pytest.mark.parametrize("path", SMALL_ELF)
+def test_system_elf_roundtrip(path):
+    data = system_file(path)
+    blob = check_roundtrip(exe(), data)
+    zs = container.compress(data, "zstd", level=9)
+    assert len(blob) < 0.8 * len(zs)
+    # the codec's own stream, not the zstd fallback, coded the file
+    info = container.scan_streams(__import__("io").BytesIO(blob))[0]
+    assert info.blocks[0].kind == container.KIND_CODEC
+
+
+def test_beats_xz_x86_on_ls():
+    import lzma
+
+    data = system_file("/usr/bin/ls")
+    xz = lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32,
+                       filters=[{"id": lzma.FILTER_X86},
+                                {"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}])
+    payload = exe().encode_block(data)
+    assert len(payload) < 0.9 * len(xz), (len(payload), len(xz))
+
+
+@pytest.mark.parametrize("level", range(10))
+def test_every_level_roundtrips(level):
+    data = synthetic_elf(3000, level) + system_file("/usr/bin/true")[:6000]
+    check_roundtrip(exe(level), data)
+
+
+def test_pe_prefix_roundtrip():
+    data = corpus_file("silesia/ooffice").read_bytes()[:200_000]
+    check_roundtrip(exe(), data)
+
+
+def test_block_ends_cut_instructions():
+    # small blocks cut the code (and its E8/E9 operands) at arbitrary points
+    data = system_file("/usr/bin/true")
+    for bs in (4093, 10007):
+        check_roundtrip(exe(), data, block_size=bs)
+    for cut in (1, 2, 3, 4, 5, 777, 5001):
+        code = synthetic_code(3000 + cut, 7)
+        for tail in (b"\xe8", b"\xe8\x01", b"\xe9\x00\x10\x00", b"\x0f", b"\x0f\x84\x00"):
+            d = code[:cut] + tail
+            codec = exe()
+            assert codec.decode_block(codec.encode_block(d), len(d)) == d
+
+
+EDGE = {
+    "one byte": b"\xe8",
+    "all byte values": bytes(range(256)),
+    "zeros": bytes(70000),
+    "random": np.random.default_rng(5).integers(0, 256, 40000, dtype=np.uint8).tobytes(),
+    "elf header only": synthetic_elf()[:64],
+    "e8 storm": b"\xe8\x00\x00\x00\x00" * 3000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE))
+def test_edge_inputs(name):
+    check_roundtrip(exe(), EDGE[name])
+
+
+def test_empty_input():
+    blob = container.compress(b"", "exe")
+    assert container.decompress(blob) == b""
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.binary(max_size=3000), st.sampled_from([0, 6, 9]), st.booleans())
+def test_arbitrary_bytes_roundtrip(data, level, as_elf):
+    if as_elf:  # behind a real ELF header: parsed, regions, transform on the code region
+        data = synthetic_elf(500, 3) + data
+    codec = exe(level)
+    if data:
+        assert codec.decode_block(codec.encode_block(data), len(data)) == data
+
+
+def test_encoder_and_decoder_probabilities_identical():
+    from squeeze_binary import exe_levels, exe_runner
+
+    data = synthetic_elf(8000, 2) + system_file("/usr/bin/true")[:8000]
+    for level in (0, 6, 9):
+        enc, dec, out = exe_runner.probabilities(data, exe_levels.LEVELS[level])
+        assert out == data
+        assert np.array_equal(enc, dec)
+        assert enc.min() >= 1 and enc.max() <= 65535
+
+
+def test_region_table_from_elf():
+    from squeeze_binary import exe_runner, regions
+
+    data = synthetic_elf(6000, 1)
+    plan = exe_runner.plan_block(data, np.frombuffer(data, dtype=np.uint8))
+    assert plan.x86 and plan.mode64
+    labels = [lab for _, lab, _ in plan.regions]
+    assert regions.CODE in labels and regions.RODATA in labels
+    start = 0
+    for length, lab, delta in plan.regions:
+        if lab == regions.CODE:
+            assert start == 64 and (start + delta) == 0x401000
+        start += length
+    # the header round-trips and is validated
+    hb = exe_runner.header_bytes(plan)
+    again, off = exe_runner.parse_header(hb + b"xyz", len(data))
+    assert off == len(hb) and again.regions == plan.regions and again.flags == plan.flags
+    for n in (len(data) - 1, len(data) + 1):
+        with pytest.raises(CorruptError):
+            exe_runner.parse_header(hb, n)
+
+
+def test_incremental_x86_decoder_agrees_with_length_decoder():
+    # the model's byte-at-a-time instruction state finds the same instruction starts
+    # as the linear-sweep length decoder of the x86 transform
+    from squeeze_binary import exe_kernels as ek
+    from squeeze_binary import x86, x86_kernels as xk
+
+    for data in (synthetic_code(20000, 4), system_file("/usr/bin/cat")[0x4000:0x9000]):
+        data = b"\x90" + data
+        starts, _ = x86.instruction_roles(data, mode64=True)
+        buf = np.frombuffer(data, dtype=np.uint8)
+        lab = np.full(len(buf), ek.L_CODE, dtype=np.uint8)
+        lab[0] |= ek.LAB_START
+        ph = ek.x86_phases(buf, lab, True, xk.MODRM1, xk.IMM1, xk.MODRM2, xk.IMM2)
+        ours = (ph == ek.P_START).astype(np.uint8)
+        agree = np.mean(ours == starts)
+        assert agree > 0.995, agree
+
+
+def test_token_contexts_are_causal():
+    # a token context may only use bytes before the coded one: changing a later
+    # byte never changes the probabilities of earlier bits
+    from squeeze_binary import exe_levels, exe_runner
+
+    lv = exe_levels.LEVELS[9]
+    assert lv["vocab"] > 0 and "tok" in lv["names"]["hashed"]
+    data = bytearray(system_file("/usr/bin/true")[:5000])
+    enc1, _, _ = exe_runner.probabilities(bytes(data), lv)
+    data[3000] ^= 0x5A
+    enc2, _, _ = exe_runner.probabilities(bytes(data), lv)
+    assert np.array_equal(enc1[: 3000 * 8], enc2[: 3000 * 8])
+    assert not np.array_equal(enc1, enc2)
+
+
+# ---- corruption -----------------------------------------------------------------------------
+def test_corrupted_stream_fails_cleanly():
+    data = synthetic_elf(4000, 5)
+    blob = container.compress(data, "exe")
+    rng = np.random.default_rng(11)
+    for _ in range(12):
+        bad = bytearray(blob)
+        i = int(rng.integers(0, len(bad)))
+        bad[i] ^= 1 << int(rng.integers(0, 8))
+        with pytest.raises(SqueezeError):
+            container.decompress(bytes(bad))
+    for cut in (10, len(blob) // 2, len(blob) - 1):
+        with pytest.raises(SqueezeError):
+            container.decompress(blob[:cut])
+
+
+def test_codec_level_corruption_raises_corrupt_error():
+    data = synthetic_elf(3000, 6)
+    codec = exe()
+    payload = codec.encode_block(data)
+    assert payload[0] == 0  # the CM method
+    bad_cases = [b"", b"\x07" + payload[1:], payload[: len(payload) // 2], payload[:2],
+                 b"\x01" + data[:-1], b"\x00\x04" + payload[2:], b"\x00\x01\x00",
+                 b"\x00\x01\x05" + b"\xff" * 12]
+    for bad in bad_cases:
+        with pytest.raises(CorruptError):
+            codec.decode_block(bad, len(data))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.binary(min_size=1, max_size=200), st.integers(1, 6000), st.sampled_from([0, 6, 9]))
+def test_hostile_payload_never_crashes(junk, size, level):
+    codec = exe(level)
+    try:
+        out = codec.decode_block(b"\x00" + junk, size)
+        assert len(out) == size
+    except CorruptError:
+        pass
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.data())
+def test_truncated_and_flipped_payloads(draw):
+    data = synthetic_elf(1500, 8)
+    codec = exe()
+    payload = codec.encode_block(data)
+    cut = draw.draw(st.integers(0, len(payload) - 1))
+    with pytest.raises(CorruptError):
+        codec.decode_block(payload[:cut], len(data))
+    i = draw.draw(st.integers(0, len(payload) - 1))
+    bad = bytearray(payload)
+    bad[i] ^= 1 << draw.draw(st.integers(0, 7))
+    try:
+        out = codec.decode_block(bytes(bad), len(data))
+        assert len(out) == len(data)  # a flip in the last bits may still decode
+    except CorruptError:
+        pass
+
+
+# ---- golden ----------------------------------------------------------------------------------
+GOLDEN_CASES = {
+    "exe-v1-l6-synthelf": (6, lambda: synthetic_elf(12000, 11)),
+    "exe-v1-l9-synthelf": (9, lambda: synthetic_elf(6000, 12)),
+}
+
+
+@pytest.mark.skipif(not os.environ.get("SQUEEZE_WRITE_GOLDEN"), reason="writer only")
+def test_write_golden():  # pragma: no cover - used once per bitstream version
+    for name, (level, make) in GOLDEN_CASES.items():
+        data = make()
+        blob = container.compress(data, "exe", level=level)
+        write_golden(name, blob, data, f"exe codec level {level}, synthetic ELF64 "
+                     f"({len(data)} bytes) from tests/test_binary_exe.py")
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_golden_decodes(name):
+    if not (GOLDEN / f"{name}.sqz").exists():
+        pytest.fail(f"golden file {name} missing")
+    check_golden(name)
+    level, make = GOLDEN_CASES[name]
+    blob = container.compress(make(), "exe", level=level)
+    assert blob == (GOLDEN / f"{name}.sqz").read_bytes()
+    info = container.scan_streams(open(GOLDEN / f"{name}.sqz", "rb"))[0]
+    assert info.blocks[0].kind == container.KIND_CODEC
+
+
+# ---- slow --------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_ooffice_roundtrip_and_target():
+    import lzma
+
+    data = corpus_file("silesia/ooffice").read_bytes()
+    blob = check_roundtrip(exe(), data)
+    xz = lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32,
+                       filters=[{"id": lzma.FILTER_X86},
+                                {"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}])
+    assert len(blob) < 0.9 * len(xz)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/usr/bin/bash", "/usr/bin/python3", "/usr/bin/git"])
+def test_large_system_elf_roundtrip(path):
+    data = system_file(path)
+    check_roundtrip(exe(), data)
