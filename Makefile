@@ -52,8 +52,10 @@ bench-weights: $(BIN)/.bench ## weight packers vs zipnn and zstd on real model f
 	$(BIN)/squeeze bench --suite weights --repeat 3 --json .bench/weights.json
 
 bench-images: $(BIN)/.bench ## FRAPPE-Image vs JPEG/WebP/AVIF/JPEG 2000/JPEG XL on Kodak
-	$(BIN)/squeeze bench --suite image $(SQUEEZE_CORPORA)/kodak --plot docs/frappe-rd.png \
-	  --json .bench/images.json
+	$(BIN)/squeeze bench --suite image $(SQUEEZE_CORPORA)/kodak \
+	  --bpp 0.03 --bpp 0.05 --bpp 0.075 --bpp 0.1 --bpp 0.15 --bpp 0.2 --bpp 0.3 --bpp 0.4 \
+	  --bpp 0.5 --peer-bpp 0.05 --peer-bpp 0.1 --peer-bpp 0.2 --peer-bpp 0.4 --timed-bpp 0.1 \
+	  --repeat 3 --plot docs/frappe-rd.png --json .bench/images.json
 
 lint: $(BIN)/.installed ## static checks (ruff)
 	$(BIN)/python -m pip install -q ruff

@@ -60,10 +60,14 @@ def _expand(paths: tuple[str, ...]) -> list[str]:
                                       "(derived files and zipnn) or images (rate-distortion).")
 @click.option("--bpp", "bpps", multiple=True, type=float,
               help="Image suite: target rates (default 0.03..0.5).")
+@click.option("--peer-bpp", "peer_bpps", multiple=True, type=float,
+              help="Image suite: the peers' target rates (default: the --bpp list).")
+@click.option("--timed-bpp", "timed_bpps", multiple=True, type=float,
+              help="Image suite: rates timed as medians of --repeat runs (default: all).")
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="Image suite: write the rate-distortion plot (PNG) here.")
 def bench(paths, codecs, peers, repeat, threads, timer, ref, json_path, baseline,
-          max_regression, suite, bpps, plot):
+          max_regression, suite, bpps, peer_bpps, timed_bpps, plot):
     """Benchmark squeeze's codecs against gzip, bzip2, xz, zstd, brotli and PPMd.
 
     PATHS are files or folders; PATH@SIZE takes the first SIZE bytes of a file
@@ -78,7 +82,8 @@ def bench(paths, codecs, peers, repeat, threads, timer, ref, json_path, baseline
 
         code = run_bench([Path(p) for p in _expand(paths)], bpp_targets=list(bpps) or None,
                          peers=_split(peers) or None, repeat=repeat, json_path=json_path,
-                         plot_path=plot)
+                         plot_path=plot, peer_targets=list(peer_bpps) or None,
+                         timed_targets=list(timed_bpps) or None)
         sys.exit(code)
     files = _expand(paths)
     codec_list = _split(codecs) or (["dfloat11", "enec"] if suite == "weights" else ["auto"])
