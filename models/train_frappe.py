@@ -112,7 +112,7 @@ def build(torch):
         def forward(self, x):  # x in [-1, 1]; returns per-group (B, c, h, w) of y
             s, g = self.scales()
             out = []
-            for (p, k0, c), conv in zip(groups, self.convs):
+            for (_p, k0, c), conv in zip(groups, self.convs):
                 z = conv(x)
                 ss = s[k0:k0 + c].view(1, c, 1, 1)
                 gg = g[k0:k0 + c].view(1, c, 1, 1)
@@ -156,7 +156,8 @@ def build(torch):
                 prev = prev[::-1]  # k-1 first
                 mu_f, sc_f = self.features(yk, prev)
                 mu = (mu_f * self.w_mu[k].view(1, -1, 1, 1)).sum(1, keepdim=True)
-                b = F.softplus(self.a_sc[k] + (sc_f * self.v_sc[k].view(1, -1, 1, 1)).sum(1, keepdim=True)) + 0.05
+                b = F.softplus(self.a_sc[k] + (sc_f * self.v_sc[k].view(1, -1, 1, 1))
+                               .sum(1, keepdim=True)) + 0.05
                 d = (yk - mu).abs()
                 # P(|v - mu| within bin) for a Laplace(mu, b): symmetric closed form
                 upper = 0.5 * torch.exp(-(d - 0.5).clamp(min=0) / b)
@@ -210,7 +211,7 @@ def build(torch):
 
     def to_grid(groups_y):
         parts = []
-        for (p, _, c), y in zip(groups, groups_y):
+        for (p, _, _c), y in zip(groups, groups_y):
             if p > GRID:
                 parts.append(F.interpolate(y, scale_factor=p // GRID, mode="nearest"))
             elif p == GRID:
@@ -243,7 +244,7 @@ def build(torch):
             bpp = (bits * mask).sum(1) / (x.shape[-1] * x.shape[-2])
             # decoder input: STE-quantised with step delta, normalised by g, masked
             dq = []
-            for (p, k0, c), y in zip(groups, ys):
+            for (_p, k0, c), y in zip(groups, ys):
                 dl = delta.view(-1, 1, 1, 1)
                 q = torch.round(y / dl) * dl
                 yq = y + (q - y).detach()
@@ -288,7 +289,8 @@ def get_batch(rng, imgs, b, crop):
 
 
 def to_tensor(torch, u8, dev):
-    return torch.from_numpy(np.ascontiguousarray(u8)).to(dev).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    t = torch.from_numpy(np.ascontiguousarray(u8)).to(dev).permute(0, 3, 1, 2)
+    return t.float() / 127.5 - 1.0
 
 
 def lr_at(step, total, peak, warm=500):
@@ -298,7 +300,8 @@ def lr_at(step, total, peak, warm=500):
     return 1e-5 + (peak - 1e-5) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-def evaluate(torch, model, val, dev, settings=((6, 1.0), (9, 1.0), (13, 1.0), (13, 2.0), (23, 1.0))):
+def evaluate(torch, model, val, dev,
+             settings=((6, 1.0), (9, 1.0), (13, 1.0), (13, 2.0), (23, 1.0))):
     model.eval()
     res = {}
     with torch.no_grad():
@@ -460,7 +463,8 @@ def cmd_export(args):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument("--data", default=DEFAULT_DATA)

@@ -111,7 +111,8 @@ def test_tiny_probabilities_never_panic():
     # adapter's integer tables (>= 1, sum <= 2**20) are safe even for the rarest symbol
     rng = np.random.default_rng(4)
     rows = rng.random((20000, 16)) ** 8
-    rows = np.maximum(1, np.floor(rows / rows.sum(1, keepdims=True) * ans.MAX_TOTAL)).astype(np.int64)
+    rows = np.maximum(1, np.floor(rows / rows.sum(1, keepdims=True) * ans.MAX_TOTAL))
+    rows = rows.astype(np.int64)
     big = rows.argmax(1)
     rows[np.arange(rows.shape[0]), big] -= np.maximum(0, rows.sum(1) - ans.MAX_TOTAL)
     s = rows.argmin(1).astype(np.int32)  # always the least likely symbol

@@ -126,7 +126,8 @@ def test_unsupported_inputs_are_input_errors():
     with pytest.raises(InputError):  # CMYK JPEG
         codec.encode_block(_encode_file(_photo(8, 8), "JPEG", mode="CMYK"))
     # a PNG header claiming 70000 x 70000 pixels is refused before any pixel is decoded
-    png = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 70000, 70000, 8, 2, 0, 0, 0))
+    ihdr = struct.pack(">IIBBBBB", 70000, 70000, 8, 2, 0, 0, 0)
+    png = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
            + _png_chunk(b"IDAT", zlib.compress(b"\0" * 10)) + _png_chunk(b"IEND", b""))
     with pytest.raises(InputError, match="too large"):
         codec.encode_block(png)

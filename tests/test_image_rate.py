@@ -2,8 +2,9 @@
 
 `--bpp X` must give a .sqz file within 5 % of X bits per pixel (never above),
 anywhere in 0.03..0.5 bpp, unless the picture is so smooth that even every channel
-at the finest step stays below X (then the file is the codec's highest rate).  The validation split is every 10th training image
-in sorted order (models/train_frappe.py: never trained on).
+at the finest step stays below X (then the file is the codec's highest rate).  The
+validation split is every 10th training image in sorted order (models/train_frappe.py:
+never trained on).
 """
 
 from __future__ import annotations

@@ -126,7 +126,8 @@ def test_header_fields_are_validated(sample):
         FrappeCodec().decode_block(payload + b"\0", len(raw))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_payload_bit_flips_and_truncations_fail_cleanly(sample, data):
     _, payload, raw, _ = sample
@@ -144,7 +145,8 @@ def test_payload_bit_flips_and_truncations_fail_cleanly(sample, data):
     assert len(out) == len(raw)  # a flip the format cannot see still decodes to the right size
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_container_bit_flips_and_truncations_fail_cleanly(sample, data):
     _, _, _, blob = sample

@@ -381,7 +381,8 @@ def speed_1080p(repeat: int, log) -> dict | None:
     }
     log(f"1080p encode @0.1 bpp: squeeze {1e3 * cpu:.1f} ms CPU ({1 / cpu:.1f} fps), "
         f"{1e3 * wall:.1f} ms wall ({1 / wall:.1f} fps); SVT-AV1 s6 {1e3 * svt_cpu:.0f} ms CPU, "
-        f"{1e3 * svt_wall:.0f} ms wall -> {svt_cpu / cpu:.1f}x (CPU), {svt_wall / wall:.1f}x (wall)")
+        f"{1e3 * svt_wall:.0f} ms wall -> {svt_cpu / cpu:.1f}x (CPU), "
+        f"{svt_wall / wall:.1f}x (wall)")
     return res
 
 
@@ -553,7 +554,7 @@ def latent_coding_comparison(paths, targets=(0.05, 0.1, 0.3), log=None) -> dict:
             with Image.open(f) as im:
                 rgb = np.ascontiguousarray(np.asarray(im.convert("RGB")))
             codec = FrappeCodec(bpp=t)
-            payload = codec.encode_picture(image.Picture(rgb, False, None, image.FMT_PNG))
+            codec.encode_picture(image.Picture(rgb, False, None, image.FMT_PNG))
             qs, n, D, H, W, _ = codec._cache.popitem()[1]
             ours += len(entropy.encode(mdl, qs, n, D))
             for g in mdl.groups:
@@ -568,7 +569,8 @@ def latent_coding_comparison(paths, targets=(0.05, 0.1, 0.3), log=None) -> dict:
                 order0 += float(-(cnt * np.log2(p)).sum()) / 8
         res[str(t)] = {"context_bytes": ours, "jpegls_bytes": jls, "order0_bytes": round(order0),
                        "vs_jpegls": ours / jls - 1, "vs_order0": ours / order0 - 1}
-        log(f"latents at {t} bpp: context {ours} B, JPEG-LS {jls} B ({100 * (ours / jls - 1):+.1f} %),"
+        log(f"latents at {t} bpp: context {ours} B, JPEG-LS {jls} B "
+            f"({100 * (ours / jls - 1):+.1f} %),"
             f" order-0 ideal {order0:.0f} B ({100 * (ours / order0 - 1):+.1f} %)")
     return res
 

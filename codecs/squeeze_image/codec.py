@@ -217,7 +217,8 @@ class FrappeCodec(Codec):
             if n > len(ys_all):
                 ys_all = mdl.analysis(img, min(mdl.n_ch, n + 2))
             tried.add(n)
-            D, status = self._solve_step(lambda d: bits(n, d), budget, D_guess, lo_lim, hi_lim)
+            D, status = self._solve_step(lambda d, nn=n: bits(nn, d), budget, D_guess,
+                                         lo_lim, hi_lim)
             if status > 0 and n < mdl.n_ch and n + 1 not in tried:
                 n += 1  # even the finest step leaves budget unused: one more channel
                 D_guess = hi_lim
@@ -345,7 +346,6 @@ class FrappeCodec(Codec):
         return raw
 
     def _decode(self, payload: bytes, size: int | None = None) -> tuple[bytes, tuple]:
-        import numpy as np
 
         from squeeze_image import entropy, image
 

@@ -154,7 +154,8 @@ def fit_tables(arrays: dict, imgs: np.ndarray, log=print) -> dict:
                 if ne:
                     esc_counts += np.bincount(np.minimum(esc[:ne], ESC_LEN - 1), minlength=ESC_LEN)
     freqs = np.zeros_like(counts)
-    centres = np.concatenate([[SIGMAS[0] * 0.7], np.sqrt(SIGMAS[:-1] * SIGMAS[1:]), [SIGMAS[-1] * 1.4]])
+    centres = np.concatenate([[SIGMAS[0] * 0.7], np.sqrt(SIGMAS[:-1] * SIGMAS[1:]),
+                              [SIGMAS[-1] * 1.4]])
     for k in range(model.n_ch):
         for b in range(nb1):
             freqs[k, b] = _to_freqs(counts[k, b], _laplace_prior(centres[b]), 30.0)

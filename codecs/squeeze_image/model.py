@@ -64,7 +64,8 @@ class Model:
         self.blk = []
         for i in range(self.blocks):
             self.blk.append(dict(
-                dw_w=np.ascontiguousarray(z[f"b{i}_dw_weight"][:, 0].transpose(1, 2, 0), np.float32),
+                dw_w=np.ascontiguousarray(z[f"b{i}_dw_weight"][:, 0].transpose(1, 2, 0),
+                                          np.float32),
                 dw_b=z[f"b{i}_dw_bias"].astype(np.float32),
                 film_w=np.ascontiguousarray(z[f"b{i}_film_weight"], np.float32),
                 film_b=z[f"b{i}_film_bias"].astype(np.float32),
@@ -138,7 +139,8 @@ class Model:
                 out.append(np.ascontiguousarray(y[:, :, t]))
         return out
 
-    def decoder_input(self, qs: list[np.ndarray], n: int, delta: float, H: int, W: int) -> np.ndarray:
+    def decoder_input(self, qs: list[np.ndarray], n: int, delta: float, H: int,
+                      W: int) -> np.ndarray:
         """The (H/8, W/8, dec_in) float32 grid from the quantised channels (elementwise ops)."""
         G = self.grid
         h8, w8 = H // G, W // G

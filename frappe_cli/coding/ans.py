@@ -254,7 +254,8 @@ class Decoder:
         except BaseException as exc:  # noqa: BLE001
             if not _is_coder_failure(exc):
                 raise
-            raise CorruptError("Compressed data is corrupt (invalid entropy-coded stream)") from None
+            raise CorruptError(
+                "Compressed data is corrupt (invalid entropy-coded stream)") from None
 
     def _take(self, n: int) -> None:
         if n < 0 or self.count + n > self.expected:
