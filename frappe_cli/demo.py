@@ -22,25 +22,60 @@ SAMPLES = ["canterbury/alice29.txt", "canterbury/kennedy.xls", "canterbury/sum",
 
 def _samples(work: Path) -> list[Path]:
     corpora = Path(os.environ.get("SQUEEZE_CORPORA", REPO.parent / "shared" / "corpora"))
-    found = [corpora / s for s in SAMPLES if (corpora / s).is_file()]
-    if found:
-        out = []
-        for p in found:
-            dst = work / p.name
-            if p.name == "enwik8.head4m":  # the StateSMix paper's 1 MB prefix
-                dst = work / "enwik8-1MB"
-                dst.write_bytes(p.read_bytes()[:1_000_000])
-            else:
-                shutil.copyfile(p, dst)
-            out.append(dst)
-        return out
-    # no corpora: the project's own sources are a real text sample
-    dst = work / "squeeze-sources.txt"
-    with open(dst, "wb") as f:
-        for src in sorted(REPO.glob("frappe_cli/**/*.py")):
-            f.write(src.read_bytes())
-    print(f"(corpora not found at {corpora}: using the project's sources)")
-    return [dst]
+    out = []
+    for s in SAMPLES:
+        p = corpora / s
+        if not p.is_file():
+            continue
+        dst = work / p.name
+        if p.name == "enwik8.head4m":  # the StateSMix paper's 1 MB prefix
+            dst = work / "enwik8-1MB"
+            dst.write_bytes(p.read_bytes()[:1_000_000])
+        else:
+            shutil.copyfile(p, dst)
+        out.append(dst)
+    if not out:  # no corpora: the project's own sources are a real text sample
+        dst = work / "squeeze-sources.txt"
+        with open(dst, "wb") as f:
+            for src in sorted(REPO.glob("frappe_cli/**/*.py")):
+                f.write(src.read_bytes())
+        print(f"(corpora not found at {corpora}: using the project's sources)")
+        out.append(dst)
+    elf = shutil.which("ls")  # an executable of this machine: the exe codec
+    if elf and Path(elf).is_file() and Path(elf).read_bytes()[:4] == b"\x7fELF":
+        dst = work / "ls"
+        shutil.copyfile(elf, dst)
+        out.append(dst)
+    return out
+
+
+def _image_demo(exe: str, work: Path) -> int:
+    """The lossy image codec at 0.1 bpp on one Kodak photograph (skipped when absent)."""
+    corpora = Path(os.environ.get("SQUEEZE_CORPORA", REPO.parent / "shared" / "corpora"))
+    src = corpora / "kodak" / "kodim23.png"
+    if not src.is_file():
+        return 0
+    import numpy as np
+    from PIL import Image
+
+    img = work / src.name
+    shutil.copyfile(src, img)
+    t = time.perf_counter()
+    subprocess.run([exe, "compress", "-q", "--codec", "frappe", "--bpp", "0.1", str(img)],
+                   check=True)
+    tc = time.perf_counter() - t
+    out = work / "kodim23-decoded.png"
+    t = time.perf_counter()
+    subprocess.run([exe, "decompress", "-q", "-o", str(out), str(img) + ".sqz"], check=True)
+    td = time.perf_counter() - t
+    a = np.asarray(Image.open(img).convert("RGB"), dtype=np.float64)
+    b = np.asarray(Image.open(out).convert("RGB"), dtype=np.float64)
+    psnr = 10 * np.log10(255.0 ** 2 / max(np.mean((a - b) ** 2), 1e-12))
+    size = Path(str(img) + ".sqz").stat().st_size
+    print(f"\nlossy: {src.name} ({a.shape[1]}x{a.shape[0]}) --codec frappe --bpp 0.1 -> "
+          f"{size:,} bytes = {8 * size / (a.shape[0] * a.shape[1]):.4f} bpp, "
+          f"PSNR {psnr:.2f} dB (comp {tc:.2f} s, dec {td:.2f} s)")
+    return 0
 
 
 def main() -> int:
@@ -70,8 +105,8 @@ def main() -> int:
                   f"{tc:>7.2f} {td:>7.2f}  {'OK' if same else 'MISMATCH'}")
             if not same:
                 return 1
-    print("every file round-tripped bit-exactly through `squeeze` and `squeeze -d`.")
-    return 0
+        print("every file round-tripped bit-exactly through `squeeze` and `squeeze -d`.")
+        return _image_demo(exe, work)
 
 
 if __name__ == "__main__":
