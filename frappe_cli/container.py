@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Iterator
 
+from frappe_cli import varint
 from frappe_cli.codec import Codec
 from frappe_cli.errors import (
     CorruptError,
@@ -310,17 +311,7 @@ def _checked_blocks(blocks: Iterator[tuple[bytes, Any]], bs: int,
         yield data, hint
 
 
-def _varint(n: int) -> bytes:
-    """Unsigned LEB128: 7 bits per byte, low groups first, high bit = more follows."""
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
+_varint = varint.encode  # unsigned LEB128 (frappe_cli/varint.py)
 
 
 def _read_varint(r: _Reader, raw: bytearray, limit: int = 1 << 32) -> int:

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from frappe_cli.coding.cm import engine
+from frappe_cli import varint
 from frappe_cli.errors import CorruptError
 from squeeze_binary import exe_kernels as ek
 from squeeze_binary import regions as rg
@@ -90,40 +91,17 @@ def plan_block(data: bytes, buf) -> Plan:
     return Plan(flags, [(e - s, lab, d) for s, e, lab, d in merged])
 
 
-def _varint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def _read_varint(buf, pos: int, limit: int) -> tuple[int, int]:
-    v = 0
-    for k in range(10):
-        if pos >= len(buf):
-            raise CorruptError("Compressed data is corrupt (exe block header ends early)")
-        b = buf[pos]
-        pos += 1
-        v |= (b & 0x7F) << (7 * k)
-        if not b & 0x80:
-            if v > limit:
-                raise CorruptError("Compressed data is corrupt (exe block header value)")
-            return v, pos
-    raise CorruptError("Compressed data is corrupt (exe block header varint)")
+    return varint.decode(buf, pos, limit, "exe block header")
 
 
 def header_bytes(plan: Plan) -> bytes:
     out = bytearray([plan.flags])
-    out += _varint(len(plan.regions))
+    out += varint.encode(len(plan.regions))
     for length, label, delta in plan.regions:
-        out += _varint(length << 4 | label)
+        out += varint.encode(length << 4 | label)
         if plan.x86 and label == rg.CODE:
-            out += _varint(delta)
+            out += varint.encode(delta)
     return bytes(out)
 
 

@@ -26,6 +26,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, BinaryIO, Iterator
 
+from frappe_cli import varint
 from frappe_cli.codec import Codec
 from frappe_cli.errors import CorruptError, InputError, OptionError, UnsupportedError
 
@@ -51,29 +52,8 @@ def quality_rate(quality: float) -> float:
     return 0.01 * 200.0 ** (quality / 100.0)
 
 
-def _varint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def _read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
-    v = 0
-    for shift in range(0, 35, 7):
-        if pos >= len(buf):
-            raise CorruptError("Compressed data is corrupt (image header truncated)")
-        b = buf[pos]
-        pos += 1
-        v |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return v, pos
-    raise CorruptError("Compressed data is corrupt (bad size field)")
+    return varint.decode(buf, pos, (1 << 35) - 1, "image header")
 
 
 class FrappeCodec(Codec):
@@ -299,8 +279,8 @@ class FrappeCodec(Codec):
         alpha_blob = self._alpha_blob(pic.alpha) if pic.alpha is not None else b""
         flags = (FLAG_GREY if pic.grey else 0) | (FLAG_ALPHA if alpha_blob else 0)
         flags |= pic.fmt << FMT_SHIFT
-        head0 = (bytes([PAYLOAD_VERSION]) + bytes.fromhex(mdl.ident) + _varint(w0)
-                 + _varint(h0) + bytes([flags]))
+        head0 = (bytes([PAYLOAD_VERSION]) + bytes.fromhex(mdl.ident) + varint.encode(w0)
+                 + varint.encode(h0) + bytes([flags]))
         n, D, ys = self._choose(mdl, img, pic, len(head0) + 3, len(alpha_blob))
         qs = [entropy.quantise(y, D) for y in ys[:n]]
         streams = entropy.encode(mdl, qs, n, D)
