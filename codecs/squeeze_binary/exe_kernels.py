@@ -35,6 +35,7 @@ from frappe_cli.coding.cm.engine import (
     decoder_overran,
     hash_combine,
 )
+from squeeze_binary.x86_kernels import imm_length
 
 # ---- region labels (regions.py) and the label array's flag bit ------------------------
 L_UNKNOWN, L_HEADER, L_CODE, L_DATA, L_RODATA, L_SYMBOLS, L_RELOC, L_DEBUG, L_RESOURCE = range(9)
@@ -97,26 +98,8 @@ def _go_imm(xs, mode64):
     """After the opcode/ModRM/SIB/displacement: the immediate, if any."""
     immk = xs[X_IMMK]
     fl = xs[X_FL]
-    zsize = 2 if fl & F_OPS16 else 4
-    opb = xs[X_OPB]
-    ilen = 0
-    if immk == 1:
-        ilen = 1
-    elif immk == 2:
-        ilen = 2
-    elif immk == 3:
-        ilen = 4 if (mode64 and (opb == 0xE8 or opb == 0xE9 or opb == 0x0F)) else zsize
-    elif immk == 4:
-        ilen = 8 if fl & F_REXW else zsize
-    elif immk == 5:
-        if mode64:
-            ilen = 4 if fl & F_ADDR16 else 8
-        else:
-            ilen = 2 if fl & F_ADDR16 else 4
-    elif immk == 6:
-        ilen = 3
-    elif immk == 8:
-        ilen = zsize + 2
+    ilen = imm_length(immk, xs[X_OPB], mode64, (fl & F_OPS16) != 0, (fl & F_REXW) != 0,
+                      (fl & F_ADDR16) != 0)
     if ilen > 0:
         xs[X_PH] = P_IMM
         xs[X_REM] = ilen

@@ -141,6 +141,33 @@ MODRM1, IMM1, MODRM2, IMM2 = _tables()
 
 
 @njit(cache=True, nogil=True)
+def imm_length(immk, op, mode64, opsize16, rexw, addr_small):
+    """Bytes of the immediate of an instruction whose opcode has immediate kind ``immk``.
+
+    Kinds: 0/7 none (7 = F6/F7 without TEST), 1 imm8, 2 imm16, 3 imm16/32 (rel32
+    for E8/E9/0F jumps in 64-bit mode), 4 imm16/32/64 (REX.W MOV), 5 moffs
+    (address size), 6 imm16+imm8 (ENTER), 8 ptr16:16/32 (far).  Shared by the
+    linear-sweep decoder below and the exe codec's byte-at-a-time decoder.
+    """
+    zsize = 2 if opsize16 else 4
+    if immk == 1:
+        return 1
+    if immk == 2:
+        return 2
+    if immk == 3:
+        return 4 if (mode64 and (op == 0xE8 or op == 0xE9 or op == 0x0F)) else zsize
+    if immk == 4:
+        return 8 if rexw else zsize
+    if immk == 5:
+        return (4 if addr_small else 8) if mode64 else (2 if addr_small else 4)
+    if immk == 6:
+        return 3
+    if immk == 8:
+        return zsize + 2
+    return 0
+
+
+@njit(cache=True, nogil=True)
 def decode_kernel(buf, start, end, mode64, starts, roles, modrm1, imm1, modrm2, imm2):
     """Linear-sweep length decoding of buf[start:end]; fills starts (1 at the first byte of
     every instruction) and roles (ROLE_*).  Undecodable bytes count as one-byte
@@ -260,22 +287,7 @@ def decode_kernel(buf, start, end, mode64, starts, roles, modrm1, imm1, modrm2, 
                     immk = 0
         elif immk == 7:
             immk = 0
-        zsize = 2 if opsize16 else 4
-        ilen = 0
-        if immk == 1:
-            ilen = 1
-        elif immk == 2:
-            ilen = 2
-        elif immk == 3:
-            ilen = 4 if (mode64 and (op == 0xE8 or op == 0xE9 or op == 0x0F)) else zsize
-        elif immk == 4:
-            ilen = 8 if rexw else zsize
-        elif immk == 5:
-            ilen = (4 if addr_small else 8) if mode64 else (2 if addr_small else 4)
-        elif immk == 6:
-            ilen = 3
-        elif immk == 8:
-            ilen = zsize + 2
+        ilen = imm_length(immk, op, mode64, opsize16, rexw, addr_small)
         imm_start = k
         k += ilen
         k = min(k, end)
