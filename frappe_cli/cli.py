@@ -174,7 +174,8 @@ def compress_one(run: Run, path: str | None) -> None:
 
     opts = run.opts
     name = _display(path)
-    to_stdout = opts.stdout or path in (None, "-")
+    # standard input goes to standard output unless -o names a file (as xz/zstd do)
+    to_stdout = opts.stdout or (path in (None, "-") and not opts.output)
     if path not in (None, "-") and not opts.force and path.endswith(opts.suffix):
         if not to_stdout:
             raise SkipWarning(f"File already has '{opts.suffix}' suffix, skipping")
@@ -273,7 +274,7 @@ def decompress_one(run: Run, path: str | None) -> None:
     name = _display(path)
     test = opts.mode == "test"
     from_stdin = path in (None, "-")
-    to_stdout = not test and (opts.stdout or from_stdin)
+    to_stdout = not test and (opts.stdout or (from_stdin and not opts.output))
     if not test and not to_stdout and not opts.output and not path.endswith(opts.suffix):
         raise SkipWarning("Filename has an unknown suffix, skipping")
     src, size, p = _open_input(path)

@@ -22,6 +22,12 @@ from typing import BinaryIO
 from frappe_cli.errors import OptionError, SqueezeError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class AtomicOutput:
     """Context manager yielding a writable binary file that becomes ``path`` on success."""
 
@@ -52,6 +58,8 @@ class AtomicOutput:
                 self.f.close()
                 if self.like is not None:
                     _copy_metadata(self.like, self.tmp)
+                else:  # no input file (stdin): the usual 0666 & ~umask, not mkstemp's 0600
+                    os.chmod(self.tmp, 0o666 & ~_umask())
                 self._place()
                 _fsync_dir(self.path.parent)
             else:
