@@ -316,12 +316,29 @@ def test_hostile_payload_never_crashes(junk, size, level):
 @settings(max_examples=20, deadline=None)
 @given(st.data())
 def test_truncated_and_flipped_payloads(draw):
+    """Truncations and bit flips of a payload: CorruptError or right-sized output.
+
+    Integrity is the container's job (block sizes + xxh64, as for the text codec):
+    the CM stream's own end-position check catches most truncations, but about 1 in
+    200 cuts ends where a sound stream would and decodes to wrong bytes of the right
+    size; through the container every truncation and bit flip is an error.
+    """
     data = synthetic_elf(1500, 8)
     codec = exe()
     payload = codec.encode_block(data)
     cut = draw.draw(st.integers(0, len(payload) - 1))
-    with pytest.raises(CorruptError):
-        codec.decode_block(payload[:cut], len(data))
+    try:
+        out = codec.decode_block(payload[:cut], len(data))
+        assert len(out) == len(data)
+    except CorruptError:
+        pass
+    blob = container.compress(data, codec)
+    with pytest.raises(SqueezeError):
+        container.decompress(blob[:draw.draw(st.integers(0, len(blob) - 1))])
+    bad = bytearray(blob)
+    bad[draw.draw(st.integers(0, len(blob) - 1))] ^= 1 << draw.draw(st.integers(0, 7))
+    with pytest.raises(SqueezeError):
+        container.decompress(bytes(bad))
     i = draw.draw(st.integers(0, len(payload) - 1))
     bad = bytearray(payload)
     bad[i] ^= 1 << draw.draw(st.integers(0, 7))
