@@ -92,6 +92,141 @@ def estimate_bits(model, qs: list[np.ndarray], n: int, D: int) -> float:
     return total / 256.0
 
 
+def quantised_cdf(freqs: np.ndarray) -> np.ndarray:
+    """The 24-bit CDFs constriction 0.5's ``Categorical(perfect=False)`` builds from
+    integer frequency rows given as float32 (its fast "leaky" quantisation, float32
+    arithmetic): cdf[i] = trunc(c_i * ((2**24 - k) / total)) + i, c_i the float32
+    partial sums, cdf[k] = 2**24.  (rows, k) int -> (rows, k + 1) int64."""
+    f = np.asarray(freqs, np.float32)
+    rows, k = f.shape
+    free = np.float32((1 << 24) - k)
+    cdf = np.empty((rows, k + 1), np.int64)
+    for r in range(rows):
+        norm = np.float32(0.0)
+        for v in f[r]:
+            norm = np.float32(norm + v)
+        scale = np.float32(free / norm)
+        cum = np.zeros(k, np.float32)
+        cum[1:] = np.cumsum(f[r][:-1], dtype=np.float32)  # integers < 2**24: exact
+        cdf[r, :k] = (cum * scale).astype(np.float32).astype(np.int64) + np.arange(k)
+        cdf[r, k] = 1 << 24
+    return cdf
+
+
+class FastCoder:
+    """Bit-exact replacement of ``ans.Encoder`` for indexed categorical rows.
+
+    Encodes with a numba stack-ANS kernel from quantised CDFs instead of handing
+    constriction one float32 frequency row per symbol.  Built per model, it proves
+    itself first: a probe stream that uses every (row, symbol) pair of both tables
+    must come out byte-identical to constriction's; otherwise ``ok`` is False and
+    the caller keeps using constriction (the bitstream never depends on the path)."""
+
+    def __init__(self, freqs: np.ndarray, esc_freqs: np.ndarray):
+        self.cdf = quantised_cdf(freqs)
+        self.esc_cdf = quantised_cdf(esc_freqs)
+        self.ok = False
+        try:
+            self.ok = all(self._probe(c, f) for c, f in ((self.cdf, freqs),
+                                                          (self.esc_cdf, esc_freqs)))
+        except Exception:  # noqa: BLE001 - any failure: constriction stays in charge
+            self.ok = False
+
+    def _probe(self, cdf: np.ndarray, freqs: np.ndarray) -> bool:
+        from frappe_cli.coding import ans
+
+        rows, k = freqs.shape
+        rng = np.random.default_rng(12345)
+        sym = np.tile(np.arange(k, dtype=np.int32), rows)
+        row = np.repeat(np.arange(rows, dtype=np.int64), k)
+        order = rng.permutation(sym.size)
+        # the pairs twice (shuffled and in order), plus runs of likely symbols that
+        # push the state through long stretches without renormalisation
+        likely = np.argmax(freqs, axis=1).astype(np.int32)
+        run_r = np.repeat(np.arange(rows, dtype=np.int64), 64)
+        sym = np.concatenate([sym[order], sym, likely[run_r]])
+        row = np.concatenate([row[order], row, run_r])
+        ref = ans.Encoder("ans")
+        ref.categorical_indexed(sym, ans.FreqTable(freqs), row)
+        return self.stream(sym, row, cdf) == ref.finish()
+
+    @staticmethod
+    def stream(sym: np.ndarray, row: np.ndarray, cdf: np.ndarray) -> bytes:
+        """One ans.py stream: u32 symbol count | u32 word count | words."""
+        import struct
+
+        from squeeze_image import kernels as kk
+
+        words = np.empty(sym.size + 2, np.uint32)
+        nw = kk.ans_encode_rows(np.ascontiguousarray(sym, np.int32),
+                                np.ascontiguousarray(row, np.int64), cdf, words)
+        if nw < 0:
+            raise ValueError("symbol outside the model's support")
+        return struct.pack("<II", sym.size, nw) + words[:nw].astype("<u4").tobytes()
+
+
+class ChannelCache:
+    """Per-image encoder state: channel k's symbols at step D, computed once.
+
+    A channel's symbols depend only on its own quantised values and those of the
+    three channels before it, all at the same step, so the rate search's estimates
+    and the final encode share them."""
+
+    def __init__(self, model, ys: list[np.ndarray]):
+        self.model = model
+        self.ys = ys
+        self._q: dict[tuple[int, int], np.ndarray] = {}
+        self._c: dict[tuple[int, int], tuple] = {}
+
+    def q(self, k: int, D: int) -> np.ndarray:
+        key = (k, D)
+        v = self._q.get(key)
+        if v is None:
+            v = self._q[key] = quantise(self.ys[k], D)
+        return v
+
+    def channel(self, k: int, D: int) -> tuple:
+        """(bits in 1/256 bit, symbols, table rows, escape magnitudes) of channel k."""
+        key = (k, D)
+        v = self._c.get(key)
+        if v is None:
+            from squeeze_image import kernels as kk
+
+            mdl = self.model
+            qs = [self.q(j, D) if k - 3 <= j <= k else None for j in range(k + 1)]
+            qk = qs[k]
+            p0, p1, p2, prm = channel_params(mdl, qs, k, qk.shape, D)
+            m = qk.size
+            sym = np.empty(m, np.int32)
+            bkt = np.empty(m, np.int64)
+            esc = np.empty(m, np.int64)
+            bits, n_esc = kk.ctx_channel_symbols(padded(qk), p0, p1, p2, prm, mdl.ctx_thr,
+                                                 mdl.cost[k], mdl.esc_cost, sym, bkt, esc)
+            v = self._c[key] = (int(bits), sym, bkt, esc[:n_esc])
+        return v
+
+    def bits(self, n: int, D: int) -> float:
+        """Same value as :func:`estimate_bits` of the first n channels at step D."""
+        return sum(self.channel(k, D)[0] for k in range(n)) / 256.0
+
+    def encode(self, n: int, D: int) -> bytes:
+        """Same bytes as :func:`encode` of the first n channels at step D."""
+        fast = self.model.fast_coder()
+        if fast is None:
+            return encode(self.model, [self.q(k, D) for k in range(n)], n, D)
+        parts = [self.channel(k, D) for k in range(n)]
+        sym = np.concatenate([p[1] for p in parts])
+        row = np.concatenate([p[2] for p in parts])
+        e = np.concatenate([p[3] for p in parts])
+        if e.size and int(e.max()) >= ESC_LEN:  # cannot happen: |q| <= qlimit(D_MIN)
+            raise ValueError("latent escape value out of range")
+        pairs = np.empty(2 * e.size, np.int32)
+        pairs[0::2] = e // ESC_SPLIT
+        pairs[1::2] = e % ESC_SPLIT
+        alt = np.arange(2 * e.size, dtype=np.int64) % 2
+        return fast.stream(sym, row, fast.cdf) + fast.stream(pairs, alt, fast.esc_cdf)
+
+
 def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
     """Code channels 0..n-1; returns the two constriction streams, concatenated."""
     from frappe_cli.coding import ans

@@ -353,32 +353,132 @@ def ctx_wave_step(qp, t, sym, esc_vals, prm, thr, p0, p1, p2, mrow, brow):
 # model or the decoder's arithmetic.
 
 
-@njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def project_group(img, p, A, bias, s, g, out):
-    """Softsign latents of one patch-size group.
+@njit(cache=True, nogil=True, fastmath=True)
+def project_group_z(img, p, A, bias, out, i0, i1):
+    """Projections z = <A_k, patch> + bias_k of one patch-size group (no softsign).
 
     img: (H, W*3) uint8 view of an (H, W, 3) image; A: (c, p, p*3) float32 weights over
-    raw 0..255 values; out: (H/p, W/p, c) float32 <- g z / (s + |z|), z = <A, patch> + bias.
-    Patch rows run in parallel; each converts its image rows to float once.
-    """
+    raw 0..255 values; out: (H/p, W/p, c) float32, patch rows i0..i1-1 written (the
+    caller splits rows over threads: the kernel releases the GIL).  Each patch row
+    converts its p image rows to float once.  Every z is summed by the same loop (a
+    vectorised dot product over the p*3 values of each patch row, then over dy in
+    order), whatever c is and wherever the channel sits in A, so a channel's value does not
+    depend on which others are computed with it (fastmath only lets that inner dot
+    product reassociate; nothing here feeds a probability model or the decoder)."""
     hp, wp, c = out.shape
     row = p * 3
     w3 = img.shape[1]
-    for i in prange(hp):
-        acc = np.zeros((wp, c), np.float32)
-        rf = np.empty(w3, np.float32)
+    for i in range(i0, i1):
+        rf = np.empty((p, w3), np.float32)
+        acc = np.empty((wp, c), np.float32)
         for dy in range(p):
             y = i * p + dy
             for x in range(w3):
-                rf[x] = img[y, x]
-            for j in range(wp):
-                x0 = j * row
-                for k in range(c):
+                rf[dy, x] = img[y, x]
+        for j in range(wp):
+            for k in range(c):
+                acc[j, k] = 0.0
+        for dy in range(p):
+            for k in range(c):
+                for j in range(wp):
+                    x0 = j * row
                     a = np.float32(0.0)
                     for t in range(row):
-                        a += rf[x0 + t] * A[k, dy, t]
+                        a += rf[dy, x0 + t] * A[k, dy, t]
                     acc[j, k] += a
         for j in range(wp):
             for k in range(c):
-                z = acc[j, k] + bias[k]
-                out[i, j, k] = g[k] * z / (s[k] + abs(z))
+                out[i, j, k] = acc[j, k] + bias[k]
+
+
+# ------------------------------------------------------------------------------------
+# encoder fast path: one context pass per (channel, step) gives both the ideal code
+# length and the coder's symbols, and a bit-exact ANS encoder replaces the per-symbol
+# frequency rows constriction needs (see entropy.FastCoder; checked against
+# constriction before use).
+
+
+@njit(cache=True, nogil=True)
+def ctx_channel_symbols(qp, p0, p1, p2, prm, thr, cost, esc_cost, sym, bkt, esc):
+    """Whole channel, encoder side: ``sym``/``bkt`` (wavefront order, as
+    ctx_channel_encode), escape magnitudes into esc[0:], and the ideal code length
+    (1/256 bit, as ctx_channel_bits).  Returns (bits, number of escapes)."""
+    h = qp.shape[0] - 2
+    w = qp.shape[1] - 3
+    K = prm[PRM_K]
+    base = prm[PRM_BASE]
+    ne = esc_cost.shape[0]
+    rs = np.empty((h, w), np.int64)
+    rb = np.empty((h, w), np.int64)
+    total = np.int64(0)
+    for i in range(h):
+        for j in range(w):
+            m, b = _ctx_at(qp, i, j, p0, p1, p2, prm, thr)
+            r = np.int64(qp[i + 2, j + 2]) - m
+            rs[i, j] = r
+            rb[i, j] = b
+            if r < -K:
+                total += cost[b, 0] + esc_cost[min(-r - K - 1, ne - 1)]
+            elif r > K:
+                total += cost[b, 2 * K + 2] + esc_cost[min(r - K - 1, ne - 1)]
+            else:
+                total += cost[b, r + K + 1]
+    pos = 0
+    n_esc = 0
+    for t in range(2 * (h - 1) + w):
+        lo, hi = _wave_range(t, h, w)
+        for i in range(lo, hi):
+            j = t - 2 * i
+            r = rs[i, j]
+            if r < -K:
+                sym[pos] = 0
+                esc[n_esc] = -r - K - 1
+                n_esc += 1
+            elif r > K:
+                sym[pos] = 2 * K + 2
+                esc[n_esc] = r - K - 1
+                n_esc += 1
+            else:
+                sym[pos] = r + K + 1
+            bkt[pos] = rb[i, j] + base
+            pos += 1
+    return total, n_esc
+
+
+ANS_PRECISION = 24
+
+
+@njit(cache=True, nogil=True)
+def ans_encode_rows(sym, row, cdf, words):
+    """Stack-ANS encode (32-bit words, 64-bit state, 24-bit probabilities) of symbol
+    i under quantised CDF row ``row[i]``, last symbol first, so a decoder reads them
+    in order.  cdf: (rows, k + 1) int64, cdf[r, 0] = 0, cdf[r, k] = 2**24.
+    Writes the compressed words (bulk, then the state's low and, if non-zero, high
+    word) into ``words`` and returns their count; -1 if a symbol is out of range."""
+    state = np.uint64(0)
+    nw = 0
+    sh = np.uint64(64 - ANS_PRECISION)
+    prec = np.uint64(ANS_PRECISION)
+    w32 = np.uint64(32)
+    mask = np.uint64(0xFFFFFFFF)
+    k = cdf.shape[1] - 1
+    for t in range(sym.shape[0] - 1, -1, -1):
+        s = sym[t]
+        r = row[t]
+        if s < 0 or s >= k:
+            return -1
+        lo = np.uint64(cdf[r, s])
+        p = np.uint64(cdf[r, s + 1]) - lo
+        if (state >> sh) >= p:
+            words[nw] = np.uint32(state & mask)
+            nw += 1
+            state = state >> w32
+        state = ((state // p) << prec) | (state % p + lo)
+    if state != np.uint64(0):
+        words[nw] = np.uint32(state & mask)
+        nw += 1
+        hi = state >> w32
+        if hi != np.uint64(0):
+            words[nw] = np.uint32(hi)
+            nw += 1
+    return nw
