@@ -78,3 +78,14 @@ def test_partial_analysis_equals_full(mdl):
     part = mdl.analysis(img, 5) + mdl.analysis(img, 11, 5) + mdl.analysis(img, mdl.n_ch, 11)
     assert len(part) == len(full)
     assert all(np.array_equal(a, b) for a, b in zip(full, part))
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (33, 70), (64, 96), (5, 130)])
+def test_analysis_edge_pads_like_numpy(mdl, h, w):
+    img = _img(h, w, 5)
+    mp = mdl.max_patch
+    H, W = -(-h // mp) * mp, -(-w // mp) * mp
+    padded = np.pad(img, ((0, H - h), (0, W - w), (0, 0)), mode="edge")
+    a = mdl.analysis(padded, mdl.n_ch)
+    b = mdl.analysis(img, mdl.n_ch, shape=(H, W))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))

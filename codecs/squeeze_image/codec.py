@@ -177,7 +177,7 @@ class FrappeCodec(Codec):
             i -= 1
         return int(mdl.path_n[i]), int(mdl.path_d[i])
 
-    def _choose(self, mdl, img, pic, header_len: int, alpha_len: int):
+    def _choose(self, mdl, img, shape, pic, header_len: int, alpha_len: int):
         """(n, D, cache): the operating point and the encoder's per-channel state
         (latents of at least the first n channels, symbols computed so far)."""
         from squeeze_image import entropy
@@ -186,10 +186,10 @@ class FrappeCodec(Codec):
         if bpp is None:
             q = float(self.params.get("quality", DEFAULT_QUALITY))
             n, D = self._path_point(mdl, quality_rate(q))
-            return n, D, entropy.ChannelCache(mdl, mdl.analysis(img, n))
-        return self._search(mdl, img, pic, float(bpp), header_len, alpha_len)
+            return n, D, entropy.ChannelCache(mdl, mdl.analysis(img, n, shape=shape))
+        return self._search(mdl, img, shape, pic, float(bpp), header_len, alpha_len)
 
-    def _search(self, mdl, img, pic, bpp, header_len, alpha_len):
+    def _search(self, mdl, img, shape, pic, bpp, header_len, alpha_len):
         """Largest rate <= the budget: channel count from the fitted path, then D."""
         from squeeze_image import entropy, image
 
@@ -202,7 +202,7 @@ class FrappeCodec(Codec):
         budget = 0.998 * (bpp * npix - self._overhead_bits(header_len, alpha_len, approx, raw_len))
         n, D0 = self._path_point(mdl, max(budget, 1.0) / npix)
         # latents of the path's channels only; more are projected if the search needs them
-        cc = entropy.ChannelCache(mdl, mdl.analysis(img, n))
+        cc = entropy.ChannelCache(mdl, mdl.analysis(img, n, shape=shape))
         if budget <= 0:
             return n, entropy.D_MAX, cc
 
@@ -211,7 +211,7 @@ class FrappeCodec(Codec):
         tried: set[int] = set()
         while True:
             if n > len(cc.ys):
-                cc.ys.extend(mdl.analysis(img, n, len(cc.ys)))
+                cc.ys.extend(mdl.analysis(img, n, len(cc.ys), shape=shape))
             tried.add(n)
             D, status = self._solve_step(lambda d, nn=n: cc.bits(nn, d), budget, D_guess,
                                          lo_lim, hi_lim)
@@ -278,7 +278,6 @@ class FrappeCodec(Codec):
 
     def encode_picture(self, pic) -> bytes:
         """Pixels (an ``image.Picture``) -> payload: the codec's whole encoder."""
-        import numpy as np
 
 
         mdl = self._model()
@@ -288,15 +287,13 @@ class FrappeCodec(Codec):
         mp = mdl.max_patch
         H = -(-h0 // mp) * mp
         W = -(-w0 // mp) * mp
-        img = pic.rgb
-        if (H, W) != (h0, w0):
-            img = np.pad(img, ((0, H - h0), (0, W - w0), (0, 0)), mode="edge")
+        img = pic.rgb  # the analysis reads it as if edge-padded to (H, W)
         alpha_blob = self._alpha_blob(pic.alpha) if pic.alpha is not None else b""
         flags = (FLAG_GREY if pic.grey else 0) | (FLAG_ALPHA if alpha_blob else 0)
         flags |= pic.fmt << FMT_SHIFT
         head0 = (bytes([PAYLOAD_VERSION]) + bytes.fromhex(mdl.ident) + _varint(w0)
                  + _varint(h0) + bytes([flags]))
-        n, D, cc = self._choose(mdl, img, pic, len(head0) + 3, len(alpha_blob))
+        n, D, cc = self._choose(mdl, img, (H, W), pic, len(head0) + 3, len(alpha_blob))
         qs = [cc.q(k, D) for k in range(n)]
         streams = cc.encode(n, D)
         payload = head0 + bytes([n]) + struct.pack("<H", D) + streams + alpha_blob

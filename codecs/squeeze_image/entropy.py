@@ -185,35 +185,48 @@ class ChannelCache:
             v = self._q[key] = quantise(self.ys[k], D)
         return v
 
+    def _args(self, k: int, D: int) -> tuple:
+        mdl = self.model
+        qs = [self.q(j, D) if k - 3 <= j <= k else None for j in range(k + 1)]
+        qk = qs[k]
+        p0, p1, p2, prm = channel_params(mdl, qs, k, qk.shape, D)
+        m = qk.size
+        return (padded(qk), p0, p1, p2, prm, mdl.ctx_thr, mdl.cost[k], mdl.esc_cost,
+                np.empty(m, np.int32), np.empty(m, np.int64), np.empty(m, np.int64))
+
+    def prepare(self, n: int, D: int) -> None:
+        """Context pass of the channels < n not yet done at step D, the independent
+        channels spread over the encoder threads (nogil kernel)."""
+        from squeeze_image import kernels as kk
+        from squeeze_image.model import run_parallel
+
+        todo = [k for k in range(n) if (k, D) not in self._c]
+        if not todo:
+            return
+        # biggest channels first, so the two threads' shares come out even
+        todo.sort(key=lambda k: -self.ys[k].size)
+        args = [self._args(k, D) for k in todo]
+        res = run_parallel(kk.ctx_channel_symbols, args)
+        for k, a, (bits, n_esc) in zip(todo, args, res):
+            self._c[(k, D)] = (int(bits), a[8], a[9], a[10][:n_esc])
+
     def channel(self, k: int, D: int) -> tuple:
         """(bits in 1/256 bit, symbols, table rows, escape magnitudes) of channel k."""
-        key = (k, D)
-        v = self._c.get(key)
-        if v is None:
-            from squeeze_image import kernels as kk
-
-            mdl = self.model
-            qs = [self.q(j, D) if k - 3 <= j <= k else None for j in range(k + 1)]
-            qk = qs[k]
-            p0, p1, p2, prm = channel_params(mdl, qs, k, qk.shape, D)
-            m = qk.size
-            sym = np.empty(m, np.int32)
-            bkt = np.empty(m, np.int64)
-            esc = np.empty(m, np.int64)
-            bits, n_esc = kk.ctx_channel_symbols(padded(qk), p0, p1, p2, prm, mdl.ctx_thr,
-                                                 mdl.cost[k], mdl.esc_cost, sym, bkt, esc)
-            v = self._c[key] = (int(bits), sym, bkt, esc[:n_esc])
-        return v
+        if (k, D) not in self._c:
+            self.prepare(k + 1, D)
+        return self._c[(k, D)]
 
     def bits(self, n: int, D: int) -> float:
         """Same value as :func:`estimate_bits` of the first n channels at step D."""
-        return sum(self.channel(k, D)[0] for k in range(n)) / 256.0
+        self.prepare(n, D)
+        return sum(self._c[(k, D)][0] for k in range(n)) / 256.0
 
     def encode(self, n: int, D: int) -> bytes:
         """Same bytes as :func:`encode` of the first n channels at step D."""
         fast = self.model.fast_coder()
         if fast is None:
             return encode(self.model, [self.q(k, D) for k in range(n)], n, D)
+        self.prepare(n, D)
         parts = [self.channel(k, D) for k in range(n)]
         sym = np.concatenate([p[1] for p in parts])
         row = np.concatenate([p[2] for p in parts])

@@ -232,6 +232,40 @@ def _ctx_at(qp, i, j, p0, p1, p2, prm, thr):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _ctx_at_count(qp, i, j, p0, p1, p2, prm, thr):
+    """As _ctx_at (same values), the bucket as a branchless count of thresholds <= act
+    (encoder side: whole channels in raster order, no unpredictable branches)."""
+    n = np.int64(qp[i + 1, j + 2])
+    nw = np.int64(qp[i + 1, j + 1])
+    ne = np.int64(qp[i + 1, j + 3])
+    nn = np.int64(qp[i, j + 2])
+    wv = np.int64(qp[i + 2, j + 1])
+    ww = np.int64(qp[i + 2, j])
+    a0 = np.int64(p0[i >> prm[PRM_SH], j >> prm[PRM_SH]])
+    a1 = np.int64(p1[i >> prm[PRM_SH + 1], j >> prm[PRM_SH + 1]])
+    a2 = np.int64(p2[i >> prm[PRM_SH + 2], j >> prm[PRM_SH + 2]])
+    W = PRM_WMU
+    mu = (prm[W] * n + prm[W + 1] * nw + prm[W + 2] * ne + prm[W + 3] * nn + prm[W + 4] * wv
+          + prm[W + 5] * ww + prm[W + 6] * a0 + prm[W + 7] * a1 + prm[W + 8] * a2)
+    V = PRM_VSC
+    act = (prm[PRM_C0] + prm[V] * abs(n) + prm[V + 1] * abs(nw) + prm[V + 2] * abs(ne)
+           + prm[V + 3] * abs(nn) + prm[V + 4] * abs(wv) + prm[V + 5] * abs(ww)
+           + prm[V + 6] * abs(a0) + prm[V + 7] * abs(a1) + prm[V + 8] * abs(a2)
+           + prm[V + 9] * abs(n - nw) + prm[V + 10] * abs(n - ne) + prm[V + 11] * abs(n - nn)
+           + prm[V + 12] * abs(wv - nw) + prm[V + 13] * abs(wv - ww))
+    m = (mu + (np.int64(1) << (FP - 1))) >> FP
+    qlim = prm[PRM_LIM]
+    if m > qlim:
+        m = qlim
+    elif m < -qlim:
+        m = -qlim
+    b = 0
+    for t in range(thr.shape[0]):
+        b += 1 if act >= thr[t] else 0
+    return m, b
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _wave_range(t, h, w):
     """Rows i of wave t (j = t - 2 i) inside an h x w grid: i in [lo, hi)."""
     lo = (t - w + 2) // 2
@@ -357,7 +391,8 @@ def ctx_wave_step(qp, t, sym, esc_vals, prm, thr, p0, p1, p2, mrow, brow):
 def project_group_z(img, p, A, bias, out, i0, i1):
     """Projections z = <A_k, patch> + bias_k of one patch-size group (no softsign).
 
-    img: (H, W*3) uint8 view of an (H, W, 3) image; A: (c, p, p*3) float32 weights over
+    img: (h, w*3) uint8 view of an (h, w, 3) image, read as if edge-padded to
+    (H, W) = (p * out rows, p * out columns); A: (c, p, p*3) float32 weights over
     raw 0..255 values; out: (H/p, W/p, c) float32, patch rows i0..i1-1 written (the
     caller splits rows over threads: the kernel releases the GIL).  Each patch row
     converts its p image rows to float once.  Every z is summed by the same loop (a
@@ -367,14 +402,18 @@ def project_group_z(img, p, A, bias, out, i0, i1):
     product reassociate; nothing here feeds a probability model or the decoder)."""
     hp, wp, c = out.shape
     row = p * 3
-    w3 = img.shape[1]
+    w3 = wp * row
+    h_in = img.shape[0]
+    w_in = min(img.shape[1], w3)
     for i in range(i0, i1):
         rf = np.empty((p, w3), np.float32)
         acc = np.empty((wp, c), np.float32)
         for dy in range(p):
-            y = i * p + dy
-            for x in range(w3):
+            y = min(i * p + dy, h_in - 1)  # below the image: its last row (edge padding)
+            for x in range(w_in):
                 rf[dy, x] = img[y, x]
+            for x in range(w_in, w3):  # right of it: its last pixel
+                rf[dy, x] = img[y, w_in - 3 + (x - w_in) % 3]
         for j in range(wp):
             for k in range(c):
                 acc[j, k] = 0.0
@@ -408,12 +447,12 @@ def ctx_channel_symbols(qp, p0, p1, p2, prm, thr, cost, esc_cost, sym, bkt, esc)
     K = prm[PRM_K]
     base = prm[PRM_BASE]
     ne = esc_cost.shape[0]
-    rs = np.empty((h, w), np.int64)
-    rb = np.empty((h, w), np.int64)
+    rs = np.empty((h, w), np.int32)
+    rb = np.empty((h, w), np.int32)
     total = np.int64(0)
     for i in range(h):
         for j in range(w):
-            m, b = _ctx_at(qp, i, j, p0, p1, p2, prm, thr)
+            m, b = _ctx_at_count(qp, i, j, p0, p1, p2, prm, thr)
             r = np.int64(qp[i + 2, j + 2]) - m
             rs[i, j] = r
             rb[i, j] = b
@@ -429,7 +468,7 @@ def ctx_channel_symbols(qp, p0, p1, p2, prm, thr, cost, esc_cost, sym, bkt, esc)
         lo, hi = _wave_range(t, h, w)
         for i in range(lo, hi):
             j = t - 2 * i
-            r = rs[i, j]
+            r = np.int64(rs[i, j])
             if r < -K:
                 sym[pos] = 0
                 esc[n_esc] = -r - K - 1

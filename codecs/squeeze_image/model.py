@@ -133,14 +133,20 @@ class Model:
         p = self.patches[k]
         return H // p, W // p
 
-    def analysis(self, img: np.ndarray, n: int, first: int = 0) -> list[np.ndarray]:
+    def analysis(self, img: np.ndarray, n: int, first: int = 0,
+                 shape: tuple[int, int] | None = None) -> list[np.ndarray]:
         """Softsign latents y (float32, unrounded) of channels first..n-1.
 
-        img: (H, W, 3) uint8 with H, W multiples of the largest patch size."""
+        img: (H, W, 3) uint8 with H, W multiples of the largest patch size, or any
+        smaller image with ``shape`` = (H, W): then it is read as if edge-padded to
+        (H, W) (as np.pad mode "edge"), without making the padded copy."""
         from squeeze_image import kernels as kk
 
-        H, W, _ = img.shape
-        flat = np.ascontiguousarray(img).reshape(H, W * 3)
+        h, w, _ = img.shape
+        H, W = (h, w) if shape is None else shape
+        if not (0 < h <= H and 0 < w <= W):
+            raise ValueError("image larger than the analysis shape")
+        flat = np.ascontiguousarray(img).reshape(h, w * 3)
         jobs = []
         for gi, g in enumerate(self.groups):
             if g.first >= n:
