@@ -440,47 +440,84 @@ def project_group_z(img, p, A, bias, out, i0, i1):
 @njit(cache=True, nogil=True)
 def ctx_channel_symbols(qp, p0, p1, p2, prm, thr, cost, esc_cost, sym, bkt, esc):
     """Whole channel, encoder side: ``sym``/``bkt`` (wavefront order, as
-    ctx_channel_encode), escape magnitudes into esc[0:], and the ideal code length
-    (1/256 bit, as ctx_channel_bits).  Returns (bits, number of escapes)."""
+    ctx_channel_encode), escape magnitudes into esc[0:] (in that order), and the ideal
+    code length (1/256 bit, as ctx_channel_bits).  Returns (bits, escapes).
+
+    The same integer model as _ctx_at with the parameters held in locals; positions
+    are visited in raster order (cache friendly) and their results stored straight
+    at their wavefront index start[t] + i, t = j + 2 i."""
     h = qp.shape[0] - 2
     w = qp.shape[1] - 3
     K = prm[PRM_K]
     base = prm[PRM_BASE]
     ne = esc_cost.shape[0]
-    rs = np.empty((h, w), np.int32)
-    rb = np.empty((h, w), np.int32)
+    s0, s1, s2 = prm[PRM_SH], prm[PRM_SH + 1], prm[PRM_SH + 2]
+    W = PRM_WMU
+    w0, w1, w2, w3, w4 = prm[W], prm[W + 1], prm[W + 2], prm[W + 3], prm[W + 4]
+    w5, w6, w7, w8 = prm[W + 5], prm[W + 6], prm[W + 7], prm[W + 8]
+    V = PRM_VSC
+    v0, v1, v2, v3, v4 = prm[V], prm[V + 1], prm[V + 2], prm[V + 3], prm[V + 4]
+    v5, v6, v7, v8, v9 = prm[V + 5], prm[V + 6], prm[V + 7], prm[V + 8], prm[V + 9]
+    v10, v11, v12, v13 = prm[V + 10], prm[V + 11], prm[V + 12], prm[V + 13]
+    c0 = prm[PRM_C0]
+    qlim = prm[PRM_LIM]
+    half = np.int64(1) << (FP - 1)
+    nthr = thr.shape[0]
+    nwv = 2 * (h - 1) + w
+    start = np.empty(nwv, np.int64)
+    acc = 0
+    for t in range(nwv):
+        lo, hi = _wave_range(t, h, w)
+        start[t] = acc - lo
+        acc += hi - lo
+    em = np.empty(h * w, np.int32)
     total = np.int64(0)
     for i in range(h):
         for j in range(w):
-            m, b = _ctx_at_count(qp, i, j, p0, p1, p2, prm, thr)
+            n = np.int64(qp[i + 1, j + 2])
+            nw = np.int64(qp[i + 1, j + 1])
+            nE = np.int64(qp[i + 1, j + 3])
+            nn = np.int64(qp[i, j + 2])
+            wv = np.int64(qp[i + 2, j + 1])
+            ww = np.int64(qp[i + 2, j])
+            a0 = np.int64(p0[i >> s0, j >> s0])
+            a1 = np.int64(p1[i >> s1, j >> s1])
+            a2 = np.int64(p2[i >> s2, j >> s2])
+            mu = (w0 * n + w1 * nw + w2 * nE + w3 * nn + w4 * wv + w5 * ww + w6 * a0
+                  + w7 * a1 + w8 * a2)
+            act = (c0 + v0 * abs(n) + v1 * abs(nw) + v2 * abs(nE) + v3 * abs(nn)
+                   + v4 * abs(wv) + v5 * abs(ww) + v6 * abs(a0) + v7 * abs(a1) + v8 * abs(a2)
+                   + v9 * abs(n - nw) + v10 * abs(n - nE) + v11 * abs(n - nn)
+                   + v12 * abs(wv - nw) + v13 * abs(wv - ww))
+            m = (mu + half) >> FP
+            if m > qlim:
+                m = qlim
+            elif m < -qlim:
+                m = -qlim
+            b = 0
+            for t in range(nthr):
+                b += 1 if act >= thr[t] else 0
             r = np.int64(qp[i + 2, j + 2]) - m
-            rs[i, j] = r
-            rb[i, j] = b
+            pos = start[j + 2 * i] + i
+            bkt[pos] = b + base
             if r < -K:
                 total += cost[b, 0] + esc_cost[min(-r - K - 1, ne - 1)]
+                sym[pos] = 0
+                em[pos] = -r - K - 1
             elif r > K:
                 total += cost[b, 2 * K + 2] + esc_cost[min(r - K - 1, ne - 1)]
+                sym[pos] = 2 * K + 2
+                em[pos] = r - K - 1
             else:
                 total += cost[b, r + K + 1]
-    pos = 0
-    n_esc = 0
-    for t in range(2 * (h - 1) + w):
-        lo, hi = _wave_range(t, h, w)
-        for i in range(lo, hi):
-            j = t - 2 * i
-            r = np.int64(rs[i, j])
-            if r < -K:
-                sym[pos] = 0
-                esc[n_esc] = -r - K - 1
-                n_esc += 1
-            elif r > K:
-                sym[pos] = 2 * K + 2
-                esc[n_esc] = r - K - 1
-                n_esc += 1
-            else:
                 sym[pos] = r + K + 1
-            bkt[pos] = rb[i, j] + base
-            pos += 1
+    n_esc = 0
+    top = 2 * K + 2
+    for pos in range(h * w):
+        s = sym[pos]
+        if s == 0 or s == top:
+            esc[n_esc] = em[pos]
+            n_esc += 1
     return total, n_esc
 
 
