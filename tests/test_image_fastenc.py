@@ -89,3 +89,18 @@ def test_analysis_edge_pads_like_numpy(mdl, h, w):
     a = mdl.analysis(padded, mdl.n_ch)
     b = mdl.analysis(img, mdl.n_ch, shape=(H, W))
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_concurrent_encodes_match_sequential(mdl):
+    """Encodes from several threads share the encoder's worker pool: same bytes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from squeeze_image import image
+    from squeeze_image.codec import FrappeCodec
+
+    pics = [image.Picture(_img(96 + 16 * s, 128 + 24 * s, s), False, None, image.FMT_PNG)
+            for s in range(4)]
+    want = [FrappeCodec(bpp=0.2).encode_picture(p) for p in pics]
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda p: FrappeCodec(bpp=0.2).encode_picture(p), pics * 2))
+    assert got == want * 2
