@@ -104,3 +104,17 @@ def test_concurrent_encodes_match_sequential(mdl):
     with ThreadPoolExecutor(4) as ex:
         got = list(ex.map(lambda p: FrappeCodec(bpp=0.2).encode_picture(p), pics * 2))
     assert got == want * 2
+
+
+def test_channel_cache_evicts_old_steps_and_recomputes(mdl):
+    img = _img(96, 160, 9)
+    ys = mdl.analysis(img, 12)
+    cc = entropy.ChannelCache(mdl, ys)
+    steps = [300, 500, 700, 900, 300]
+    bits = [cc.bits(12, D) for D in steps]
+    assert bits[0] == bits[-1]
+    held = {key[1] for key in cc._c} | {key[1] for key in cc._q}
+    assert len(held) <= cc.KEEP
+    for D in (300, 700):  # evicted (300 came back), then evicted again: same bytes
+        qs = [entropy.quantise(y, D) for y in ys]
+        assert cc.encode(12, D) == entropy.encode(mdl, qs, 12, D)

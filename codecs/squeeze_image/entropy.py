@@ -170,18 +170,36 @@ class ChannelCache:
 
     A channel's symbols depend only on its own quantised values and those of the
     three channels before it, all at the same step, so the rate search's estimates
-    and the final encode share them."""
+    and the final encode share them.  Code lengths are kept for every step tried;
+    the quantised channels and symbols only for the last ``KEEP`` steps (memory stays
+    a few times the latents', whatever the search does; an evicted step is simply
+    recomputed)."""
+
+    KEEP = 2
 
     def __init__(self, model, ys: list[np.ndarray]):
         self.model = model
         self.ys = ys
         self._q: dict[tuple[int, int], np.ndarray] = {}
         self._c: dict[tuple[int, int], tuple] = {}
+        self._bits: dict[tuple[int, int], int] = {}
+        self._recent: list[int] = []
+
+    def _touch(self, D: int) -> None:
+        if D in self._recent:
+            self._recent.remove(D)
+        self._recent.append(D)
+        while len(self._recent) > self.KEEP:
+            old = self._recent.pop(0)
+            for d in (self._q, self._c):
+                for key in [key for key in d if key[1] == old]:
+                    del d[key]
 
     def q(self, k: int, D: int) -> np.ndarray:
         key = (k, D)
         v = self._q.get(key)
         if v is None:
+            self._touch(D)
             v = self._q[key] = quantise(self.ys[k], D)
         return v
 
@@ -200,6 +218,7 @@ class ChannelCache:
         from squeeze_image import kernels as kk
         from squeeze_image.model import run_parallel
 
+        self._touch(D)
         todo = [k for k in range(n) if (k, D) not in self._c]
         if not todo:
             return
@@ -208,7 +227,8 @@ class ChannelCache:
         args = [self._args(k, D) for k in todo]
         res = run_parallel(kk.ctx_channel_symbols, args)
         for k, a, (bits, n_esc) in zip(todo, args, res):
-            self._c[(k, D)] = (int(bits), a[8], a[9], a[10][:n_esc])
+            self._c[(k, D)] = (int(bits), a[8], a[9], a[10][:n_esc].copy())
+            self._bits[(k, D)] = int(bits)
 
     def channel(self, k: int, D: int) -> tuple:
         """(bits in 1/256 bit, symbols, table rows, escape magnitudes) of channel k."""
@@ -218,8 +238,9 @@ class ChannelCache:
 
     def bits(self, n: int, D: int) -> float:
         """Same value as :func:`estimate_bits` of the first n channels at step D."""
-        self.prepare(n, D)
-        return sum(self._c[(k, D)][0] for k in range(n)) / 256.0
+        if any((k, D) not in self._bits for k in range(n)):
+            self.prepare(n, D)
+        return sum(self._bits[(k, D)] for k in range(n)) / 256.0
 
     def encode(self, n: int, D: int) -> bytes:
         """Same bytes as :func:`encode` of the first n channels at step D."""
