@@ -232,40 +232,6 @@ def _ctx_at(qp, i, j, p0, p1, p2, prm, thr):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _ctx_at_count(qp, i, j, p0, p1, p2, prm, thr):
-    """As _ctx_at (same values), the bucket as a branchless count of thresholds <= act
-    (encoder side: whole channels in raster order, no unpredictable branches)."""
-    n = np.int64(qp[i + 1, j + 2])
-    nw = np.int64(qp[i + 1, j + 1])
-    ne = np.int64(qp[i + 1, j + 3])
-    nn = np.int64(qp[i, j + 2])
-    wv = np.int64(qp[i + 2, j + 1])
-    ww = np.int64(qp[i + 2, j])
-    a0 = np.int64(p0[i >> prm[PRM_SH], j >> prm[PRM_SH]])
-    a1 = np.int64(p1[i >> prm[PRM_SH + 1], j >> prm[PRM_SH + 1]])
-    a2 = np.int64(p2[i >> prm[PRM_SH + 2], j >> prm[PRM_SH + 2]])
-    W = PRM_WMU
-    mu = (prm[W] * n + prm[W + 1] * nw + prm[W + 2] * ne + prm[W + 3] * nn + prm[W + 4] * wv
-          + prm[W + 5] * ww + prm[W + 6] * a0 + prm[W + 7] * a1 + prm[W + 8] * a2)
-    V = PRM_VSC
-    act = (prm[PRM_C0] + prm[V] * abs(n) + prm[V + 1] * abs(nw) + prm[V + 2] * abs(ne)
-           + prm[V + 3] * abs(nn) + prm[V + 4] * abs(wv) + prm[V + 5] * abs(ww)
-           + prm[V + 6] * abs(a0) + prm[V + 7] * abs(a1) + prm[V + 8] * abs(a2)
-           + prm[V + 9] * abs(n - nw) + prm[V + 10] * abs(n - ne) + prm[V + 11] * abs(n - nn)
-           + prm[V + 12] * abs(wv - nw) + prm[V + 13] * abs(wv - ww))
-    m = (mu + (np.int64(1) << (FP - 1))) >> FP
-    qlim = prm[PRM_LIM]
-    if m > qlim:
-        m = qlim
-    elif m < -qlim:
-        m = -qlim
-    b = 0
-    for t in range(thr.shape[0]):
-        b += 1 if act >= thr[t] else 0
-    return m, b
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _wave_range(t, h, w):
     """Rows i of wave t (j = t - 2 i) inside an h x w grid: i in [lo, hi)."""
     lo = (t - w + 2) // 2
