@@ -157,16 +157,19 @@ class FrappeCodec(Codec):
             i -= 1
         return int(mdl.path_n[i]), int(mdl.path_d[i])
 
-    def _choose(self, mdl, img, pic, header_len: int, alpha_len: int):
-        """(n, D, ys) for this image; ys are the unquantised latents of channels < n."""
+    def _choose(self, mdl, img, shape, pic, header_len: int, alpha_len: int):
+        """(n, D, cache): the operating point and the encoder's per-channel state
+        (latents of at least the first n channels, symbols computed so far)."""
+        from squeeze_image import entropy
+
         bpp = self.params.get("bpp")
         if bpp is None:
             q = float(self.params.get("quality", DEFAULT_QUALITY))
             n, D = self._path_point(mdl, quality_rate(q))
-            return n, D, mdl.analysis(img, n)
-        return self._search(mdl, img, pic, float(bpp), header_len, alpha_len)
+            return n, D, entropy.ChannelCache(mdl, mdl.analysis(img, n, shape=shape))
+        return self._search(mdl, img, shape, pic, float(bpp), header_len, alpha_len)
 
-    def _search(self, mdl, img, pic, bpp, header_len, alpha_len):
+    def _search(self, mdl, img, shape, pic, bpp, header_len, alpha_len):
         """Largest rate <= the budget: channel count from the fitted path, then D."""
         from squeeze_image import entropy, image
 
@@ -178,26 +181,19 @@ class FrappeCodec(Codec):
         approx = max(0, int(bpp * npix / 8))
         budget = 0.998 * (bpp * npix - self._overhead_bits(header_len, alpha_len, approx, raw_len))
         n, D0 = self._path_point(mdl, max(budget, 1.0) / npix)
+        # latents of the path's channels only; more are projected if the search needs them
+        cc = entropy.ChannelCache(mdl, mdl.analysis(img, n, shape=shape))
         if budget <= 0:
-            return n, entropy.D_MAX, mdl.analysis(img, n)
-        ys_all = mdl.analysis(img, min(mdl.n_ch, n + 2))
-        cache: dict[tuple[int, int], float] = {}
-
-        def bits(nn: int, D: int) -> float:
-            key = (nn, D)
-            if key not in cache:
-                qs = [entropy.quantise(y, D) for y in ys_all[:nn]]
-                cache[key] = entropy.estimate_bits(mdl, qs, nn, D)
-            return cache[key]
+            return n, entropy.D_MAX, cc
 
         lo_lim, hi_lim = entropy.D_MIN, entropy.D_MAX
         D_guess = D0
         tried: set[int] = set()
         while True:
-            if n > len(ys_all):
-                ys_all = mdl.analysis(img, min(mdl.n_ch, n + 2))
+            if n > len(cc.ys):
+                cc.ys.extend(mdl.analysis(img, n, len(cc.ys), shape=shape))
             tried.add(n)
-            D, status = self._solve_step(lambda d, nn=n: bits(nn, d), budget, D_guess,
+            D, status = self._solve_step(lambda d, nn=n: cc.bits(nn, d), budget, D_guess,
                                          lo_lim, hi_lim)
             if status > 0 and n < mdl.n_ch and n + 1 not in tried:
                 n += 1  # even the finest step leaves budget unused: one more channel
@@ -207,7 +203,7 @@ class FrappeCodec(Codec):
                 n -= 1  # even the coarsest step is too large: one channel fewer
                 D_guess = lo_lim
                 continue
-            return n, D, ys_all[:n]
+            return n, D, cc
 
     @staticmethod
     def _solve_step(f, budget: float, D0: int, lo_lim: int, hi_lim: int) -> tuple[int, int]:
@@ -262,9 +258,7 @@ class FrappeCodec(Codec):
 
     def encode_picture(self, pic) -> bytes:
         """Pixels (an ``image.Picture``) -> payload: the codec's whole encoder."""
-        import numpy as np
 
-        from squeeze_image import entropy
 
         mdl = self._model()
         if not mdl.has_ctx or mdl.path_bpp is None:
@@ -273,17 +267,15 @@ class FrappeCodec(Codec):
         mp = mdl.max_patch
         H = -(-h0 // mp) * mp
         W = -(-w0 // mp) * mp
-        img = pic.rgb
-        if (H, W) != (h0, w0):
-            img = np.pad(img, ((0, H - h0), (0, W - w0), (0, 0)), mode="edge")
+        img = pic.rgb  # the analysis reads it as if edge-padded to (H, W)
         alpha_blob = self._alpha_blob(pic.alpha) if pic.alpha is not None else b""
         flags = (FLAG_GREY if pic.grey else 0) | (FLAG_ALPHA if alpha_blob else 0)
         flags |= pic.fmt << FMT_SHIFT
         head0 = (bytes([PAYLOAD_VERSION]) + bytes.fromhex(mdl.ident) + varint.encode(w0)
                  + varint.encode(h0) + bytes([flags]))
-        n, D, ys = self._choose(mdl, img, pic, len(head0) + 3, len(alpha_blob))
-        qs = [entropy.quantise(y, D) for y in ys[:n]]
-        streams = entropy.encode(mdl, qs, n, D)
+        n, D, cc = self._choose(mdl, img, (H, W), pic, len(head0) + 3, len(alpha_blob))
+        qs = [cc.q(k, D) for k in range(n)]
+        streams = cc.encode(n, D)
         payload = head0 + bytes([n]) + struct.pack("<H", D) + streams + alpha_blob
         with self._lock:
             self._cache[payload] = (qs, n, D, H, W, pic)

@@ -92,6 +92,175 @@ def estimate_bits(model, qs: list[np.ndarray], n: int, D: int) -> float:
     return total / 256.0
 
 
+def quantised_cdf(freqs: np.ndarray) -> np.ndarray:
+    """The 24-bit CDFs constriction 0.5's ``Categorical(perfect=False)`` builds from
+    integer frequency rows given as float32 (its fast "leaky" quantisation, float32
+    arithmetic): cdf[i] = trunc(c_i * ((2**24 - k) / total)) + i, c_i the float32
+    partial sums, cdf[k] = 2**24.  (rows, k) int -> (rows, k + 1) int64."""
+    f = np.asarray(freqs, np.float32)
+    rows, k = f.shape
+    free = np.float32((1 << 24) - k)
+    cdf = np.empty((rows, k + 1), np.int64)
+    for r in range(rows):
+        norm = np.float32(0.0)
+        for v in f[r]:
+            norm = np.float32(norm + v)
+        scale = np.float32(free / norm)
+        cum = np.zeros(k, np.float32)
+        cum[1:] = np.cumsum(f[r][:-1], dtype=np.float32)  # integers < 2**24: exact
+        cdf[r, :k] = (cum * scale).astype(np.float32).astype(np.int64) + np.arange(k)
+        cdf[r, k] = 1 << 24
+    return cdf
+
+
+class FastCoder:
+    """Bit-exact replacement of ``ans.Encoder`` for indexed categorical rows.
+
+    Encodes with a numba stack-ANS kernel from quantised CDFs instead of handing
+    constriction one float32 frequency row per symbol.  Built per model, it proves
+    itself first: a probe stream that uses every (row, symbol) pair of both tables
+    must come out byte-identical to constriction's; otherwise ``ok`` is False and
+    the caller keeps using constriction (the bitstream never depends on the path)."""
+
+    def __init__(self, freqs: np.ndarray, esc_freqs: np.ndarray):
+        self.cdf = quantised_cdf(freqs)
+        self.esc_cdf = quantised_cdf(esc_freqs)
+        self.ok = False
+        try:
+            self.ok = all(self._probe(c, f) for c, f in ((self.cdf, freqs),
+                                                          (self.esc_cdf, esc_freqs)))
+        except Exception:  # noqa: BLE001 - any failure: constriction stays in charge
+            self.ok = False
+
+    def _probe(self, cdf: np.ndarray, freqs: np.ndarray) -> bool:
+        from frappe_cli.coding import ans
+
+        rows, k = freqs.shape
+        rng = np.random.default_rng(12345)
+        sym = np.tile(np.arange(k, dtype=np.int32), rows)
+        row = np.repeat(np.arange(rows, dtype=np.int64), k)
+        order = rng.permutation(sym.size)
+        # the pairs twice (shuffled and in order), plus runs of likely symbols that
+        # push the state through long stretches without renormalisation
+        likely = np.argmax(freqs, axis=1).astype(np.int32)
+        run_r = np.repeat(np.arange(rows, dtype=np.int64), 64)
+        sym = np.concatenate([sym[order], sym, likely[run_r]])
+        row = np.concatenate([row[order], row, run_r])
+        ref = ans.Encoder("ans")
+        ref.categorical_indexed(sym, ans.FreqTable(freqs), row)
+        return self.stream(sym, row, cdf) == ref.finish()
+
+    @staticmethod
+    def stream(sym: np.ndarray, row: np.ndarray, cdf: np.ndarray) -> bytes:
+        """One ans.py stream: u32 symbol count | u32 word count | words."""
+        import struct
+
+        from squeeze_image import kernels as kk
+
+        words = np.empty(sym.size + 2, np.uint32)
+        nw = kk.ans_encode_rows(np.ascontiguousarray(sym, np.int32),
+                                np.ascontiguousarray(row, np.int64), cdf, words)
+        if nw < 0:
+            raise ValueError("symbol outside the model's support")
+        return struct.pack("<II", sym.size, nw) + words[:nw].astype("<u4").tobytes()
+
+
+class ChannelCache:
+    """Per-image encoder state: channel k's symbols at step D, computed once.
+
+    A channel's symbols depend only on its own quantised values and those of the
+    three channels before it, all at the same step, so the rate search's estimates
+    and the final encode share them.  Code lengths are kept for every step tried;
+    the quantised channels and symbols only for the last ``KEEP`` steps (memory stays
+    a few times the latents', whatever the search does; an evicted step is simply
+    recomputed)."""
+
+    KEEP = 2
+
+    def __init__(self, model, ys: list[np.ndarray]):
+        self.model = model
+        self.ys = ys
+        self._q: dict[tuple[int, int], np.ndarray] = {}
+        self._c: dict[tuple[int, int], tuple] = {}
+        self._bits: dict[tuple[int, int], int] = {}
+        self._recent: list[int] = []
+
+    def _touch(self, D: int) -> None:
+        if D in self._recent:
+            self._recent.remove(D)
+        self._recent.append(D)
+        while len(self._recent) > self.KEEP:
+            old = self._recent.pop(0)
+            for d in (self._q, self._c):
+                for key in [key for key in d if key[1] == old]:
+                    del d[key]
+
+    def q(self, k: int, D: int) -> np.ndarray:
+        key = (k, D)
+        v = self._q.get(key)
+        if v is None:
+            self._touch(D)
+            v = self._q[key] = quantise(self.ys[k], D)
+        return v
+
+    def _args(self, k: int, D: int) -> tuple:
+        mdl = self.model
+        qs = [self.q(j, D) if k - 3 <= j <= k else None for j in range(k + 1)]
+        qk = qs[k]
+        p0, p1, p2, prm = channel_params(mdl, qs, k, qk.shape, D)
+        m = qk.size
+        return (padded(qk), p0, p1, p2, prm, mdl.ctx_thr, mdl.cost[k], mdl.esc_cost,
+                np.empty(m, np.int32), np.empty(m, np.int64), np.empty(m, np.int64))
+
+    def prepare(self, n: int, D: int) -> None:
+        """Context pass of the channels < n not yet done at step D, the independent
+        channels spread over the encoder threads (nogil kernel)."""
+        from squeeze_image import kernels as kk
+        from squeeze_image.model import run_parallel
+
+        self._touch(D)
+        todo = [k for k in range(n) if (k, D) not in self._c]
+        if not todo:
+            return
+        # biggest channels first, so the two threads' shares come out even
+        todo.sort(key=lambda k: -self.ys[k].size)
+        args = [self._args(k, D) for k in todo]
+        res = run_parallel(kk.ctx_channel_symbols, args)
+        for k, a, (bits, n_esc) in zip(todo, args, res):
+            self._c[(k, D)] = (int(bits), a[8], a[9], a[10][:n_esc].copy())
+            self._bits[(k, D)] = int(bits)
+
+    def channel(self, k: int, D: int) -> tuple:
+        """(bits in 1/256 bit, symbols, table rows, escape magnitudes) of channel k."""
+        if (k, D) not in self._c:
+            self.prepare(k + 1, D)
+        return self._c[(k, D)]
+
+    def bits(self, n: int, D: int) -> float:
+        """Same value as :func:`estimate_bits` of the first n channels at step D."""
+        if any((k, D) not in self._bits for k in range(n)):
+            self.prepare(n, D)
+        return sum(self._bits[(k, D)] for k in range(n)) / 256.0
+
+    def encode(self, n: int, D: int) -> bytes:
+        """Same bytes as :func:`encode` of the first n channels at step D."""
+        fast = self.model.fast_coder()
+        if fast is None:
+            return encode(self.model, [self.q(k, D) for k in range(n)], n, D)
+        self.prepare(n, D)
+        parts = [self.channel(k, D) for k in range(n)]
+        sym = np.concatenate([p[1] for p in parts])
+        row = np.concatenate([p[2] for p in parts])
+        e = np.concatenate([p[3] for p in parts])
+        if e.size and int(e.max()) >= ESC_LEN:  # cannot happen: |q| <= qlimit(D_MIN)
+            raise ValueError("latent escape value out of range")
+        pairs = np.empty(2 * e.size, np.int32)
+        pairs[0::2] = e // ESC_SPLIT
+        pairs[1::2] = e % ESC_SPLIT
+        alt = np.arange(2 * e.size, dtype=np.int64) % 2
+        return fast.stream(sym, row, fast.cdf) + fast.stream(pairs, alt, fast.esc_cdf)
+
+
 def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
     """Code channels 0..n-1; returns the two constriction streams, concatenated."""
     from frappe_cli.coding import ans

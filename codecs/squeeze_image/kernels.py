@@ -353,32 +353,174 @@ def ctx_wave_step(qp, t, sym, esc_vals, prm, thr, p0, p1, p2, mrow, brow):
 # model or the decoder's arithmetic.
 
 
-@njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def project_group(img, p, A, bias, s, g, out):
-    """Softsign latents of one patch-size group.
+@njit(cache=True, nogil=True, fastmath=True)
+def project_group_z(img, p, A, bias, out, i0, i1):
+    """Projections z = <A_k, patch> + bias_k of one patch-size group (no softsign).
 
-    img: (H, W*3) uint8 view of an (H, W, 3) image; A: (c, p, p*3) float32 weights over
-    raw 0..255 values; out: (H/p, W/p, c) float32 <- g z / (s + |z|), z = <A, patch> + bias.
-    Patch rows run in parallel; each converts its image rows to float once.
-    """
+    img: (h, w*3) uint8 view of an (h, w, 3) image, read as if edge-padded to
+    (H, W) = (p * out rows, p * out columns); A: (c, p, p*3) float32 weights over
+    raw 0..255 values; out: (H/p, W/p, c) float32, patch rows i0..i1-1 written (the
+    caller splits rows over threads: the kernel releases the GIL).  Each patch row
+    converts its p image rows to float once.  Every z is summed by the same loop (a
+    vectorised dot product over the p*3 values of each patch row, then over dy in
+    order), whatever c is and wherever the channel sits in A, so a channel's value does not
+    depend on which others are computed with it (fastmath only lets that inner dot
+    product reassociate; nothing here feeds a probability model or the decoder)."""
     hp, wp, c = out.shape
     row = p * 3
-    w3 = img.shape[1]
-    for i in prange(hp):
-        acc = np.zeros((wp, c), np.float32)
-        rf = np.empty(w3, np.float32)
+    w3 = wp * row
+    h_in = img.shape[0]
+    w_in = min(img.shape[1], w3)
+    for i in range(i0, i1):
+        rf = np.empty((p, w3), np.float32)
+        acc = np.empty((wp, c), np.float32)
         for dy in range(p):
-            y = i * p + dy
-            for x in range(w3):
-                rf[x] = img[y, x]
-            for j in range(wp):
-                x0 = j * row
-                for k in range(c):
+            y = min(i * p + dy, h_in - 1)  # below the image: its last row (edge padding)
+            for x in range(w_in):
+                rf[dy, x] = img[y, x]
+            for x in range(w_in, w3):  # right of it: its last pixel
+                rf[dy, x] = img[y, w_in - 3 + (x - w_in) % 3]
+        for j in range(wp):
+            for k in range(c):
+                acc[j, k] = 0.0
+        for dy in range(p):
+            for k in range(c):
+                for j in range(wp):
+                    x0 = j * row
                     a = np.float32(0.0)
                     for t in range(row):
-                        a += rf[x0 + t] * A[k, dy, t]
+                        a += rf[dy, x0 + t] * A[k, dy, t]
                     acc[j, k] += a
         for j in range(wp):
             for k in range(c):
-                z = acc[j, k] + bias[k]
-                out[i, j, k] = g[k] * z / (s[k] + abs(z))
+                out[i, j, k] = acc[j, k] + bias[k]
+
+
+# ------------------------------------------------------------------------------------
+# encoder fast path: one context pass per (channel, step) gives both the ideal code
+# length and the coder's symbols, and a bit-exact ANS encoder replaces the per-symbol
+# frequency rows constriction needs (see entropy.FastCoder; checked against
+# constriction before use).
+
+
+@njit(cache=True, nogil=True)
+def ctx_channel_symbols(qp, p0, p1, p2, prm, thr, cost, esc_cost, sym, bkt, esc):
+    """Whole channel, encoder side: ``sym``/``bkt`` (wavefront order, as
+    ctx_channel_encode), escape magnitudes into esc[0:] (in that order), and the ideal
+    code length (1/256 bit, as ctx_channel_bits).  Returns (bits, escapes).
+
+    The same integer model as _ctx_at with the parameters held in locals; positions
+    are visited in raster order (cache friendly) and their results stored straight
+    at their wavefront index start[t] + i, t = j + 2 i."""
+    h = qp.shape[0] - 2
+    w = qp.shape[1] - 3
+    K = prm[PRM_K]
+    base = prm[PRM_BASE]
+    ne = esc_cost.shape[0]
+    s0, s1, s2 = prm[PRM_SH], prm[PRM_SH + 1], prm[PRM_SH + 2]
+    W = PRM_WMU
+    w0, w1, w2, w3, w4 = prm[W], prm[W + 1], prm[W + 2], prm[W + 3], prm[W + 4]
+    w5, w6, w7, w8 = prm[W + 5], prm[W + 6], prm[W + 7], prm[W + 8]
+    V = PRM_VSC
+    v0, v1, v2, v3, v4 = prm[V], prm[V + 1], prm[V + 2], prm[V + 3], prm[V + 4]
+    v5, v6, v7, v8, v9 = prm[V + 5], prm[V + 6], prm[V + 7], prm[V + 8], prm[V + 9]
+    v10, v11, v12, v13 = prm[V + 10], prm[V + 11], prm[V + 12], prm[V + 13]
+    c0 = prm[PRM_C0]
+    qlim = prm[PRM_LIM]
+    half = np.int64(1) << (FP - 1)
+    nthr = thr.shape[0]
+    nwv = 2 * (h - 1) + w
+    start = np.empty(nwv, np.int64)
+    acc = 0
+    for t in range(nwv):
+        lo, hi = _wave_range(t, h, w)
+        start[t] = acc - lo
+        acc += hi - lo
+    em = np.empty(h * w, np.int32)
+    total = np.int64(0)
+    for i in range(h):
+        for j in range(w):
+            n = np.int64(qp[i + 1, j + 2])
+            nw = np.int64(qp[i + 1, j + 1])
+            nE = np.int64(qp[i + 1, j + 3])
+            nn = np.int64(qp[i, j + 2])
+            wv = np.int64(qp[i + 2, j + 1])
+            ww = np.int64(qp[i + 2, j])
+            a0 = np.int64(p0[i >> s0, j >> s0])
+            a1 = np.int64(p1[i >> s1, j >> s1])
+            a2 = np.int64(p2[i >> s2, j >> s2])
+            mu = (w0 * n + w1 * nw + w2 * nE + w3 * nn + w4 * wv + w5 * ww + w6 * a0
+                  + w7 * a1 + w8 * a2)
+            act = (c0 + v0 * abs(n) + v1 * abs(nw) + v2 * abs(nE) + v3 * abs(nn)
+                   + v4 * abs(wv) + v5 * abs(ww) + v6 * abs(a0) + v7 * abs(a1) + v8 * abs(a2)
+                   + v9 * abs(n - nw) + v10 * abs(n - nE) + v11 * abs(n - nn)
+                   + v12 * abs(wv - nw) + v13 * abs(wv - ww))
+            m = (mu + half) >> FP
+            if m > qlim:
+                m = qlim
+            elif m < -qlim:
+                m = -qlim
+            b = 0
+            for t in range(nthr):
+                b += 1 if act >= thr[t] else 0
+            r = np.int64(qp[i + 2, j + 2]) - m
+            pos = start[j + 2 * i] + i
+            bkt[pos] = b + base
+            if r < -K:
+                total += cost[b, 0] + esc_cost[min(-r - K - 1, ne - 1)]
+                sym[pos] = 0
+                em[pos] = -r - K - 1
+            elif r > K:
+                total += cost[b, 2 * K + 2] + esc_cost[min(r - K - 1, ne - 1)]
+                sym[pos] = 2 * K + 2
+                em[pos] = r - K - 1
+            else:
+                total += cost[b, r + K + 1]
+                sym[pos] = r + K + 1
+    n_esc = 0
+    top = 2 * K + 2
+    for pos in range(h * w):
+        s = sym[pos]
+        if s == 0 or s == top:
+            esc[n_esc] = em[pos]
+            n_esc += 1
+    return total, n_esc
+
+
+ANS_PRECISION = 24
+
+
+@njit(cache=True, nogil=True)
+def ans_encode_rows(sym, row, cdf, words):
+    """Stack-ANS encode (32-bit words, 64-bit state, 24-bit probabilities) of symbol
+    i under quantised CDF row ``row[i]``, last symbol first, so a decoder reads them
+    in order.  cdf: (rows, k + 1) int64, cdf[r, 0] = 0, cdf[r, k] = 2**24.
+    Writes the compressed words (bulk, then the state's low and, if non-zero, high
+    word) into ``words`` and returns their count; -1 if a symbol is out of range."""
+    state = np.uint64(0)
+    nw = 0
+    sh = np.uint64(64 - ANS_PRECISION)
+    prec = np.uint64(ANS_PRECISION)
+    w32 = np.uint64(32)
+    mask = np.uint64(0xFFFFFFFF)
+    k = cdf.shape[1] - 1
+    for t in range(sym.shape[0] - 1, -1, -1):
+        s = sym[t]
+        r = row[t]
+        if s < 0 or s >= k:
+            return -1
+        lo = np.uint64(cdf[r, s])
+        p = np.uint64(cdf[r, s + 1]) - lo
+        if (state >> sh) >= p:
+            words[nw] = np.uint32(state & mask)
+            nw += 1
+            state = state >> w32
+        state = ((state // p) << prec) | (state % p + lo)
+    if state != np.uint64(0):
+        words[nw] = np.uint32(state & mask)
+        nw += 1
+        hi = state >> w32
+        if hi != np.uint64(0):
+            words[nw] = np.uint32(hi)
+            nw += 1
+    return nw

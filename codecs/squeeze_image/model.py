@@ -8,6 +8,7 @@ the encoder's reconstruction and the decoder's output agree bit for bit.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -99,7 +100,8 @@ class Model:
         self.path_n = z["path_n"].astype(np.int64) if "path_n" in z else None
         self.path_d = z["path_d"].astype(np.int64) if "path_d" in z else None
         self._tables = None
-        self._lock = threading.Lock()
+        self._fast = None
+        self._lock = threading.RLock()
 
     def freq_table(self):
         """The validated constriction table (built once, shared by all threads)."""
@@ -113,28 +115,63 @@ class Model:
                                     ans.FreqTable(self.esc_freqs))
         return self._tables
 
+    def fast_coder(self):
+        """The checked numba ANS encoder for this model's tables, or None when it
+        does not reproduce constriction's bytes (then constriction encodes)."""
+        if self._fast is None:
+            from squeeze_image import entropy
+
+            with self._lock:
+                if self._fast is None:
+                    fc = entropy.FastCoder(self.freqs.reshape(-1, self.freqs.shape[-1]),
+                                           self.esc_freqs)
+                    self._fast = fc if fc.ok else False
+        return self._fast or None
+
     # ------------------------------------------------------------------------------
     def channel_shape(self, k: int, H: int, W: int) -> tuple[int, int]:
         p = self.patches[k]
         return H // p, W // p
 
-    def analysis(self, img: np.ndarray, n: int) -> list[np.ndarray]:
-        """Softsign latents y (float32, unrounded) of channels 0..n-1.
+    def analysis(self, img: np.ndarray, n: int, first: int = 0,
+                 shape: tuple[int, int] | None = None) -> list[np.ndarray]:
+        """Softsign latents y (float32, unrounded) of channels first..n-1.
 
-        img: (H, W, 3) uint8 with H, W multiples of the largest patch size."""
+        img: (H, W, 3) uint8 with H, W multiples of the largest patch size, or any
+        smaller image with ``shape`` = (H, W): then it is read as if edge-padded to
+        (H, W) (as np.pad mode "edge"), without making the padded copy."""
         from squeeze_image import kernels as kk
 
-        H, W, _ = img.shape
-        flat = np.ascontiguousarray(img).reshape(H, W * 3)
-        out: list[np.ndarray] = []
+        h, w, _ = img.shape
+        H, W = (h, w) if shape is None else shape
+        if not (0 < h <= H and 0 < w <= W):
+            raise ValueError("image larger than the analysis shape")
+        flat = np.ascontiguousarray(img).reshape(h, w * 3)
+        jobs = []
         for gi, g in enumerate(self.groups):
             if g.first >= n:
                 break
-            c = min(g.count, n - g.first)
+            a = max(first, g.first) - g.first
+            b = min(g.count, n - g.first)
+            if a >= b:
+                continue
             p = g.patch
-            y = np.empty((H // p, W // p, c), np.float32)
-            kk.project_group(flat, p, self.enc_a[gi][:c], self.enc_c[gi][:c],
-                             self.enc_s[g.first:g.first + c], self.enc_g[g.first:g.first + c], y)
+            y = np.empty((H // p, W // p, b - a), np.float32)
+            jobs.append((gi, g.first + a, a, b, y))
+        # independent patch rows, split over the worker threads (nogil kernel)
+        tasks = []
+        for gi, _k0, a, b, y in jobs:
+            hp = y.shape[0]
+            parts = min(len(_POOL_SIZE), hp)
+            for t in range(parts):
+                tasks.append((flat, self.groups[gi].patch, self.enc_a[gi][a:b],
+                              self.enc_c[gi][a:b], y, hp * t // parts, hp * (t + 1) // parts))
+        run_parallel(kk.project_group_z, tasks)
+        out: list[np.ndarray] = []
+        for _gi, k0, a, b, y in jobs:
+            c = b - a
+            # softsign y = g z / (s + |z|): exact IEEE float32, elementwise
+            np.divide(y * self.enc_g[k0:k0 + c], self.enc_s[k0:k0 + c] + np.abs(y), out=y)
             for t in range(c):
                 out.append(np.ascontiguousarray(y[:, :, t]))
         return out
@@ -191,6 +228,38 @@ class Model:
 
 
 _LN2 = 0.6931471805599453
+
+# encoder worker threads (the kernels release the GIL); two = this project's machines
+_POOL_SIZE = range(max(1, min(2, os.cpu_count() or 1)))
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _run_chunk(fn, chunk):
+    return [fn(*t) for t in chunk]
+
+
+def run_parallel(fn, tasks: list[tuple]) -> list:
+    """fn(*task) for every task, over the calling thread and a small shared thread
+    pool (tasks dealt out in turn); results in task order.  Each task writes its own
+    output, so the result never depends on the scheduling."""
+    global _POOL
+    workers = len(_POOL_SIZE)
+    if len(tasks) <= 1 or workers <= 1:
+        return [fn(*t) for t in tasks]
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with _POOL_LOCK:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(workers - 1, thread_name_prefix="frappe-enc")
+    chunks = [tasks[w::workers] for w in range(workers)]
+    futs = [_POOL.submit(_run_chunk, fn, c) for c in chunks[1:]]
+    res = [_run_chunk(fn, chunks[0])] + [f.result() for f in futs]
+    out = [None] * len(tasks)
+    for w, r in enumerate(res):
+        out[w::workers] = r
+    return out
 
 
 def det_log(x: float) -> float:

@@ -1,0 +1,120 @@
+"""The encoder's fast path (shared context pass, numba ANS) against the reference path.
+
+The fast path must give byte-identical streams to constriction's coder and to the
+separate estimate/encode kernels, or the decoder would read something else."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+entropy = pytest.importorskip("squeeze_image.entropy")
+model_mod = pytest.importorskip("squeeze_image.model")
+pytest.importorskip("constriction")
+
+
+@pytest.fixture(scope="module")
+def mdl():
+    try:
+        m = model_mod.load()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"image model not available: {exc}")
+    if not m.has_ctx:
+        pytest.skip("model has no entropy tables")
+    return m
+
+
+def _img(h, w, seed):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.stack([128 + 70 * np.sin(x * (0.02 + 0.03 * c) + y * 0.013 * (c + 1))
+                    for c in range(3)], -1) + rng.normal(0, 12, (h, w, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_fast_coder_is_enabled_for_the_shipped_model(mdl):
+    fc = mdl.fast_coder()
+    assert fc is not None, "numba ANS encoder disagrees with constriction on the model tables"
+    assert fc.cdf.shape == (mdl.freqs.shape[0] * mdl.freqs.shape[1], mdl.freqs.shape[2] + 1)
+    assert (np.diff(fc.cdf, axis=1) >= 1).all() and (fc.cdf[:, -1] == 1 << 24).all()
+
+
+def test_fast_coder_matches_constriction_random_rows():
+    from frappe_cli.coding import ans
+
+    rng = np.random.default_rng(7)
+    for k in (2, 5, 43, 64):
+        f = rng.integers(1, 3000, (9, k))
+        f[:, 0] += (1 << 16) - f.sum(1)
+        f = np.where(f < 1, 1, f)
+        fc = entropy.FastCoder(f, f)
+        assert fc.ok
+        for n in (1, 2, 37, 5000):
+            sym = rng.integers(0, k, n).astype(np.int32)
+            row = rng.integers(0, 9, n).astype(np.int64)
+            ref = ans.Encoder("ans")
+            ref.categorical_indexed(sym, ans.FreqTable(f), row)
+            assert fc.stream(sym, row, fc.cdf) == ref.finish()
+
+
+@pytest.mark.parametrize("seed,D,n", [(0, 475, 14), (1, 64, 23), (2, 2048, 3), (3, 16, 23)])
+def test_channel_cache_matches_reference_path(mdl, seed, D, n):
+    img = _img(96, 160, seed)
+    ys = mdl.analysis(img, n)
+    cc = entropy.ChannelCache(mdl, ys)
+    qs = [entropy.quantise(y, D) for y in ys]
+    assert cc.bits(n, D) == entropy.estimate_bits(mdl, qs, n, D)
+    assert cc.encode(n, D) == entropy.encode(mdl, qs, n, D)
+    # the stream decodes to the same latents
+    shapes = [q.shape for q in qs]
+    got, _ = entropy.decode(mdl, memoryview(cc.encode(n, D)), 0, n, D,
+                            shapes + [(1, 1)] * (mdl.n_ch - n))
+    assert all((a == b).all() for a, b in zip(got, qs))
+
+
+def test_partial_analysis_equals_full(mdl):
+    img = _img(64, 96, 4)
+    full = mdl.analysis(img, mdl.n_ch)
+    part = mdl.analysis(img, 5) + mdl.analysis(img, 11, 5) + mdl.analysis(img, mdl.n_ch, 11)
+    assert len(part) == len(full)
+    assert all(np.array_equal(a, b) for a, b in zip(full, part))
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (33, 70), (64, 96), (5, 130)])
+def test_analysis_edge_pads_like_numpy(mdl, h, w):
+    img = _img(h, w, 5)
+    mp = mdl.max_patch
+    H, W = -(-h // mp) * mp, -(-w // mp) * mp
+    padded = np.pad(img, ((0, H - h), (0, W - w), (0, 0)), mode="edge")
+    a = mdl.analysis(padded, mdl.n_ch)
+    b = mdl.analysis(img, mdl.n_ch, shape=(H, W))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_concurrent_encodes_match_sequential(mdl):
+    """Encodes from several threads share the encoder's worker pool: same bytes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from squeeze_image import image
+    from squeeze_image.codec import FrappeCodec
+
+    pics = [image.Picture(_img(96 + 16 * s, 128 + 24 * s, s), False, None, image.FMT_PNG)
+            for s in range(4)]
+    want = [FrappeCodec(bpp=0.2).encode_picture(p) for p in pics]
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda p: FrappeCodec(bpp=0.2).encode_picture(p), pics * 2))
+    assert got == want * 2
+
+
+def test_channel_cache_evicts_old_steps_and_recomputes(mdl):
+    img = _img(96, 160, 9)
+    ys = mdl.analysis(img, 12)
+    cc = entropy.ChannelCache(mdl, ys)
+    steps = [300, 500, 700, 900, 300]
+    bits = [cc.bits(12, D) for D in steps]
+    assert bits[0] == bits[-1]
+    held = {key[1] for key in cc._c} | {key[1] for key in cc._q}
+    assert len(held) <= cc.KEEP
+    for D in (300, 700):  # evicted (300 came back), then evicted again: same bytes
+        qs = [entropy.quantise(y, D) for y in ys]
+        assert cc.encode(12, D) == entropy.encode(mdl, qs, 12, D)
