@@ -34,8 +34,8 @@ class ExeCodec(Codec):
     bitstream_version = 1
     lossless = True
     description = ("context mixing for executables: x86 branch transform, ELF/PE regions, "
-                   "x86 instruction-state, record and sparse contexts, match model, "
-                   "2-layer gated mixer network, SSE")
+                   "x86 instruction-state, record, sparse and causal BPE-token contexts, "
+                   "match model, 2-layer gated mixer network, SSE")
     fallback = "zstd"
     options: dict[str, type] = {}
 

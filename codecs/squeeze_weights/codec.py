@@ -364,7 +364,7 @@ def _split_layout(reader: BinaryIO, bs: int, lay: F.Layout, pre: bytes
 class DFloat11Codec(_WeightsCodec):
     codec_id = "dfloat11"
     bitstream_version = 1
-    description = ("lossless weights (safetensors/.npy/raw): exponents by per-chunk rANS "
+    description = ("model weights (safetensors/.npy/raw): exponents by per-chunk rANS "
                    "(Huffman at -0..-3), ratio first")
 
     @property
@@ -380,7 +380,7 @@ class DFloat11Codec(_WeightsCodec):
 class EnecCodec(_WeightsCodec):
     codec_id = "enec"
     bitstream_version = 1
-    description = ("lossless weights (safetensors/.npy/raw): ENEC block fixed-length "
+    description = ("model weights (safetensors/.npy/raw): ENEC block fixed-length "
                    "exponents, speed first")
     coder = 3
 
