@@ -36,6 +36,7 @@ from numba import njit
 
 from frappe_cli.coding import huffman as HF
 from frappe_cli.coding import rans as R
+from frappe_cli.coding.nbutil import get_u32, put_u32
 from frappe_cli.coding.quant import cost_table_nb, normalize_freqs_nb
 
 U = np.uint64
@@ -55,24 +56,6 @@ COST12 = cost_table_nb(12)
 # per float kind (index = formats kind): element width, enec low raw bits
 KIND_WIDTH = np.array([0, 2, 2, 4, 8, 1, 1], np.int64)
 KIND_ENEC_S = np.array([0, 0, 3, 0, 0, 4, 3], np.int64)
-
-
-# ----------------------------------------------------------------------------------
-# little-endian helpers
-
-
-@njit(cache=True, nogil=True)
-def put_u32(buf, pos, v):
-    buf[pos] = np.uint8(v & 0xFF)
-    buf[pos + 1] = np.uint8((v >> 8) & 0xFF)
-    buf[pos + 2] = np.uint8((v >> 16) & 0xFF)
-    buf[pos + 3] = np.uint8((v >> 24) & 0xFF)
-
-
-@njit(cache=True, nogil=True)
-def get_u32(buf, pos):
-    return (np.int64(buf[pos]) | (np.int64(buf[pos + 1]) << 8)
-            | (np.int64(buf[pos + 2]) << 16) | (np.int64(buf[pos + 3]) << 24))
 
 
 # ----------------------------------------------------------------------------------
