@@ -4,6 +4,8 @@
   ``$SQUEEZE_CORPORA``) and skip the test with a clear reason when absent.
 * ``check_roundtrip`` runs a codec through the real container and back.
 * ``check_config_roundtrip`` checks ``get_config``/``from_config``.
+* ``check_cheap_import`` checks that a codec module (and ``memory_usage``)
+  loads without numpy or numba.
 * ``check_golden`` decodes a committed golden .sqz file and compares it with
   its expected output (by sha256), so old bitstreams keep decoding.
 * ``write_golden`` makes one (used once, by the test that owns it).
@@ -65,6 +67,19 @@ def check_config_roundtrip(codec) -> None:
     assert json.loads(json.dumps(cfg)) == cfg, "config must be JSON-only"
     again = type(codec).from_config(cfg)
     assert again.get_config() == cfg
+
+
+def check_cheap_import(module: str, cls: str, level: int = 6) -> None:
+    """Importing ``module`` and calling ``cls(level).memory_usage()`` in a fresh
+    interpreter must not load numpy or numba (``squeeze --help`` stays fast)."""
+    import subprocess
+    import sys
+
+    code = (f"import sys; import {module} as c; c.{cls}({level}).memory_usage(); "
+            "print('numpy' in sys.modules, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": ":".join(sys.path)}).stdout
+    assert out.split() == ["False", "False"], out
 
 
 def check_golden(name: str) -> None:

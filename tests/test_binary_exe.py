@@ -2,8 +2,6 @@
 
 import os
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ from frappe_cli import container, registry
 from frappe_cli.errors import CorruptError, SqueezeError
 from frappe_cli.testing import (
     GOLDEN,
+    check_cheap_import,
     check_config_roundtrip,
     check_golden,
     check_roundtrip,
@@ -102,11 +101,7 @@ def test_registered_and_config_roundtrip():
 
 
 def test_import_is_cheap():
-    code = ("import sys; import squeeze_binary.codec as c; c.ExeCodec(6).memory_usage(); "
-            "print('numpy' in sys.modules, 'numba' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PYTHONPATH": ":".join(sys.path)}).stdout
-    assert out.split() == ["False", "False"]
+    check_cheap_import("squeeze_binary.codec", "ExeCodec")
 
 
 def test_memory_usage_honest():

@@ -1,7 +1,5 @@
 """The text codec end to end: round trips, levels, corruption, symmetry, ratio guards."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -10,7 +8,12 @@ from hypothesis import strategies as st
 
 from frappe_cli import container, registry
 from frappe_cli.errors import CorruptError, SqueezeError
-from frappe_cli.testing import check_config_roundtrip, check_roundtrip, corpus_file
+from frappe_cli.testing import (
+    check_cheap_import,
+    check_config_roundtrip,
+    check_roundtrip,
+    corpus_file,
+)
 
 CANTERBURY = ["alice29.txt", "asyoulik.txt", "cp.html", "fields.c", "grammar.lsp",
               "kennedy.xls", "lcet10.txt", "plrabn12.txt", "ptt5", "sum", "xargs.1"]
@@ -33,11 +36,7 @@ def test_registered_and_config_roundtrip():
 
 
 def test_import_is_cheap():
-    code = ("import sys; import squeeze_text.codec as c; c.TextCodec(6).memory_usage(); "
-            "print('numpy' in sys.modules, 'numba' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PYTHONPATH": ":".join(sys.path)}).stdout
-    assert out.split() == ["False", "False"]
+    check_cheap_import("squeeze_text.codec", "TextCodec")
 
 
 def test_memory_usage_documented_and_bounded():
