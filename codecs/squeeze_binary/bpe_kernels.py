@@ -113,23 +113,27 @@ def _heap_push(heap, n, v):
 
 
 @njit(cache=True, nogil=True)
+def _sift_down(heap, i, n, v):
+    """Place ``v`` at slot ``i`` of the max-heap ``heap[:n]``, moving it down."""
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and heap[c + 1] > heap[c]:
+            c += 1
+        if heap[c] <= v:
+            break
+        heap[i] = heap[c]
+        i = c
+    heap[i] = v
+
+
+@njit(cache=True, nogil=True)
 def _heap_pop(heap, n):
     top = heap[0]
     n -= 1
     if n > 0:
-        v = heap[n]
-        i = 0
-        while True:
-            c = 2 * i + 1
-            if c >= n:
-                break
-            if c + 1 < n and heap[c + 1] > heap[c]:
-                c += 1
-            if heap[c] <= v:
-                break
-            heap[i] = heap[c]
-            i = c
-        heap[i] = v
+        _sift_down(heap, 0, n, heap[n])
     return top, n
 
 
@@ -505,19 +509,7 @@ def encode_exact_kernel(data, keys, ranks):
     for i in range(hn):
         heap[i] = -heap[i]
     for i in range(hn // 2 - 1, -1, -1):
-        v = heap[i]
-        j = i
-        while True:
-            c = 2 * j + 1
-            if c >= hn:
-                break
-            if c + 1 < hn and heap[c + 1] > heap[c]:
-                c += 1
-            if heap[c] <= v:
-                break
-            heap[j] = heap[c]
-            j = c
-        heap[j] = v
+        _sift_down(heap, i, hn, heap[i])
     count = n
     while hn > 0:
         top, hn = _heap_pop(heap, hn)
