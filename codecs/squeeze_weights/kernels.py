@@ -36,7 +36,7 @@ from numba import njit
 
 from frappe_cli.coding import huffman as HF
 from frappe_cli.coding import rans as R
-from frappe_cli.coding.nbutil import get_u32, put_u32
+from frappe_cli.coding.nbutil import get_u32, present_symbols, put_u32
 from frappe_cli.coding.quant import cost_table_nb, normalize_freqs_nb
 
 U = np.uint64
@@ -388,12 +388,7 @@ def encode_plane(sym, coder, gain_q, cost, k, prevf, prevl, hp, out, pos, scratc
         return P_RAW, -1
     counts = np.zeros(256, np.int64)
     HF.histogram(sym, counts)
-    present = 0
-    last = 0
-    for s in range(256):
-        if counts[s] > 0:
-            present += 1
-            last = s
+    present, last = present_symbols(counts)
     if present == 1:
         out[pos] = np.uint8(last)
         return P_CONST, pos + 1

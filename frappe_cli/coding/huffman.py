@@ -38,7 +38,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from frappe_cli.coding.nbutil import get_u32, histogram, put_u32  # noqa: F401 - re-exported
+from frappe_cli.coding.nbutil import (  # noqa: F401 - get_u32, histogram re-exported
+    get_u32,
+    histogram,
+    open_record,
+    present_symbols,
+    put_const_record,
+    put_raw_record,
+    put_u32,
+    REC,
+    REC_CONST,
+    REC_RAW,
+)
 
 MAX_LEN = 11
 TAB_BITS = 11
@@ -46,8 +57,9 @@ TAB_SIZE = 1 << TAB_BITS
 NSTREAMS = 4
 MAX_CHUNK = 1 << 24
 
-MODE_RAW, MODE_CONST, MODE_HUF, MODE_REUSE = 0, 1, 2, 3
-_REC = 5
+MODE_RAW, MODE_CONST = REC_RAW, REC_CONST  # the record layout shared with rans (nbutil)
+MODE_HUF, MODE_REUSE = 2, 3
+_REC = REC
 
 U = np.uint64
 TMASK = np.uint64(TAB_SIZE - 1)
@@ -513,18 +525,10 @@ def encode_chunk(sym, prev, have_prev, out, pos, scratch):
     n = sym.shape[0]
     counts = np.zeros(256, np.int64)
     histogram(sym, counts)
-    present = 0
-    last = 0
-    for s in range(256):
-        if counts[s] > 0:
-            present += 1
-            last = s
+    present, last = present_symbols(counts)
     body = pos + _REC
     if present == 1:
-        out[pos] = MODE_CONST
-        put_u32(out, pos + 1, 1)
-        out[body] = np.uint8(last)
-        return body + 1, have_prev
+        return put_const_record(out, pos, last), have_prev
     mode = MODE_RAW
     est = np.int64(n) * 8
     lens = np.zeros(256, np.int64)
@@ -560,33 +564,14 @@ def encode_chunk(sym, prev, have_prev, out, pos, scratch):
                 prev[:] = lens
                 have_prev = True
             return body + clen, have_prev
-    out[pos] = MODE_RAW
-    put_u32(out, pos + 1, n)
-    out[body:body + n] = sym
-    return body + n, have_prev
+    return put_raw_record(out, pos, sym), have_prev
 
 
 @njit(cache=True, nogil=True)
 def decode_chunk(buf, pos, end, prev, have_prev, t1, tab, out):
     """Decode one chunk record at ``buf[pos]`` into ``out``; returns (end or -1, have_prev)."""
-    n = out.shape[0]
-    if pos + _REC > end:
-        return -1, have_prev
-    mode = buf[pos]
-    blen = get_u32(buf, pos + 1)
-    body = pos + _REC
-    if blen > end - body:
-        return -1, have_prev
-    bend = body + blen
-    if mode == MODE_RAW:
-        if blen != n:
-            return -1, have_prev
-        out[:] = buf[body:bend]
-        return bend, have_prev
-    if mode == MODE_CONST:
-        if blen != 1:
-            return -1, have_prev
-        out[:] = buf[body]
+    mode, body, bend = open_record(buf, pos, end, out)
+    if bend < 0 or mode == MODE_RAW or mode == MODE_CONST:
         return bend, have_prev
     if mode == MODE_HUF:
         p = read_lengths(buf, body, bend, prev)

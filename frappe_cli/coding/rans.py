@@ -51,7 +51,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from frappe_cli.coding.nbutil import get_u32, histogram, put_u32  # noqa: F401 - re-exported
+from frappe_cli.coding.nbutil import (  # noqa: F401 - get_u32, histogram re-exported
+    get_u32,
+    histogram,
+    open_record,
+    present_symbols,
+    put_const_record,
+    put_raw_record,
+    put_u32,
+    REC,
+    REC_CONST,
+    REC_RAW,
+)
 from frappe_cli.coding.quant import cost_table_nb, normalize_freqs_nb
 
 NSTATES = 8
@@ -60,8 +71,9 @@ RANS_L = 1 << 15
 PROB_BITS = 12
 MAX_CHUNK = 1 << 24
 
-MODE_RAW, MODE_CONST, MODE_RANS, MODE_REUSE = 0, 1, 2, 3
-_REC = 5  # mode byte + u32 body length
+MODE_RAW, MODE_CONST = REC_RAW, REC_CONST  # the record layout shared with huffman (nbutil)
+MODE_RANS, MODE_REUSE = 2, 3
+_REC = REC  # mode byte + u32 body length
 
 U = np.uint64
 PB = np.uint64(PROB_BITS)
@@ -497,18 +509,10 @@ def encode_chunk(sym, cost, prev, have_prev, out, pos, scratch):
     n = sym.shape[0]
     counts = np.zeros(256, np.int64)
     histogram(sym, counts)
-    present = 0
-    last = 0
-    for s in range(256):
-        if counts[s] > 0:
-            present += 1
-            last = s
+    present, last = present_symbols(counts)
     body = pos + _REC
     if present == 1:
-        out[pos] = MODE_CONST
-        put_u32(out, pos + 1, 1)
-        out[body] = np.uint8(last)
-        return body + 1, have_prev
+        return put_const_record(out, pos, last), have_prev
     freq = np.zeros(256, np.int64)
     mode = MODE_RAW
     est = np.int64(n) * 8 * 65536  # raw, in 1/65536 bit
@@ -544,10 +548,7 @@ def encode_chunk(sym, cost, prev, have_prev, out, pos, scratch):
                 prev[:] = freq
                 have_prev = True
             return body + hdr + clen, have_prev
-    out[pos] = MODE_RAW
-    put_u32(out, pos + 1, n)
-    out[body:body + n] = sym
-    return body + n, have_prev
+    return put_raw_record(out, pos, sym), have_prev
 
 
 @njit(cache=True, nogil=True)
@@ -557,24 +558,8 @@ def decode_chunk(buf, pos, end, prev, have_prev, tab, out):
     Returns (end position or -1 on corruption, have_prev); ``tab`` (uint32[4096])
     holds the decode table of the last RANS record.
     """
-    n = out.shape[0]
-    if pos + _REC > end:
-        return -1, have_prev
-    mode = buf[pos]
-    blen = get_u32(buf, pos + 1)
-    body = pos + _REC
-    if blen > end - body:
-        return -1, have_prev
-    bend = body + blen
-    if mode == MODE_RAW:
-        if blen != n:
-            return -1, have_prev
-        out[:] = buf[body:bend]
-        return bend, have_prev
-    if mode == MODE_CONST:
-        if blen != 1:
-            return -1, have_prev
-        out[:] = buf[body]
+    mode, body, bend = open_record(buf, pos, end, out)
+    if bend < 0 or mode == MODE_RAW or mode == MODE_CONST:
         return bend, have_prev
     if mode == MODE_RANS:
         p = read_freqs(buf, body, bend, prev)
