@@ -331,6 +331,18 @@ def _read_varint(r: _Reader, raw: bytearray, limit: int = 1 << 32) -> int:
     return n
 
 
+def framing_size(codec: Codec, payload_len: int, usize: int, check: str = "xxh64") -> int:
+    """Bytes a one-block stream of ``codec`` adds around a payload of ``payload_len``
+    bytes that decodes to ``usize`` bytes: header (with the codec's parameters),
+    block head, block check, index and footer.  Rate-controlled codecs subtract it
+    from their budget (the file size is what a user's --bpp is measured on)."""
+    chk = CHECK_NAMES[check]
+    header = StreamHeader(codec.codec_id, codec.bitstream_version, chk, max(usize, 1),
+                          codec.get_config())
+    return (len(header.encode()) + len(_block_head(KIND_CODEC, usize, payload_len))
+            + CHECK_SIZES[chk] + len(_index_and_footer([(usize, payload_len)])))
+
+
 def _index_and_footer(index: list[tuple[int, int]]) -> bytes:
     body = bytes([KIND_INDEX]) + _varint(len(index))
     body += b"".join(_varint(u) + _varint(c) for u, c in index)

@@ -305,3 +305,10 @@ def test_short_reads_like_pipes():
 @pytest.mark.parametrize("name", ["zstd-v1-text", "store-v1-binary", "zstd-v1-multi"])
 def test_golden_files_decode(name):
     check_golden(name)
+
+
+@pytest.mark.parametrize("n", [1, 127, 128, 5000, 70000])
+def test_framing_size_matches_a_one_block_stream(n):
+    codec = registry.make("store", 6)
+    blob = container.compress(bytes(n), codec)
+    assert len(blob) == n + container.framing_size(codec, n, n)

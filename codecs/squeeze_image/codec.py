@@ -36,15 +36,10 @@ FLAG_GREY, FLAG_ALPHA = 1, 2
 FMT_SHIFT = 2
 ALPHA_RAW, ALPHA_DELTA = 0, 1
 DEFAULT_QUALITY = 50.0
-# bytes the .sqz container adds around one block besides the JSON parameters
-# (header 31 with the codec id + block record 13 + xxh64 check 8 + index 17 + footer 24)
-_CONTAINER_FIXED = 93
 # the two ANS streams: 8-byte headers each + up to one flushed state word each
 _STREAM_FIXED = 24
 
 
-# container framing bytes per (codec config, payload size, raw size): see _container_bytes
-_OVERHEAD: dict[tuple[bytes, int, int], int] = {}
 
 
 def quality_rate(quality: float) -> float:
@@ -110,37 +105,10 @@ class FrappeCodec(Codec):
     # -- rate --------------------------------------------------------------------------
     def _container_bytes(self, payload_len: int, raw_len: int) -> int:
         """Bytes the .sqz container adds around one block of this codec (header with
-        the parameters, block record, default xxh64 check, index, footer), measured
-        by framing a dummy payload of the given size: exact for whatever container
-        version is installed."""
+        the parameters, block record, default xxh64 check, index, footer)."""
         from frappe_cli import container
 
-        key = (container.canonical_json(self.get_config()), payload_len, raw_len)
-        hit = _OVERHEAD.get(key)
-        if hit is not None:
-            return hit
-
-        outer = self
-
-        class _Probe(FrappeCodec):
-            def split(self, reader, block_size):
-                yield b"\0", None
-
-            def encode_block(self, data, hint=None):
-                return bytes(payload_len)
-
-            def reconstruction(self, data, payload):
-                return bytes(raw_len)
-
-        probe = _Probe(outer.level, **outer.params)
-        try:
-            n = len(container.compress(b"\0", probe)) - payload_len
-        except Exception:  # noqa: BLE001 - an estimate is enough if probing fails
-            n = _CONTAINER_FIXED + len(container.canonical_json(self.get_config()))
-        if len(_OVERHEAD) > 256:
-            _OVERHEAD.clear()
-        _OVERHEAD[key] = n
-        return n
+        return container.framing_size(self, payload_len, raw_len)
 
     def _overhead_bits(self, header_len: int, alpha_len: int, payload_len: int = 0,
                        raw_len: int = 1) -> int:
