@@ -7,6 +7,49 @@ fast.
 
 __version__ = "0.1.0"
 
+from frappe_cli.errors import (  # noqa: E402 - the error tree is cheap (no imports)
+    CorruptError,
+    FormatError,
+    InputError,
+    MemoryLimitError,
+    OptionError,
+    SqueezeError,
+    TruncatedError,
+    UnsupportedError,
+)
+
+#: the public API, imported on first use so that ``import frappe_cli`` stays cheap
+_LAZY = {
+    "compress": "frappe_cli.api",
+    "decompress": "frappe_cli.api",
+    "Compressor": "frappe_cli.api",
+    "Decompressor": "frappe_cli.api",
+    "open": "frappe_cli.api",
+    "SqueezeFile": "frappe_cli.api",
+    "compress_files": "frappe_cli.distributed",
+}
+
+__all__ = [
+    "__version__", "compress", "decompress", "Compressor", "Decompressor", "open",
+    "SqueezeFile", "compress_files", "SqueezeError", "FormatError", "CorruptError",
+    "TruncatedError", "UnsupportedError", "MemoryLimitError", "OptionError", "InputError",
+]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'frappe_cli' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 def _numba_cache_dir() -> None:
     """Key numba's on-disk cache by the sources of every kernel.
@@ -25,10 +68,8 @@ def _numba_cache_dir() -> None:
         return
     import zlib
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    roots = [os.path.join(here, "coding"), os.path.join(os.path.dirname(here), "codecs")]
     parts = [__version__]
-    for root in roots:
+    for root in _kernel_roots():
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
             for name in sorted(filenames):
@@ -43,6 +84,35 @@ def _numba_cache_dir() -> None:
     except OSError:
         return  # numba's default (beside the sources) then applies
     os.environ["NUMBA_CACHE_DIR"] = path
+
+
+def _kernel_roots() -> list[str]:
+    """Folders of every package that may hold numba kernels, wherever they are installed.
+
+    The core's coding layer and the top-level package of every built-in codec
+    (the registry's table), found with ``importlib.util.find_spec``, which
+    locates a top-level package without importing it: a checkout (``codecs/``
+    on ``sys.path``) and an installed wheel (``site-packages/squeeze_*``) are
+    covered alike.
+    """
+    import os
+    from importlib.util import find_spec
+
+    from frappe_cli.registry import BUILTIN
+
+    roots = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "coding")]
+    for target in BUILTIN.values():
+        top = target.partition(":")[0].split(".")[0]
+        if top == __name__:
+            continue
+        try:
+            spec = find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        for loc in (spec.submodule_search_locations or []) if spec else []:
+            if loc not in roots:
+                roots.append(loc)
+    return roots
 
 
 _numba_cache_dir()

@@ -13,7 +13,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
 import click
 
@@ -62,6 +62,7 @@ class Opts:
     memlimit: int | None = None
     block_size: int | None = None
     check: str = "xxh64"
+    recursive: bool = False
     params: dict = field(default_factory=dict)
 
 
@@ -416,6 +417,10 @@ def run_files(opts: Opts, files: tuple[str, ...]) -> int:
     work = {"compress": compress_one, "decompress": decompress_one, "test": decompress_one,
             "list": list_one}[opts.mode]
     targets = files or ("-",)
+    if opts.recursive:
+        if opts.output:
+            raise click.UsageError("-o/--output cannot be used with -r/--recursive")
+        targets = tuple(expand_recursive(targets, opts))
     if targets.count("-") > 1:
         raise click.UsageError("standard input can be named only once")
     for path in targets:
@@ -437,6 +442,29 @@ def run_files(opts: Opts, files: tuple[str, ...]) -> int:
         if text:
             click.echo(text, err=data_on_stdout)
     return run.status
+
+
+def expand_recursive(targets: tuple[str, ...], opts: Opts) -> Iterator[str]:
+    """``-r``: replace each folder by the files under it, in sorted order (zstd's -r).
+
+    Compression takes every regular file that does not already end in the
+    suffix; decompression, test and list take the files that do.  Symbolic links
+    inside the tree are not followed (a link to a folder could loop, a link to a
+    file would be compressed twice); a folder named on the command line is.
+    """
+    want_suffix = opts.mode != "compress"
+    for t in targets:
+        if t == "-" or not os.path.isdir(t):
+            yield t
+            continue
+        for dirpath, dirnames, filenames in os.walk(t, onerror=None):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path) or not os.path.isfile(path):
+                    continue
+                if name.endswith(opts.suffix) == want_suffix:
+                    yield path
 
 
 # ------------------------------------------------------------------------------------
@@ -489,11 +517,16 @@ def _coerce(v: str) -> Any:
 def file_options(f):
     """Options shared by the default command and compress/decompress/test/list."""
     decorators = [
-        click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True)),
+        # readable=False: an unreadable file is reported by the per-file work and the
+        # run goes on with the next file (click would stop the whole run)
+        click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True,
+                                                          readable=False)),
         click.option("-c", "--stdout", "to_stdout", is_flag=True,
                      help="Write to standard output; keep input files."),
         click.option("-o", "--output", metavar="FILE", help="Write to FILE (one input only)."),
         click.option("-k", "--keep", is_flag=True, help="Keep input files (the default)."),
+        click.option("-r", "--recursive", is_flag=True,
+                     help="Operate on every file under the FILEs that are folders."),
         click.option("--rm", is_flag=True,
                      help="Remove input files after a successful, verified write."),
         click.option("-f", "--force", is_flag=True,
@@ -549,6 +582,7 @@ def _opts_from(mode: str, kw: dict) -> Opts:
         memlimit=kw.pop("memlimit"),
         block_size=kw.pop("block_size"),
         check=kw.pop("check"),
+        recursive=kw.pop("recursive"),
         params=params,
     )
 

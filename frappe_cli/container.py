@@ -111,6 +111,7 @@ class _Reader:
         self.f = f
         self.pos = 0
         self._peek = b""
+        self.seek_min = _READ_PIECE  # _skip: seek over payloads at least this long
 
     def read(self, n: int, what: str = "") -> bytes:
         parts = []
@@ -360,6 +361,8 @@ class BlockInfo:
     kind: int
     usize: int
     csize: int
+    #: where the block's payload starts in the scanned file (``scan_streams``), else -1
+    offset: int = -1
 
 
 @dataclass
@@ -437,31 +440,51 @@ def iter_decompress(
     memlimit: int | None = None,
     progress: Callable[[int], None] | None = None,
     finish: bool = True,
+    max_output: int | None = None,
 ) -> Iterator[bytes]:
     """Yield the decoded output of every stream in ``src`` (concatenated .sqz files).
 
     Each piece is yielded only after its block check passed.  ``progress`` gets
-    the number of compressed bytes consumed.
+    the number of compressed bytes consumed.  ``max_output`` bounds the total
+    output: a block that would pass it is refused before it is decoded
+    (``MemoryLimitError``), so a decompression bomb costs no memory.
     """
-    from frappe_cli import registry
-
     r = _Reader(src)
     first = True
+    budget = [max_output]
     while True:
         if not first and r.at_eof():
             return
         header = read_header(r, first=first)
         first = False
-        codec_cls = registry.get_class(header.codec_id)
-        if not codec_cls.decodes_version(header.codec_version):
-            raise UnsupportedError(
-                f"Unsupported options: {header.codec_id} bitstream version {header.codec_version}"
-            )
-        codec = registry.from_config(header.params)
-        if codec.codec_id != header.codec_id:
-            raise UnsupportedError("Unsupported options: header codec id mismatch")
+        codec = codec_for(header)
         _memory_check(codec, header, threads, memlimit)
-        yield from _decode_stream(r, header, codec, threads, progress, finish)
+        yield from _decode_stream(r, header, codec, threads, progress, finish, budget)
+
+
+def codec_for(header: StreamHeader) -> Codec:
+    """The codec that decodes the stream ``header`` describes (or UnsupportedError)."""
+    from frappe_cli import registry
+
+    codec_cls = registry.get_class(header.codec_id)
+    if not codec_cls.decodes_version(header.codec_version):
+        raise UnsupportedError(
+            f"Unsupported options: {header.codec_id} bitstream version {header.codec_version}"
+        )
+    codec = registry.from_config(header.params)
+    if codec.codec_id != header.codec_id:
+        raise UnsupportedError("Unsupported options: header codec id mismatch")
+    return codec
+
+
+def _spend(budget: list, n: int) -> None:
+    """Take ``n`` bytes from the output budget ``[remaining or None]``."""
+    if budget[0] is None:
+        return
+    if n > budget[0]:
+        raise MemoryLimitError("Memory usage limit reached (the output would exceed "
+                               "max_output)")
+    budget[0] -= n
 
 
 def _stream_blocks(r: _Reader, header: StreamHeader,
@@ -481,14 +504,27 @@ def _stream_blocks(r: _Reader, header: StreamHeader,
 
 
 def _decode_stream(r: _Reader, header: StreamHeader, codec: Codec, threads: int,
-                   progress: Callable[[int], None] | None, finish: bool) -> Iterator[bytes]:
+                   progress: Callable[[int], None] | None, finish: bool,
+                   budget: list | None = None) -> Iterator[bytes]:
     seen: list[tuple[int, int]] = []
+    budget = budget if budget is not None else [None]
+    exact = codec.lossless or not finish  # output size == block size: check before decoding
 
     def deliver(info: BlockInfo, out: bytes) -> bytes:
         seen.append((info.usize, info.csize))
+        if not exact:
+            out = codec.finish_output(out)
+            _spend(budget, len(out))
+            return out
         return codec.finish_output(out) if finish else out
 
-    blocks = _stream_blocks(r, header, progress)
+    def budgeted(blocks):
+        for item in blocks:
+            if exact:
+                _spend(budget, item[0].usize)
+            yield item
+
+    blocks = budgeted(_stream_blocks(r, header, progress))
     if threads <= 1:
         for info, payload, chk in blocks:
             yield deliver(info, _decode_one(codec, info, payload, header.check, chk))
@@ -535,11 +571,12 @@ def decompress_stream(
     threads: int = 1,
     memlimit: int | None = None,
     progress: Callable[[int], None] | None = None,
+    max_output: int | None = None,
 ) -> int:
     """Decode every stream in ``src`` to ``dst`` (None: test only); returns bytes out."""
     n = 0
     for piece in iter_decompress(src, threads=threads, memlimit=memlimit, progress=progress,
-                                 finish=dst is not None):
+                                 finish=dst is not None, max_output=max_output):
         if dst is not None:
             dst.write(piece)
         n += len(piece)
@@ -550,9 +587,15 @@ def decompress_stream(
 # listing
 
 
-def scan_streams(src: BinaryIO) -> list[StreamInfo]:
-    """Walk every stream's headers (payloads are skipped, not decoded, not checked)."""
+def scan_streams(src: BinaryIO, *, seek_min: int = _READ_PIECE) -> list[StreamInfo]:
+    """Walk every stream's headers (payloads are skipped, not decoded, not checked).
+
+    Each ``BlockInfo.offset`` is where the block's payload starts, counted from
+    the position ``src`` had when the scan began.  On a seekable file, payloads
+    of at least ``seek_min`` bytes are skipped with a seek instead of a read.
+    """
     r = _Reader(src)
+    r.seek_min = seek_min
     out = []
     first = True
     while True:
@@ -567,6 +610,7 @@ def scan_streams(src: BinaryIO) -> list[StreamInfo]:
             info = _read_block_head(r, header)
             if info is None:
                 break
+            info.offset = r.pos
             _skip(r, info.csize + CHECK_SIZES[header.check])
             blocks.append(info)
             total += info.usize
@@ -574,9 +618,24 @@ def scan_streams(src: BinaryIO) -> list[StreamInfo]:
         out.append(StreamInfo(header, blocks, total, r.pos - start))
 
 
+def read_block(f: BinaryIO, base: int, codec: Codec, header: StreamHeader,
+               info: BlockInfo, *, finish: bool = True) -> bytes:
+    """Decode one block of a scanned stream (random access on a seekable file).
+
+    ``base`` is the file position the scan started from; the payload is read at
+    ``base + info.offset`` and checked as in a sequential decode.
+    """
+    f.seek(base + info.offset)
+    r = _Reader(f)
+    payload = r.read(info.csize, "block")
+    chk = r.read(CHECK_SIZES[header.check], "block check")
+    out = _decode_one(codec, info, payload, header.check, chk)
+    return codec.finish_output(out) if finish else out
+
+
 def _skip(r: _Reader, n: int) -> None:
     f = r.f
-    if not r._peek and n > _READ_PIECE and getattr(f, "seekable", lambda: False)():
+    if not r._peek and n >= r.seek_min and getattr(f, "seekable", lambda: False)():
         cur = f.tell()
         end = f.seek(0, 2)
         if cur + n > end:
@@ -610,8 +669,8 @@ def compress(data: bytes, codec: Codec | str = "zstd", *, level: int | None = No
 
 
 def decompress(data: bytes, *, threads: int = 1, memlimit: int | None = None,
-               finish: bool = True) -> bytes:
+               finish: bool = True, max_output: int | None = None) -> bytes:
     import io
 
     return b"".join(iter_decompress(io.BytesIO(data), threads=threads, memlimit=memlimit,
-                                    finish=finish))
+                                    finish=finish, max_output=max_output))

@@ -24,7 +24,8 @@ The model (see codecs/squeeze_image/SPEC.md for the inference side):
 Stages (each resumable; files outside the repository, default /work/frappe-train):
 
   train_frappe.py train   [--steps 20000]   # checkpoints every 250 steps
-  train_frappe.py export  --out models/     # weights + fitted entropy tables -> npz + MANIFEST
+  train_frappe.py export   # weights + fitted entropy tables -> npz + MANIFEST in the
+                           # codec's package data, codecs/squeeze_image/models/
 
 Data: CID22 training photographs (``--data``), 178 PNGs 512x512; every 10th file
 in sorted order (18 images) is the held-out validation split, never trained on.
@@ -479,7 +480,8 @@ def main(argv=None):
     e = sub.add_parser("export")
     e.add_argument("--data", default=DEFAULT_DATA)
     e.add_argument("--work", default=DEFAULT_WORK)
-    e.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    e.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "codecs"
+                                           / "squeeze_image" / "models"))
     e.add_argument("--no-path", action="store_true")
     e.add_argument("--path-images", type=int, default=0, help="validation images for the "
                    "rate path (0 = all; fewer only for quick development exports)")

@@ -189,8 +189,8 @@ def test_contexts(small):
 def test_shipped_model_matches_manifest():
     from frappe_cli.models import manifest, model_path
 
-    entry = manifest()[T.SHIPPED_MODEL]
-    path = model_path(T.SHIPPED_MODEL)
+    entry = manifest("squeeze_binary")[T.SHIPPED_MODEL]
+    path = model_path("squeeze_binary", T.SHIPPED_MODEL)
     blob = path.read_bytes()
     assert hashlib.sha256(blob).hexdigest() == entry["sha256"] and len(blob) == entry["size"]
     assert path.name == f"binary-bpe-64k-{entry['sha256'][:16]}.bpe"

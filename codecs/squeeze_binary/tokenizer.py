@@ -149,7 +149,7 @@ class BinaryBPE:
         """The family shipped in models/ (64K list), cut to ``vocab_size``."""
         from frappe_cli.models import model_path
 
-        full = _load_shipped(str(model_path(SHIPPED_MODEL)))
+        full = _load_shipped(str(model_path("squeeze_binary", SHIPPED_MODEL)))
         return full if vocab_size == full.vocab_size else full.truncate(vocab_size)
 
     # -- tables ------------------------------------------------------------------------

@@ -300,5 +300,5 @@ def load(path: str | None = None) -> Model:
     if path is None:
         from frappe_cli.models import model_path
 
-        path = str(model_path(MODEL_NAME))
+        path = str(model_path("squeeze_image", MODEL_NAME))
     return _load(str(path))
