@@ -581,6 +581,7 @@ class SqueezeFile(io.BufferedIOBase):
             except (AttributeError, OSError):
                 seekable, self._base = False, 0
             self._can_seek = seekable
+            self._sequential = False  # True: a lossy stream, seeks decode from the start
             self._reset()
         else:
             self._mode = _WRITE
@@ -757,10 +758,17 @@ class SqueezeFile(io.BufferedIOBase):
                 raise io.UnsupportedOperation("cannot seek backwards on a non-seekable file")
             self._skip(offset - self._pos)
             return self._pos
+        if self._sequential:
+            return self._seek_sequential(offset, whence)
         if self._table is None:
-            table = _Table(self._fp, self._base)
+            table = _Table(self._fp, self._base)  # moves the file position
             if not table.lossless:
                 # lossy output is not the blocks' bytes: decode from the start instead
+                target = self._pos
+                self._fp.seek(self._base)
+                self._reset()
+                self._sequential = True
+                self._skip(target)
                 return self._seek_sequential(offset, whence)
             self._table = table
             self._gen = None

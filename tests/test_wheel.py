@@ -1,0 +1,158 @@
+"""The wheel is self-contained: built from the checkout, installed into a fresh
+virtual environment outside it, every codec runs through the CLI and the Python API.
+
+The fresh environment gets the wheel with ``pip install --no-deps``; its
+third-party dependencies (numpy, numba, ...) come from the test run's own
+environment through a plain path line in a ``.pth`` file, which adds that
+``site-packages`` folder to ``sys.path`` without running its ``.pth`` files:
+the editable install of the checkout and ``squeeze-src.pth`` stay inactive, so
+no source tree is importable (the script asserts it).  Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = r'''
+import io, json, os, struct, subprocess, sys
+from pathlib import Path
+
+checkout = Path(sys.argv[1]).resolve()
+work = Path(sys.argv[2])
+import frappe_cli, squeeze_text, squeeze_binary, squeeze_weights, squeeze_image
+for mod in (frappe_cli, squeeze_text, squeeze_binary, squeeze_weights, squeeze_image):
+    f = Path(mod.__file__).resolve()
+    assert sys.prefix in str(f), f"{mod.__name__} imported from {f}, not the fresh venv"
+    assert checkout not in f.parents, f"{mod.__name__} imported from the checkout"
+for p in sys.path:  # no source root of the checkout (its .venv may hold the dependencies)
+    assert not p or Path(p).resolve() not in (checkout, checkout / "codecs"), p
+cache = os.environ["NUMBA_CACHE_DIR"]
+assert cache.startswith(os.environ["XDG_CACHE_HOME"]), cache
+
+import numpy as np
+rng = np.random.default_rng(1)
+text = (b"The wheel carries every codec and its models. " * 300
+        + bytes(rng.integers(97, 123, 4000, dtype=np.uint8)))
+elf = Path("/bin/ls").read_bytes()[:65536]
+w = rng.standard_normal(20000).astype(np.float32)
+hdr = json.dumps({"w": {"dtype": "F32", "shape": [20000], "data_offsets": [0, w.nbytes]}})
+hdr = hdr.encode() + b" " * (-len(hdr) % 8)
+st = struct.pack("<Q", len(hdr)) + hdr + w.tobytes()
+from PIL import Image
+yy, xx = np.mgrid[0:96, 0:128]
+img = np.stack([(xx * 2) % 256, (yy * 2) % 256, (xx + yy) % 256], -1).astype(np.uint8)
+png = io.BytesIO(); Image.fromarray(img).save(png, "PNG"); png = png.getvalue()
+
+cases = [("text", "text", text), ("exe", "exe", elf), ("dfloat11", "dfloat11", st),
+         ("enec", "enec", st), ("zstd", "zstd", text), ("store", "store", text),
+         ("auto-text", "auto", text), ("auto-weights", "auto", st)]
+report = {}
+squeeze = str(Path(sys.executable).parent / "squeeze")
+for name, codec, data in cases:
+    src = work / f"{name}.bin"
+    src.write_bytes(data)
+    r = subprocess.run([squeeze, "-q", "--codec", codec, str(src)], capture_output=True)
+    assert r.returncode == 0, (name, r.stderr)
+    blob = (work / f"{name}.bin.sqz").read_bytes()
+    src.unlink()
+    r = subprocess.run([squeeze, "-d", str(work / f"{name}.bin.sqz")], capture_output=True)
+    assert r.returncode == 0, (name, r.stderr)
+    assert src.read_bytes() == data, name
+    api = frappe_cli.compress(data, codec=codec)
+    assert api == blob, f"{name}: API bytes differ from the CLI's"
+    assert frappe_cli.decompress(api) == data, name
+    report[name] = len(blob)
+# the lossy image codec: CLI and API, model found as package data
+(work / "img.png").write_bytes(png)
+r = subprocess.run([squeeze, "-q", "--codec", "frappe", "--bpp", "0.5", str(work / "img.png")],
+                   capture_output=True)
+assert r.returncode == 0, r.stderr
+blob = (work / "img.png.sqz").read_bytes()
+out = frappe_cli.decompress(blob)
+assert Image.open(io.BytesIO(out)).size == (128, 96)
+assert frappe_cli.compress(png, codec="frappe", bpp=0.5) == blob
+report["frappe"] = len(blob)
+with frappe_cli.open(work / "t.sqz", "wb", codec="zstd") as f:
+    f.write(text)
+with frappe_cli.open(work / "t.sqz") as f:
+    f.seek(1000)
+    assert f.read(10) == text[1000:1010]
+print(json.dumps(report))
+'''
+
+
+def _site_packages(python: Path) -> str:
+    return subprocess.run([str(python), "-c", "import sysconfig; "
+                           "print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _tracked_files() -> list[str]:
+    try:
+        out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("the wheel test needs git to list the checkout's files")
+    return [f for f in out.splitlines() if f and (ROOT / f).is_file()]
+
+
+def test_wheel_in_fresh_venv(tmp_path):
+    pytest.importorskip("setuptools")
+    # a copy of the checkout's files: building in place would leave build/ behind
+    src = tmp_path / "src"
+    for rel in _tracked_files():
+        if rel.split("/")[0] in ("frappe_cli", "codecs") or rel in ("pyproject.toml",
+                                                                     "README.md"):
+            dst = src / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dst)
+    dist = tmp_path / "dist"
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                        "--no-build-isolation", "-w", str(dist), str(src)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    (wheel,) = dist.glob("squeeze_codecs-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for needed in ("squeeze_image/models/MANIFEST.json", "squeeze_binary/models/MANIFEST.json"):
+        assert needed in names
+    assert any(n.startswith("squeeze_image/models/frappe-image-") for n in names)
+    assert any(n.startswith("squeeze_binary/models/binary-bpe-64k-") for n in names)
+    assert not any(n.startswith(("tests/", "models/", "benchmarks/")) for n in names)
+    size = wheel.stat().st_size
+    print(f"\nwheel {wheel.name}: {size:,} bytes")
+    assert size < 20 << 20
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q",
+                        "--no-deps", "--no-index", str(wheel)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    # dependencies from this environment: a path line, not a site dir (its .pth files,
+    # the editable install among them, are not run)
+    deps = sysconfig.get_paths()["purelib"]
+    Path(_site_packages(py), "zz-test-deps.pth").write_text(deps + "\n")
+
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR", "SQUEEZE_MODELS", "PYTHONHOME")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
+    r = subprocess.run([str(py), "-c", SCRIPT, str(ROOT), str(work)], cwd=work, env=env,
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+    sizes = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(sizes) >= {"text", "exe", "dfloat11", "enec", "zstd", "store", "frappe"}
