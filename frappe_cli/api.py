@@ -167,7 +167,6 @@ class _Pipe:
         self.limit = limit
         self.closed = False
         self.aborted = False
-        self.recording: list[bytes] | None = []  # replay log for the zstd fallback
 
     def feed(self, data: bytes, alive) -> None:
         with self.cond:
@@ -208,20 +207,15 @@ class _Pipe:
                     self.size -= want
                     want = 0
             self.cond.notify_all()
-        out = b"".join(parts)
-        if self.recording is not None:
-            self.recording.append(out)
-        return out
+        return b"".join(parts)
 
 
 class _Sink:
-    """What the encoder thread writes; held back until the first block is out when a
-    zstd restart may still be needed."""
+    """What the encoder thread writes, until the caller takes it."""
 
-    def __init__(self, hold: bool):
+    def __init__(self):
         self.lock = threading.Lock()
         self.parts: list[bytes] = []
-        self.hold = hold
 
     def write(self, b) -> int:
         with self.lock:
@@ -233,11 +227,85 @@ class _Sink:
 
     def take(self) -> bytes:
         with self.lock:
-            if self.hold:
-                return b""
             out = b"".join(self.parts)
             self.parts.clear()
         return out
+
+
+class _Recorder:
+    """A reader that keeps what it read until ``stop()`` (the replay for a restart)."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.log: list[bytes] | None = []
+
+    def read(self, n: int = -1) -> bytes:
+        b = self.raw.read(n)
+        if self.log is not None:
+            self.log.append(bytes(b))
+        return b
+
+    def stop(self) -> bytes:
+        data = b"".join(self.log or [])
+        self.log = None
+        return data
+
+
+class _Holder:
+    """A writer that holds everything back until ``release()``."""
+
+    def __init__(self, dst: BinaryIO):
+        self.dst = dst
+        self.held: list[bytes] | None = []
+
+    def write(self, b) -> int:
+        if self.held is None:
+            return self.dst.write(b)
+        self.held.append(bytes(b))
+        return len(b)
+
+    def flush(self) -> None:
+        if self.held is None:
+            self.dst.flush()
+
+    def release(self) -> None:
+        if self.held is not None:
+            held, self.held = self.held, None
+            for b in held:
+                self.dst.write(b)
+
+
+def compress_with_fallback(src: BinaryIO, dst: BinaryIO, codec: Codec, fallback: Codec | None,
+                           *, progress=None, **kw: Any) -> container.StreamStats:
+    """``container.compress_stream``, restarted with ``fallback`` (zstd) on the same
+    bytes when ``codec`` rejects the input (``InputError``) before its first block
+    is written: the stream is held back and the input recorded until then (at most
+    about ``2 * threads + 1`` blocks), so pipes work as well as files.  This is how
+    ``--codec auto`` keeps its promise to compress anything.
+    """
+    if fallback is None:
+        return container.compress_stream(src, dst, codec, progress=progress, **kw)
+    rec, hold = _Recorder(src), _Holder(dst)
+
+    def first(n: int) -> None:
+        if hold.held is not None:
+            rec.stop()
+            hold.release()
+        if progress:
+            progress(n)
+
+    try:
+        stats = container.compress_stream(rec, hold, codec, progress=first, **kw)
+    except InputError:
+        if hold.held is None:
+            raise
+        from frappe_cli.fileio import PeekReader
+
+        replay = rec.stop()
+        return container.compress_stream(PeekReader(src, replay), dst, fallback,
+                                         progress=progress, **kw)
+    hold.release()
+    return stats
 
 
 class _State:
@@ -252,36 +320,10 @@ def _encode_worker(state: _State, pipe: _Pipe, sink: _Sink, resolve, kw: dict) -
     try:
         head = container_read_exact(pipe, SNIFF_BYTES)
         codec, auto = resolve(head)
-        if not auto:
-            pipe.recording = None
-            sink.hold = False
-        first = [True]
-
-        def progress(_n: int) -> None:
-            if first[0]:
-                first[0] = False
-                pipe.recording = None
-                with sink.lock:
-                    sink.hold = False
-
         from frappe_cli.fileio import PeekReader
 
-        try:
-            container.compress_stream(PeekReader(pipe, head), sink, codec, progress=progress,
-                                      **kw)
-        except InputError:
-            if not (auto and sink.hold):
-                raise
-            # the sniffed format was malformed before any block was written: start
-            # again with zstd on the same bytes, as the one-shot call does
-            replay = b"".join(pipe.recording or [])
-            pipe.recording = None
-            with sink.lock:
-                sink.parts.clear()
-            sink.hold = False
-            container.compress_stream(PeekReader(pipe, replay), sink, fallback, **kw)
-        with sink.lock:
-            sink.hold = False
+        compress_with_fallback(PeekReader(pipe, head), sink, codec,
+                               fallback if auto else None, **kw)
     except _Aborted:
         pass
     except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
@@ -328,7 +370,7 @@ class Compressor:
         self._level = level
         self._resolve = resolve
         self._pipe = _Pipe(_PIPE_LIMIT)
-        self._sink = _Sink(hold=True)
+        self._sink = _Sink()
         self._state = _State()
         self._thread: threading.Thread | None = None
         self._flushed = False

@@ -8,6 +8,7 @@ imported at start-up; numpy, numba and the codecs load when they are needed.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -40,8 +41,16 @@ def _debug() -> bool:
     return os.environ.get("SQUEEZE_DEBUG", "") not in ("", "0")
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped: names and strings from crafted
+    headers never reach the terminal raw (no escape sequences)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def message(text: str) -> None:
-    click.echo(f"{PROG}: {text}", err=True)
+    click.echo(f"{PROG}: {printable(text)}", err=True)
 
 
 @dataclass
@@ -63,6 +72,7 @@ class Opts:
     block_size: int | None = None
     check: str = "xxh64"
     recursive: bool = False
+    scheduler: str | None = None  # --scheduler: blocks coded on a Dask cluster
     params: dict = field(default_factory=dict)
 
 
@@ -73,13 +83,21 @@ class Run:
         self.opts = opts
         self.status = EXIT_OK
         self.records: list[dict] = []
+        self.session = None  # a frappe_cli.distributed.Session under --scheduler
 
     def fail(self, name: str, exc: BaseException) -> None:
+        from frappe_cli.errors import OutputError
+
+        # an output that cannot be written is named itself (xz's wording)
+        if isinstance(exc, OutputError) and exc.filename:
+            name = exc.filename
         if isinstance(exc, SkipWarning):
-            if self.opts.quiet < 2:
-                if self.opts.quiet < 1:
-                    message(f"{name}: {exc.message}")
+            if self.opts.quiet < 1:
+                message(f"{name}: {exc.message}")
             self.status = max(self.status, EXIT_WARNING)
+            if self.opts.json:
+                self.records.append({"file": name, "status": "skipped",
+                                     "message": exc.message})
             return
         if isinstance(exc, SqueezeError):
             text = exc.message
@@ -96,6 +114,8 @@ class Run:
         if self.opts.quiet < 2:
             message(f"{name}: {text}")
         self.status = EXIT_ERROR
+        if self.opts.json:  # a failed file has its record too
+            self.records.append({"file": name, "status": "error", "error": printable(text)})
 
 
 # ------------------------------------------------------------------------------------
@@ -104,6 +124,13 @@ class Run:
 
 def _display(path: str | None) -> str:
     return "(stdin)" if path in (None, "-") else path
+
+
+def _is_url(path: str | None) -> bool:
+    """``scheme://...``: an fsspec URL (read by the workers under --scheduler)."""
+    import re
+
+    return path is not None and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path) is not None
 
 
 def _threads(n: int) -> int:
@@ -122,12 +149,23 @@ def _make_progress(opts: Opts, total: int | None, desc: str) -> tuple[Callable |
     return bar.update, bar
 
 
-def _open_input(path: str | None) -> tuple[BinaryIO, int | None, Path | None]:
+def _open_input(path: str | None, opts: Opts | None = None,
+                to_stdout: bool = True) -> tuple[BinaryIO, int | None, Path | None]:
+    """Open an input file.  As xz does, a symbolic link is skipped unless the output
+    goes to standard output or -f is given, and --rm skips a file with other hard
+    links (deleting one name would not free the data and would surprise)."""
     if path in (None, "-"):
         return sys.stdin.buffer, None, None
     p = Path(path)
     if p.is_symlink() and not p.exists():
         raise SqueezeError("No such file or directory")
+    if opts is not None and not opts.force and not to_stdout:
+        if p.is_symlink():
+            raise SkipWarning("Is a symbolic link, skipping")
+        if opts.rm and p.is_file() and p.stat().st_nlink > 1:
+            n = p.stat().st_nlink - 1
+            raise SkipWarning(f"Input file has {n} other hard link{'s' if n > 1 else ''}, "
+                              "skipping")
     if p.is_dir():
         raise SkipWarning("Is a directory, skipping")
     if not p.exists():
@@ -136,6 +174,20 @@ def _open_input(path: str | None) -> tuple[BinaryIO, int | None, Path | None]:
         raise SkipWarning("Not a regular file, skipping")
     f = open(p, "rb")
     return f, p.stat().st_size, p
+
+
+#: decoding without -M refuses streams whose blocks are larger than this (zstd
+#: refuses windows over 128 MiB unless told); squeeze's encoders cut at most 64 MiB
+DEFAULT_DECODE_BLOCK_LIMIT = 256 << 20
+
+
+def decode_limits(opts: Opts) -> dict:
+    """The memory guards of a decode: -M SIZE, -M 0 (none) or the default."""
+    if opts.memlimit is None:
+        return {"memlimit": None, "max_block": DEFAULT_DECODE_BLOCK_LIMIT}
+    if opts.memlimit == 0:
+        return {"memlimit": None, "max_block": None}
+    return {"memlimit": opts.memlimit, "max_block": None}
 
 
 def _build_codec(opts: Opts, head: bytes):
@@ -151,22 +203,53 @@ def _build_codec(opts: Opts, head: bytes):
     return codec, reason
 
 
-def _memory_fit(codec, opts: Opts, threads: int) -> int:
-    """Reduce the thread count to honour -M; raise if one thread does not fit."""
-    if opts.memlimit is None:
-        return threads
-    bs = opts.block_size or codec.block_size()
-    per = codec.memory_usage() + 3 * bs
-    while threads > 1 and per * threads > opts.memlimit:
-        threads -= 1
-    if per > opts.memlimit:
-        from frappe_cli.errors import MemoryLimitError
+def _memory_fit(codec, opts: Opts, threads: int, name: str):
+    """Adapt to -M as xz does: fewer threads, then smaller blocks, then a lower level,
+    each said on stderr; refuse only when nothing fits.  Returns (codec, threads,
+    block size or None)."""
+    limit = opts.memlimit
+    bs = opts.block_size
+    if not limit:  # None or -M 0: no limit
+        return codec, threads, bs
 
-        raise MemoryLimitError(
-            f"Memory usage limit reached ({per >> 20} MiB needed by {codec.codec_id} "
-            f"level {codec.level}, limit {opts.memlimit >> 20} MiB)"
-        )
-    return threads
+    def need(c, t: int, b: int | None) -> int:
+        return t * (c.memory_usage() + 3 * (b or c.block_size()))
+
+    def say(text: str) -> None:
+        if opts.quiet < 1:
+            message(f"{name}: {text} to fit the memory limit of {limit >> 20} MiB")
+
+    if need(codec, threads, bs) <= limit:
+        return codec, threads, bs
+    t = threads
+    while t > 1 and need(codec, t, bs) > limit:
+        t -= 1
+    if t != threads:
+        say(f"reduced the threads from {threads} to {t}")
+    if need(codec, t, bs) <= limit:
+        return codec, t, bs
+    b = bs or codec.block_size()
+    small = b
+    while small > (1 << 20) and need(codec, t, small) > limit:
+        small //= 2
+    if need(codec, t, small) <= limit:
+        say(f"reduced the block size from {b >> 20} MiB to {max(small >> 20, 1)} MiB")
+        return codec, t, small
+    from frappe_cli import registry
+
+    level = codec.level
+    while level > 0:
+        level -= 1
+        lower = registry.make(codec.codec_id, level, **opts.params)
+        if need(lower, t, bs) <= limit:
+            say(f"lowered the level from {codec.level} to {level}")
+            return lower, t, bs
+    from frappe_cli.errors import MemoryLimitError
+
+    raise MemoryLimitError(
+        f"Memory usage limit reached ({need(codec, 1, bs) >> 20} MiB needed by "
+        f"{codec.codec_id} level {codec.level}, limit {limit >> 20} MiB)"
+    )
 
 
 def compress_one(run: Run, path: str | None) -> None:
@@ -175,12 +258,16 @@ def compress_one(run: Run, path: str | None) -> None:
 
     opts = run.opts
     name = _display(path)
+    if run.session is not None and _is_url(path):
+        from frappe_cli import distributed
+
+        return distributed.cli_compress_url(run, path)
     # standard input goes to standard output unless -o names a file (as xz/zstd do)
     to_stdout = opts.stdout or (path in (None, "-") and not opts.output)
     if path not in (None, "-") and not opts.force and path.endswith(opts.suffix):
         if not to_stdout:
             raise SkipWarning(f"File already has '{opts.suffix}' suffix, skipping")
-    src, size, p = _open_input(path)
+    src, size, p = _open_input(path, opts, to_stdout)
     try:
         if to_stdout and sys.stdout.isatty() and not opts.force:
             raise SqueezeError("Compressed data cannot be written to a terminal")
@@ -225,30 +312,66 @@ def _compress_to(run: Run, codec, reader: BinaryIO, p: Path | None, path: str | 
     from frappe_cli import container, fileio
 
     opts = run.opts
-    threads = _memory_fit(codec, opts, _threads(opts.threads))
+    codec, threads, block_size = _memory_fit(codec, opts, _threads(opts.threads),
+                                             _display(path))
     update, bar = _make_progress(opts, size, _display(path))
+
+    def encode(out: BinaryIO):
+        if run.session is not None:  # --scheduler: the blocks are coded on the cluster
+            from frappe_cli import distributed
+
+            return distributed.cli_compress_stream(run, reader, out, codec, update)
+        from frappe_cli.api import compress_with_fallback
+
+        # --codec auto on a pipe: restart with zstd if the sniffed format is malformed
+        fallback = None
+        if opts.codec == "auto" and codec.codec_id != "zstd":
+            from frappe_cli import registry
+
+            fallback = registry.make("zstd", codec.level)
+        return compress_with_fallback(reader, out, codec, fallback, check=opts.check,
+                                      threads=threads, block_size=block_size,
+                                      progress=update)
+
     try:
         if to_stdout:
             out = sys.stdout.buffer
-            stats = container.compress_stream(reader, out, codec, check=opts.check,
-                                              threads=threads, block_size=opts.block_size,
-                                              progress=update)
+            stats = encode(out)
             out.flush()
             return stats, "(stdout)"
         dest_path = Path(opts.output) if opts.output else Path(path + opts.suffix)
         if p is not None and fileio.same_file(p, dest_path):
             raise SqueezeError("Output file is the input file")
+        before = _identity(p)
         with fileio.AtomicOutput(dest_path, force=opts.force, like=p) as out:
-            stats = container.compress_stream(reader, out, codec, check=opts.check,
-                                              threads=threads, block_size=opts.block_size,
-                                              progress=update)
+            stats = encode(out)
         if opts.rm and p is not None:
             _verify_written(dest_path, stats.uncompressed, threads)
-            p.unlink()
+            _remove_input(p, before)
         return stats, str(dest_path)
     finally:
         if bar is not None:
             bar.close()
+
+
+def _identity(p: Path | None) -> tuple | None:
+    """What identifies the input's contents for ``--rm``: size, mtime, inode."""
+    if p is None:
+        return None
+    st = p.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
+def _remove_input(p: Path, before: tuple | None) -> None:
+    """``--rm``: delete the input only if it is still what was read (a file that grew
+    or was replaced while squeeze read it is kept, with an error)."""
+    try:
+        now = _identity(p)
+    except OSError:
+        now = None
+    if now != before:
+        raise SqueezeError("File changed while it was being processed; input kept")
+    p.unlink()
 
 
 def _verify_written(path: Path, expect_size: int, threads: int) -> None:
@@ -273,36 +396,49 @@ def decompress_one(run: Run, path: str | None) -> None:
 
     opts = run.opts
     name = _display(path)
+    if run.session is not None and _is_url(path):
+        from frappe_cli import distributed
+
+        return distributed.cli_decompress_url(run, path)
     test = opts.mode == "test"
     from_stdin = path in (None, "-")
     to_stdout = not test and (opts.stdout or (from_stdin and not opts.output))
     if not test and not to_stdout and not opts.output and not path.endswith(opts.suffix):
         raise SkipWarning("Filename has an unknown suffix, skipping")
-    src, size, p = _open_input(path)
+    src, size, p = _open_input(path, opts, to_stdout or test)
     try:
         if from_stdin and sys.stdin.isatty() and not opts.force:
             raise SqueezeError("Compressed data cannot be read from a terminal")
         threads = _threads(opts.threads)
         update, bar = _make_progress(opts, size, name)
-        kw = dict(threads=threads, memlimit=opts.memlimit, progress=update)
+        kw = dict(threads=threads, progress=update, **decode_limits(opts))
+
+        def decode(out: BinaryIO | None) -> int:
+            if run.session is not None:  # --scheduler: the blocks are decoded on the cluster
+                from frappe_cli import distributed
+
+                return distributed.cli_decompress_stream(run, src, out, opts.memlimit, update)
+            return container.decompress_stream(src, out, **kw)
+
         try:
             if test:
-                n = container.decompress_stream(src, None, **kw)
+                n = decode(None)
                 dest = None
             elif to_stdout:
                 out = sys.stdout.buffer
-                n = container.decompress_stream(src, out, **kw)
+                n = decode(out)
                 out.flush()
                 dest = "(stdout)"
             else:
                 dest_path = Path(opts.output) if opts.output else Path(path[: -len(opts.suffix)])
                 if p is not None and fileio.same_file(p, dest_path):
                     raise SqueezeError("Output file is the input file")
+                before = _identity(p)
                 with fileio.AtomicOutput(dest_path, force=opts.force, like=p) as out:
-                    n = container.decompress_stream(src, out, **kw)
+                    n = decode(out)
                 dest = str(dest_path)
                 if opts.rm and p is not None:
-                    p.unlink()
+                    _remove_input(p, before)
         finally:
             if bar is not None:
                 bar.close()
@@ -423,15 +559,22 @@ def run_files(opts: Opts, files: tuple[str, ...]) -> int:
         targets = tuple(expand_recursive(targets, opts))
     if targets.count("-") > 1:
         raise click.UsageError("standard input can be named only once")
-    for path in targets:
-        try:
-            work(run, path)
-        except KeyboardInterrupt:
-            raise
-        except BrokenPipeError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure becomes one line
-            run.fail(_display(path), exc)
+    if opts.scheduler and opts.mode != "list":
+        # --scheduler: the same per-file work, with the blocks coded on a Dask cluster
+        from frappe_cli import distributed
+
+        if not distributed.cli_run(run, targets, work):
+            return EXIT_ERROR  # the scheduler cannot be reached (one line was printed)
+    else:
+        for path in targets:
+            try:
+                work(run, path)
+            except KeyboardInterrupt:
+                raise
+            except BrokenPipeError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+                run.fail(_display(path), exc)
     if opts.mode == "list":
         _print_list(run)
     elif opts.json:
@@ -514,8 +657,10 @@ def _coerce(v: str) -> Any:
     return v
 
 
-def file_options(f):
-    """Options shared by the default command and compress/decompress/test/list."""
+def file_options(f, compress: bool = True):
+    """Options of the default command and compress/decompress/test/list; the
+    compression-only ones (level, codec, block size, check, codec options) are left
+    out of decompress, test and list."""
     decorators = [
         # readable=False: an unreadable file is reported by the per-file work and the
         # run goes on with the next file (click would stop the whole run)
@@ -533,37 +678,52 @@ def file_options(f):
                      help="Overwrite outputs; allow compressed data on a terminal."),
         click.option("-S", "--suffix", default=DEFAULT_SUFFIX, show_default=True,
                      help="Suffix of compressed files."),
-        _level_options,
+        _c(_level_options),
+        _c(click.option("--fast", "level", flag_value=0, help="Same as -0.")),
+        _c(click.option("--best", "level", flag_value=9, help="Same as -9.")),
         click.option("-T", "--threads", type=click.IntRange(min=0), default=1, show_default=True,
                      help="Worker threads (0 = all cores); never changes the output."),
+        click.option("--scheduler", metavar="ADDRESS", envvar="SQUEEZE_SCHEDULER",
+                     help="Code the blocks on a Dask cluster: tcp://host:8786, or local:N for "
+                          "N worker processes here (same output bytes; extra "
+                          "squeeze-codecs[dask]). FILEs may then be fsspec URLs (s3://...), "
+                          "read by the workers. Env: SQUEEZE_SCHEDULER."),
         click.option("-v", "--verbose", count=True, help="Report per file (twice: more)."),
         click.option("-q", "--quiet", count=True, help="Suppress warnings (twice: errors too)."),
-        click.option("--codec", default="auto", show_default=True, metavar="NAME|auto",
+        _c(click.option("--codec", default="auto", show_default=True, metavar="NAME|auto",
                      help="Codec to compress with (see `squeeze codecs`); auto never picks a "
-                          "lossy one."),
+                          "lossy one.")),
         click.option("--json", "as_json", is_flag=True, help="Machine-readable report."),
         click.option("--no-progress", is_flag=True, help="Never show a progress bar."),
         click.option("-M", "--memlimit", callback=_parse_size_cb, metavar="SIZE",
-                     help="Memory limit, e.g. 512MiB, 2G or 40% of RAM."),
-        click.option("-B", "--block-size", callback=_parse_size_cb, metavar="SIZE",
-                     help="Uncompressed block size (default: the codec's)."),
-        click.option("-C", "--check", type=click.Choice(["none", "crc32", "xxh64"]),
-                     default="xxh64", show_default=True, help="Integrity check of each block."),
-        click.option("--bpp", type=float, help="Image codec: target bits per pixel."),
-        click.option("--quality", type=float, help="Image codec: quality 0..100."),
-        click.option("--dtype", help="Weight codecs: element type of a raw array (bf16, f16, "
-                                     "f32...)."),
-        click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
-                     help="Codec-specific option (repeatable)."),
+                     help="Memory limit, e.g. 512MiB, 2G or 40% of RAM; 0 = none. Without it, "
+                          "decoding refuses blocks over 256 MiB."),
+        _c(click.option("-B", "--block-size", callback=_parse_size_cb, metavar="SIZE",
+                     help="Uncompressed block size (default: the codec's).")),
+        _c(click.option("-C", "--check", type=click.Choice(["none", "crc32", "xxh64"]),
+                     default="xxh64", show_default=True, help="Integrity check of each block.")),
+        _c(click.option("--bpp", type=float, help="Image codec: target bits per pixel.")),
+        _c(click.option("--quality", type=float, help="Image codec: quality 0..100.")),
+        _c(click.option("--dtype", help="Weight codecs: element type of a raw array (bf16, f16, "
+                                     "f32...).")),
+        _c(click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
+                     help="Codec-specific option (repeatable).")),
     ]
     for d in reversed(decorators):
-        f = d(f)
+        if compress or not getattr(d, "compress_only", False):
+            f = d(f)
     return f
 
 
+def _c(decorator):
+    """Mark a decorator of ``file_options`` as a compression-only option."""
+    decorator.compress_only = True
+    return decorator
+
+
 def _opts_from(mode: str, kw: dict) -> Opts:
-    params = _parse_params(kw.pop("options"), bpp=kw.pop("bpp"), quality=kw.pop("quality"),
-                           dtype=kw.pop("dtype"))
+    params = _parse_params(kw.pop("options", ()), bpp=kw.pop("bpp", None),
+                           quality=kw.pop("quality", None), dtype=kw.pop("dtype", None))
     kw.pop("keep")
     return Opts(
         mode=mode,
@@ -572,17 +732,18 @@ def _opts_from(mode: str, kw: dict) -> Opts:
         force=kw.pop("force"),
         rm=kw.pop("rm"),
         suffix=kw.pop("suffix"),
-        level=kw.pop("level"),
+        level=kw.pop("level", None),
         threads=kw.pop("threads"),
         verbose=kw.pop("verbose"),
         quiet=kw.pop("quiet"),
-        codec=kw.pop("codec"),
+        codec=kw.pop("codec", "auto"),
         json=kw.pop("as_json"),
         progress=not kw.pop("no_progress"),
         memlimit=kw.pop("memlimit"),
-        block_size=kw.pop("block_size"),
-        check=kw.pop("check"),
+        block_size=kw.pop("block_size", None),
+        check=kw.pop("check", "xxh64"),
         recursive=kw.pop("recursive"),
+        scheduler=kw.pop("scheduler") or None,
         params=params,
     )
 
@@ -628,7 +789,7 @@ def root(m_compress, m_decompress, m_test, m_list, files, **kw):
 def _mode_command(mode: str, helptext: str):
     @click.command(name=mode, help=helptext,
                    context_settings={"help_option_names": ["-h", "--help"]})
-    @file_options
+    @functools.partial(file_options, compress=mode == "compress")
     def cmd(files, **kw):
         _finish(run_files(_opts_from(mode, kw), files))
 
@@ -690,8 +851,8 @@ def _invoke(cmd: click.Command, args: list[str], prog: str) -> int:
         message(msg)
         message(f"Try '{prog} --help' for more information.")
         return EXIT_ERROR
-    except click.Abort:
-        return 130
+    except click.Abort:  # click's form of KeyboardInterrupt
+        _interrupted()
     except click.ClickException as e:
         message(e.format_message())
         return EXIT_ERROR
@@ -712,8 +873,19 @@ def main(argv: list[str] | None = None, *, prefix: tuple[str, ...] = ()) -> None
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _on_sigterm)
     prog = PROG
-    if args and args[0] in SUBCOMMANDS:
+    bad_level = next((a for a in args if a == "--" or _MULTI_DIGIT.match(a)), None)
+    if bad_level not in (None, "--"):
+        message(f"{bad_level}: levels are -0..-9 (zstd's -19 is about squeeze -9, also "
+                "--best; --fast is -0)")
+        message(f"Try '{PROG} --help' for more information.")
+        sys.exit(EXIT_ERROR)
+    # a subcommand never shadows a file of that name (xz's rule: `squeeze test`
+    # compresses ./test when it exists; `squeeze -t FILE` tests)
+    if args and args[0] in SUBCOMMANDS and not (os.path.lexists(args[0])
+                                                and not os.path.isdir(args[0])):
         name = args.pop(0)
         try:
             cmd = SUBCOMMANDS[name]()
@@ -726,7 +898,7 @@ def main(argv: list[str] | None = None, *, prefix: tuple[str, ...] = ()) -> None
     try:
         code = _invoke(cmd, args, prog)
     except KeyboardInterrupt:
-        code = 130
+        _interrupted()
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else EXIT_ERROR
     except BrokenPipeError:
@@ -743,8 +915,22 @@ def main(argv: list[str] | None = None, *, prefix: tuple[str, ...] = ()) -> None
     sys.exit(code)
 
 
+_MULTI_DIGIT = __import__("re").compile(r"^-[0-9]{2,}$")
+
+
 def _on_sigterm(signum, frame):
     raise KeyboardInterrupt
+
+
+def _interrupted() -> None:
+    """Leave at once after Ctrl-C, SIGTERM or SIGHUP.  The temporary output was
+    removed while the interrupt unwound the stack; a block still being coded on a
+    worker thread is abandoned (os._exit does not wait for it)."""
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(130)
 
 
 def main_decompress() -> None:

@@ -62,7 +62,7 @@ class Codec(ABC):
         return 1 <= version <= cls.bitstream_version
 
     def __init__(self, level: int = DEFAULT_LEVEL, **params: Any):
-        if not isinstance(level, int) or not MIN_LEVEL <= level <= MAX_LEVEL:
+        if type(level) is not int or not MIN_LEVEL <= level <= MAX_LEVEL:  # not a bool
             raise OptionError(f"level must be an integer {MIN_LEVEL}..{MAX_LEVEL}, not {level!r}")
         unknown = sorted(set(params) - set(self.options))
         if unknown:

@@ -17,6 +17,7 @@ import struct
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Iterator
 
@@ -137,6 +138,13 @@ class _Reader:
         return not self._peek
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("duplicate key")
+    return out
+
+
 def read_header(r: _Reader, first: bool = True) -> StreamHeader:
     start = r.pos
     try:
@@ -171,8 +179,8 @@ def read_header(r: _Reader, first: bool = True) -> StreamHeader:
             f"Memory usage limit reached (block size {mbs} exceeds the format maximum)"
         )
     try:
-        p = json.loads(params.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
+        p = json.loads(params.decode("ascii"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise UnsupportedError("Unsupported options: header parameters are not JSON") from None
     if not isinstance(p, dict) or "id" in p:
         raise UnsupportedError("Unsupported options: header parameters are not a valid object")
@@ -274,32 +282,42 @@ def compress_stream(
         start(max([r[2] for r in results], default=1))
         for res in results:
             emit(res)
-    elif threads <= 1:
-        start(bs)
-        for data, hint in blocks:
-            emit(_encode_one(codec, data, hint, chk))
-            if progress:
-                progress(len(data))
     else:
+        # blocks are coded on worker threads even for threads=1, so that the main
+        # thread only waits and sees Ctrl-C at once (the kernels release the GIL);
+        # at most 2 * threads blocks are in flight, output order is input order
         start(bs)
-        with ThreadPoolExecutor(max_workers=threads) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="sqz-enc")
+        try:
             pending: deque[tuple[Future, int]] = deque()
             for data, hint in blocks:
                 pending.append((pool.submit(_encode_one, codec, data, hint, chk), len(data)))
-                while len(pending) >= 2 * threads:
+                while len(pending) >= 2 * max(1, threads):
                     fut, n = pending.popleft()
-                    emit(fut.result())
+                    emit(wait_result(fut))
                     if progress:
                         progress(n)
             while pending:
                 fut, n = pending.popleft()
-                emit(fut.result())
+                emit(wait_result(fut))
                 if progress:
                     progress(n)
+        finally:
+            # on an error or an interrupt, do not wait for blocks still being coded
+            pool.shutdown(wait=False, cancel_futures=True)
     tail = _index_and_footer(index)
     dst.write(tail)
     stats.compressed += len(tail)
     return stats
+
+
+def wait_result(fut: Future):
+    """``fut.result()`` in short waits, so that the waiting thread handles signals."""
+    while True:
+        try:
+            return fut.result(timeout=0.1)
+        except FuturesTimeout:
+            continue
 
 
 def _checked_blocks(blocks: Iterator[tuple[bytes, Any]], bs: int,
@@ -422,15 +440,27 @@ def _decode_one(codec: Codec, info: BlockInfo, payload: bytes, chk_type: int, ch
     return out
 
 
-def _memory_check(codec: Codec, header: StreamHeader, threads: int, memlimit: int | None) -> None:
-    if memlimit is None:
-        return
-    need = codec.memory_usage() + 3 * header.max_block_size
-    need *= max(1, threads)
-    if need > memlimit:
+def _memory_check(codec: Codec, header: StreamHeader, threads: int, memlimit: int | None,
+                  max_block: int | None = None) -> int:
+    """The thread count that fits ``memlimit`` (lowered first; refused below one)."""
+    if max_block is not None and header.max_block_size > max_block:
         raise MemoryLimitError(
-            f"Memory usage limit reached ({need >> 20} MiB needed, limit {memlimit >> 20} MiB)"
+            f"Memory usage limit reached (blocks of {_mib(header.max_block_size)} exceed the "
+            f"default limit of {_mib(max_block)} for decoding; raise it with -M/--memlimit)"
         )
+    if memlimit is None:
+        return threads
+    per = codec.memory_usage() + 3 * header.max_block_size
+    fit = min(max(1, threads), memlimit // per)
+    if fit < 1:
+        raise MemoryLimitError(
+            f"Memory usage limit reached ({_mib(per)} needed, limit {_mib(memlimit)})"
+        )
+    return fit
+
+
+def _mib(n: int) -> str:
+    return f"{(n + (1 << 20) - 1) >> 20} MiB"
 
 
 def iter_decompress(
@@ -441,6 +471,7 @@ def iter_decompress(
     progress: Callable[[int], None] | None = None,
     finish: bool = True,
     max_output: int | None = None,
+    max_block: int | None = None,
 ) -> Iterator[bytes]:
     """Yield the decoded output of every stream in ``src`` (concatenated .sqz files).
 
@@ -453,13 +484,27 @@ def iter_decompress(
     first = True
     budget = [max_output]
     while True:
-        if not first and r.at_eof():
+        if not first and (_skip_padding(r) or r.at_eof()):
             return
         header = read_header(r, first=first)
         first = False
         codec = codec_for(header)
-        _memory_check(codec, header, threads, memlimit)
-        yield from _decode_stream(r, header, codec, threads, progress, finish, budget)
+        fit = _memory_check(codec, header, threads, memlimit, max_block)
+        yield from _decode_stream(r, header, codec, fit, progress, finish, budget)
+
+
+def _skip_padding(r: _Reader) -> bool:
+    """Skip stream padding after a stream: zero bytes in groups of four (xz's rule).
+    Returns True at the end of the input."""
+    while not r.at_eof() and r._peek == b"\0":
+        try:
+            group = r.read(4, "stream padding")
+        except TruncatedError:
+            group = b""
+        if group != b"\0\0\0\0":
+            raise CorruptError("Compressed data is corrupt (stream padding is not a multiple "
+                               "of four zero bytes)")
+    return r.at_eof()
 
 
 def codec_for(header: StreamHeader) -> Codec:
@@ -471,6 +516,9 @@ def codec_for(header: StreamHeader) -> Codec:
         raise UnsupportedError(
             f"Unsupported options: {header.codec_id} bitstream version {header.codec_version}"
         )
+    level = header.params.get("level")
+    if type(level) is not int or not 0 <= level <= 9:  # FORMAT.md: {"level": N}; not a bool
+        raise UnsupportedError("Unsupported options: header parameters have no valid level")
     codec = registry.from_config(header.params)
     if codec.codec_id != header.codec_id:
         raise UnsupportedError("Unsupported options: header codec id mismatch")
@@ -525,22 +573,21 @@ def _decode_stream(r: _Reader, header: StreamHeader, codec: Codec, threads: int,
             yield item
 
     blocks = budgeted(_stream_blocks(r, header, progress))
-    if threads <= 1:
+    pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="sqz-dec")
+    try:
+        pending: deque[tuple[BlockInfo, Future]] = deque()
         for info, payload, chk in blocks:
-            yield deliver(info, _decode_one(codec, info, payload, header.check, chk))
-    else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            pending: deque[tuple[BlockInfo, Future]] = deque()
-            for info, payload, chk in blocks:
-                pending.append(
-                    (info, pool.submit(_decode_one, codec, info, payload, header.check, chk))
-                )
-                while len(pending) >= 2 * threads:
-                    i, fut = pending.popleft()
-                    yield deliver(i, fut.result())
-            while pending:
+            pending.append(
+                (info, pool.submit(_decode_one, codec, info, payload, header.check, chk))
+            )
+            while len(pending) >= 2 * max(1, threads):
                 i, fut = pending.popleft()
-                yield deliver(i, fut.result())
+                yield deliver(i, wait_result(fut))
+        while pending:
+            i, fut = pending.popleft()
+            yield deliver(i, wait_result(fut))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     _read_index_and_footer(r, seen)
 
 
@@ -572,11 +619,13 @@ def decompress_stream(
     memlimit: int | None = None,
     progress: Callable[[int], None] | None = None,
     max_output: int | None = None,
+    max_block: int | None = None,
 ) -> int:
     """Decode every stream in ``src`` to ``dst`` (None: test only); returns bytes out."""
     n = 0
     for piece in iter_decompress(src, threads=threads, memlimit=memlimit, progress=progress,
-                                 finish=dst is not None, max_output=max_output):
+                                 finish=dst is not None, max_output=max_output,
+                                 max_block=max_block):
         if dst is not None:
             dst.write(piece)
         n += len(piece)
@@ -599,7 +648,7 @@ def scan_streams(src: BinaryIO, *, seek_min: int = _READ_PIECE) -> list[StreamIn
     out = []
     first = True
     while True:
-        if not first and r.at_eof():
+        if not first and (_skip_padding(r) or r.at_eof()):
             return out
         start = r.pos
         header = read_header(r, first=first)

@@ -71,6 +71,20 @@ class InputError(SqueezeError):
     default_message = "Unsupported input"
 
 
+class OutputError(SqueezeError):
+    """Writing the output failed (exists, no permission, disk full...).
+
+    ``filename`` names the output, so the CLI reports ``squeeze: OUT: message``
+    about the file it could not write, as xz does, not about the input.
+    """
+
+    default_message = "Cannot write the output"
+
+    def __init__(self, message: str | None = None, filename: str | None = None):
+        super().__init__(message)
+        self.filename = filename
+
+
 class SkipWarning(SqueezeError):
     """A file was skipped (already compressed, not a regular file...): exit 2 as xz."""
 
@@ -84,3 +98,9 @@ def corrupt_if(cond: bool, what: str = "") -> None:
         raise CorruptError(
             "Compressed data is corrupt" + (f" ({what})" if what else "")
         )
+
+
+class ClusterError(SqueezeError):
+    """The Dask cluster of ``--scheduler`` cannot be reached, was lost, or kept failing."""
+
+    default_message = "Dask cluster error"

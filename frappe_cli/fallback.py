@@ -28,6 +28,10 @@ ZSTD_LEVELS = {
 }
 
 
+#: the largest zstd window a block may use (docs/FORMAT.md §3)
+MAX_WINDOW = 1 << 27
+
+
 def zstd_level(level: int) -> int:
     return ZSTD_LEVELS[level][0]
 
@@ -56,7 +60,9 @@ def zstd_decompress(payload: bytes, size: int) -> bytes:
         params = zstandard.get_frame_parameters(payload)
         if params.content_size != size:
             raise CorruptError("Compressed data is corrupt (zstd frame size mismatch)")
-        out = zstandard.ZstdDecompressor(max_window_size=1 << 27).decompress(
+        if params.window_size > MAX_WINDOW:
+            raise CorruptError("Compressed data is corrupt (zstd window above 2^27 bytes)")
+        out = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).decompress(
             payload, max_output_size=max(size, 1)
         )
     except zstandard.ZstdError as exc:

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from frappe_cli.errors import OptionError, SqueezeError
+from frappe_cli.errors import OptionError, OutputError
 
 
 def _umask() -> int:
@@ -39,34 +39,48 @@ class AtomicOutput:
         self.f: BinaryIO | None = None
 
     def __enter__(self) -> BinaryIO:
+        name = str(self.path)
         if self.path.exists() and not self.force:
-            raise SqueezeError("File exists")
+            raise OutputError("File exists", name)
         if self.path.is_dir():
-            raise SqueezeError("Is a directory")
+            raise OutputError("Is a directory", name)
         parent = self.path.parent
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
-        self.tmp = Path(name)
-        self.f = os.fdopen(fd, "wb")
-        return self.f
+        # ".NAME.XXXXXXXX.tmp", or a short name when that would pass NAME_MAX (255)
+        prefix = f".{self.path.name}."
+        if len(os.fsencode(prefix)) > 255 - 16:
+            prefix = ".sqz-"
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=parent)
+        except OSError as exc:
+            raise OutputError(describe_oserror(exc), name) from None
+        self.tmp = Path(tmp)
+        self.f = _OutputFile(os.fdopen(fd, "wb"), name)
+        return self.f  # type: ignore[return-value]
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         assert self.f is not None and self.tmp is not None
         try:
             if exc_type is None:
-                self.f.flush()
-                os.fsync(self.f.fileno())
-                self.f.close()
-                if self.like is not None:
-                    _copy_metadata(self.like, self.tmp)
-                else:  # no input file (stdin): the usual 0666 & ~umask, not mkstemp's 0600
-                    os.chmod(self.tmp, 0o666 & ~_umask())
-                self._place()
+                try:
+                    self.f.flush()
+                    os.fsync(self.f.fileno())
+                    self.f.close()
+                    if self.like is not None:
+                        _copy_metadata(self.like, self.tmp)
+                    else:  # no input file (stdin): the usual 0666 & ~umask, not mkstemp's 0600
+                        os.chmod(self.tmp, 0o666 & ~_umask())
+                    self._place()
+                except OSError as e:
+                    raise OutputError(describe_oserror(e), str(self.path)) from None
                 _fsync_dir(self.path.parent)
             else:
                 self.f.close()
         finally:
             if not self.f.closed:
-                self.f.close()
+                try:
+                    self.f.close()
+                except OSError:
+                    pass
             if self.tmp.exists():
                 try:
                     self.tmp.unlink()
@@ -82,14 +96,41 @@ class AtomicOutput:
         try:
             os.link(self.tmp, self.path)
         except FileExistsError:
-            raise SqueezeError("File exists") from None
+            raise OutputError("File exists", str(self.path)) from None
         except OSError:
             # file systems without hard links: check-then-rename
             if self.path.exists():
-                raise SqueezeError("File exists") from None
+                raise OutputError("File exists", str(self.path)) from None
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink()
+
+
+class _OutputFile:
+    """The temporary output file; a failed write names the output, not the input."""
+
+    def __init__(self, f: BinaryIO, name: str):
+        self._f = f
+        self.name = name
+
+    def write(self, b) -> int:
+        try:
+            return self._f.write(b)
+        except OSError as exc:
+            raise OutputError(describe_oserror(exc), self.name) from None
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def fileno(self) -> int:
+        return self._f.fileno()
+
+    def close(self) -> None:
+        self._f.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._f.closed
 
 
 def _copy_metadata(src: Path, dst: Path) -> None:

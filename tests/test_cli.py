@@ -76,14 +76,14 @@ def test_shell_pipeline(sample, tmp_path):
 def test_existing_output_needs_force(sample):
     assert sq("--codec", "zstd", sample)[0] == 0
     rc, out, err = sq("--codec", "zstd", sample)
-    assert rc == 1 and err == f"squeeze: {sample}: File exists\n"
+    assert rc == 1 and err == f"squeeze: {sample}.sqz: File exists\n"  # names the output
     assert sq("-f", "--codec", "zstd", sample)[0] == 0
 
 
 def test_decompress_never_overwrites_without_force(sample):
     assert sq("--codec", "zstd", sample)[0] == 0
     rc, _, err = sq("-d", str(sample) + ".sqz")
-    assert rc == 1 and err == f"squeeze: {sample}.sqz: File exists\n"
+    assert rc == 1 and err == f"squeeze: {sample}: File exists\n"  # the output is named
     assert sample.read_bytes() == DATA
 
 

@@ -64,9 +64,22 @@ def test_concatenated_streams_decode_to_concatenation():
 
 def test_trailing_garbage_is_an_error():
     blob = container.compress(TEXT, "zstd")
-    for tail in (b"\x00", b"garbage", b"\x00" * 4, container.MAGIC[:5]):
+    for tail in (b"garbage", b"\x00" * 4 + b"x", container.MAGIC[:5]):
         with pytest.raises(CorruptError, match="trailing garbage"):
             container.decompress(blob + tail)
+    for tail in (b"\x00", b"\x00" * 6, b"\x00\x00\x00\x01"):
+        with pytest.raises(CorruptError, match="stream padding"):
+            container.decompress(blob + tail)
+
+
+def test_zero_stream_padding_is_accepted():
+    """xz's rule: zero bytes in groups of four between and after streams."""
+    blob = container.compress(TEXT, "zstd")
+    assert container.decompress(blob + b"\x00" * 4) == TEXT
+    assert container.decompress(blob + b"\x00" * 8 + blob + b"\x00" * 4) == TEXT + TEXT
+    assert len(container.scan_streams(io.BytesIO(blob + b"\x00" * 12 + blob))) == 2
+    with pytest.raises(FormatError):  # not before the first stream
+        container.decompress(b"\x00" * 4 + blob)
 
 
 def test_foreign_input_is_not_recognized():
