@@ -297,7 +297,7 @@ def compress_one(run: Run, path: str | None) -> None:
             src.close()
     rec = {"file": name, "output": dest, "codec": stats.codec_id, "level": codec.level,
            "uncompressed": stats.uncompressed, "compressed": stats.compressed,
-           "blocks": stats.blocks, "block_kinds": stats.kinds}
+           "blocks": stats.blocks, "block_kinds": stats.kinds, "status": "ok"}
     run.records.append(rec)
     if opts.verbose and not opts.json:
         ratio = stats.compressed / stats.uncompressed if stats.uncompressed else 0.0
@@ -335,7 +335,7 @@ def _compress_to(run: Run, codec, reader: BinaryIO, p: Path | None, path: str | 
 
     try:
         if to_stdout:
-            out = sys.stdout.buffer
+            out = fileio.OutputFile(sys.stdout.buffer, "(stdout)")
             stats = encode(out)
             out.flush()
             return stats, "(stdout)"
@@ -425,7 +425,7 @@ def decompress_one(run: Run, path: str | None) -> None:
                 n = decode(None)
                 dest = None
             elif to_stdout:
-                out = sys.stdout.buffer
+                out = fileio.OutputFile(sys.stdout.buffer, "(stdout)")
                 n = decode(out)
                 out.flush()
                 dest = "(stdout)"

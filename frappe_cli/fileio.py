@@ -54,7 +54,7 @@ class AtomicOutput:
         except OSError as exc:
             raise OutputError(describe_oserror(exc), name) from None
         self.tmp = Path(tmp)
-        self.f = _OutputFile(os.fdopen(fd, "wb"), name)
+        self.f = OutputFile(os.fdopen(fd, "wb"), name)
         return self.f  # type: ignore[return-value]
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -106,8 +106,9 @@ class AtomicOutput:
             self.tmp.unlink()
 
 
-class _OutputFile:
-    """The temporary output file; a failed write names the output, not the input."""
+class OutputFile:
+    """An output stream (the temporary file, or standard output as ``(stdout)``);
+    a failed write names the output, not the input."""
 
     def __init__(self, f: BinaryIO, name: str):
         self._f = f
@@ -116,11 +117,18 @@ class _OutputFile:
     def write(self, b) -> int:
         try:
             return self._f.write(b)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             raise OutputError(describe_oserror(exc), self.name) from None
 
     def flush(self) -> None:
-        self._f.flush()
+        try:
+            self._f.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(describe_oserror(exc), self.name) from None
 
     def fileno(self) -> int:
         return self._f.fileno()
