@@ -203,7 +203,7 @@ def _build_codec(opts: Opts, head: bytes):
     return codec, reason
 
 
-def _memory_fit(codec, opts: Opts, threads: int, name: str):
+def _memory_fit(codec, opts: Opts, threads: int, name: str, size: int | None = None):
     """Adapt to -M as xz does: fewer threads, then smaller blocks, then a lower level,
     each said on stderr; refuse only when nothing fits.  Returns (codec, threads,
     block size or None)."""
@@ -213,7 +213,10 @@ def _memory_fit(codec, opts: Opts, threads: int, name: str):
         return codec, threads, bs
 
     def need(c, t: int, b: int | None) -> int:
-        return t * (c.memory_usage() + 3 * (b or c.block_size()))
+        block = b or c.block_size()
+        if size is not None:  # a block never holds more than the file
+            block = max(1, min(block, size))
+        return c.process_memory + t * (c.memory_usage() + 3 * block)
 
     def say(text: str) -> None:
         if opts.quiet < 1:
@@ -313,14 +316,14 @@ def _compress_to(run: Run, codec, reader: BinaryIO, p: Path | None, path: str | 
 
     opts = run.opts
     codec, threads, block_size = _memory_fit(codec, opts, _threads(opts.threads),
-                                             _display(path))
+                                             _display(path), size)
     update, bar = _make_progress(opts, size, _display(path))
 
     def encode(out: BinaryIO):
         if run.session is not None:  # --scheduler: the blocks are coded on the cluster
             from frappe_cli import distributed
 
-            return distributed.cli_compress_stream(run, reader, out, codec, update)
+            return distributed.cli_compress_stream(run, reader, out, codec, update, block_size)
         from frappe_cli.api import compress_with_fallback
 
         # --codec auto on a pipe: restart with zstd if the sniffed format is malformed
@@ -417,7 +420,8 @@ def decompress_one(run: Run, path: str | None) -> None:
             if run.session is not None:  # --scheduler: the blocks are decoded on the cluster
                 from frappe_cli import distributed
 
-                return distributed.cli_decompress_stream(run, src, out, opts.memlimit, update)
+                return distributed.cli_decompress_stream(run, src, out, decode_limits(opts),
+                                                         update)
             return container.decompress_stream(src, out, **kw)
 
         try:

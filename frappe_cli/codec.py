@@ -55,6 +55,9 @@ class Codec(ABC):
     fallback: str = "zstd"
     #: the parameters ``__init__`` accepts besides ``level`` (name -> type)
     options: dict[str, type] = {}
+    #: memory the codec's runtime costs once per process, whatever the blocks (numba
+    #: and its compiled kernels: ~100 MiB measured); ``-M`` adds it to its estimate
+    process_memory: int = 0
 
     @classmethod
     def decodes_version(cls, version: int) -> bool:

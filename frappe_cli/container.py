@@ -451,10 +451,11 @@ def _memory_check(codec: Codec, header: StreamHeader, threads: int, memlimit: in
     if memlimit is None:
         return threads
     per = codec.memory_usage() + 3 * header.max_block_size
-    fit = min(max(1, threads), memlimit // per)
+    fit = min(max(1, threads), max(0, memlimit - codec.process_memory) // per)
     if fit < 1:
         raise MemoryLimitError(
-            f"Memory usage limit reached ({_mib(per)} needed, limit {_mib(memlimit)})"
+            f"Memory usage limit reached ({_mib(per + codec.process_memory)} needed, limit "
+            f"{_mib(memlimit)})"
         )
     return fit
 

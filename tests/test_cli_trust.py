@@ -136,15 +136,21 @@ def test_messages_name_the_output(sample, tmp_path):
 
 # 4. -M adapts, 0 means none, decoding has a safe default --------------------------------
 
-def test_memlimit_lowers_threads_then_block_size(sample):
-    rc, out, err = sq("-c", "--codec", "zstd", "-9", "-T2", "-M", "300MiB", sample)
-    assert rc == 0 and container.decompress(out) == DATA
-    assert "reduced the threads from 2 to 1 to fit the memory limit of 300 MiB" in err
-    rc, out2, err = sq("-c", "--codec", "zstd", "-9", "-M", "100MiB", sample)
-    assert rc == 0 and container.decompress(out2) == DATA
-    assert "reduced the block size from 64 MiB to" in err
-    rc, out3, err = sq("-c", "--codec", "zstd", "-9", "-M", "0", sample)
-    assert (rc, err) == (0, "") and container.decompress(out3) == DATA
+def test_memlimit_lowers_threads_then_level(tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(DATA * 20)  # 3.2 MB: the estimate counts blocks of at most the file
+    rc, out, err = sq("-c", "--codec", "zstd", "-9", "-T2", "-M", "100MiB", big)
+    assert rc == 0 and container.decompress(out) == DATA * 20
+    assert err == (f"squeeze: {big}: reduced the threads from 2 to 1 to fit the memory "
+                   "limit of 100 MiB\n")
+    rc, out2, err = sq("-c", "--codec", "zstd", "-9", "-M", "60MiB", big)
+    assert rc == 0 and container.decompress(out2) == DATA * 20
+    assert err == (f"squeeze: {big}: lowered the level from 9 to 7 to fit the memory limit "
+                   "of 60 MiB\n")
+    rc, out3, err = sq("-c", "--codec", "zstd", "-9", "-M", "0", big)
+    assert (rc, err) == (0, "") and out3 == out
+    rc, out4, err = sq("-c", "--codec", "zstd", "-9", "-M", "5MiB", big)
+    assert (rc, out4) == (1, b"") and "Memory usage limit reached" in err
 
 
 def test_hostile_block_size_refused_by_default(tmp_path):

@@ -31,6 +31,7 @@ def level_spec(level: int) -> dict:
 
 class ExeCodec(Codec):
     codec_id = "exe"
+    process_memory = 100 << 20  # numba and the kernels (see Codec)
     bitstream_version = 1
     lossless = True
     description = ("context mixing for executables: x86 branch transform, ELF/PE regions, "

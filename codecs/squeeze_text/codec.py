@@ -26,6 +26,7 @@ def level_spec(level: int) -> dict:
 
 class TextCodec(Codec):
     codec_id = "text"
+    process_memory = 100 << 20  # numba and the kernels (see Codec)
     bitstream_version = 1
     lossless = True
     description = ("context mixing for text: orders 1-24, word, sparse, column and markup "
