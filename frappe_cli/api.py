@@ -746,10 +746,19 @@ class SqueezeFile(io.BufferedIOBase):
         return out
 
     def readinto(self, b) -> int:
+        """Fill ``b`` straight from the decoded blocks (one copy per byte)."""
+        self._check(_READ)
         view = memoryview(b).cast("B")
-        data = self.read(len(view))
-        view[:len(data)] = data
-        return len(data)
+        got = 0
+        while got < len(view):
+            if not len(self._buf) and not self._fill():
+                break
+            n = min(len(self._buf), len(view) - got)
+            view[got:got + n] = self._buf[:n]
+            self._buf = self._buf[n:]
+            self._pos += n
+            got += n
+        return got
 
     def readinto1(self, b) -> int:
         view = memoryview(b).cast("B")

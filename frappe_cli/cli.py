@@ -137,15 +137,85 @@ def _threads(n: int) -> int:
     return (os.cpu_count() or 1) if n == 0 else n
 
 
-def _make_progress(opts: Opts, total: int | None, desc: str) -> tuple[Callable | None, Any]:
+class _Progress:
+    """A tqdm bar fed with the bytes of finished blocks plus, polled four times a
+    second, the position inside the blocks being coded (frappe_cli.progress): a
+    one-block file moves too.  ``close()`` (also on Ctrl-C) removes it."""
+
+    def __init__(self, bar):
+        import threading
+
+        self.bar = bar
+        self.done = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True, name="sqz-progress")
+        self._thread.start()
+
+    def update(self, n: int) -> None:
+        self.done += n
+
+    def _poll(self) -> None:
+        from frappe_cli import progress
+
+        while not self._stop.wait(0.25):
+            n = self.done + progress.live_bytes()
+            if self.bar.total:
+                n = min(n, self.bar.total)
+            self.bar.n = n
+            self.bar.refresh()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        self.bar.close()
+
+
+def _wants_bar(opts: Opts, total: int | None) -> bool:
     if not opts.progress or opts.quiet or not sys.stderr.isatty():
-        return None, None
-    if total is not None and total < PROGRESS_MIN_BYTES:
+        return False
+    return total is None or total >= PROGRESS_MIN_BYTES
+
+
+def _decoded_size(src) -> int | None:
+    """The total decoded size of a seekable .sqz file (from its block headers)."""
+    from frappe_cli import container
+
+    try:
+        total = sum(s.uncompressed for s in container.scan_streams(src, seek_min=0))
+    except (SqueezeError, OSError):
+        total = None
+    try:
+        src.seek(0)
+    except OSError:
+        return None
+    return total
+
+
+class _Counting:
+    """An output that reports the bytes written (None: count only, write nothing)."""
+
+    def __init__(self, out, count: Callable[[int], None]):
+        self.out = out
+        self.count = count
+
+    def write(self, b) -> int:
+        n = self.out.write(b) if self.out is not None else len(b)
+        self.count(len(b))
+        return n
+
+    def flush(self) -> None:
+        if self.out is not None:
+            self.out.flush()
+
+
+def _make_progress(opts: Opts, total: int | None, desc: str) -> tuple[Callable | None, Any]:
+    if not _wants_bar(opts, total):
         return None, None
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
-               file=sys.stderr, leave=False, dynamic_ncols=True)
+    bar = _Progress(tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                         desc=printable(desc), file=sys.stderr, leave=False,
+                         dynamic_ncols=True))
     return bar.update, bar
 
 
@@ -413,7 +483,12 @@ def decompress_one(run: Run, path: str | None) -> None:
         if from_stdin and sys.stdin.isatty() and not opts.force:
             raise SqueezeError("Compressed data cannot be read from a terminal")
         threads = _threads(opts.threads)
-        update, bar = _make_progress(opts, size, name)
+        total = _decoded_size(src) if p is not None and _wants_bar(opts, None) else None
+        update, bar = _make_progress(opts, total if total is not None else size, name)
+        counter = None
+        if bar is not None and total is not None:
+            # count decoded bytes (a block's position shows while it decodes)
+            counter, update = update, None
         kw = dict(threads=threads, progress=update, **decode_limits(opts))
 
         def decode(out: BinaryIO | None) -> int:
@@ -422,6 +497,8 @@ def decompress_one(run: Run, path: str | None) -> None:
 
                 return distributed.cli_decompress_stream(run, src, out, decode_limits(opts),
                                                          update)
+            if counter is not None:
+                out = _Counting(out, counter)
             return container.decompress_stream(src, out, **kw)
 
         try:

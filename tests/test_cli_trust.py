@@ -304,3 +304,31 @@ def test_long_file_names(tmp_path):
     rc, _, err = sq("--codec", "zstd", f)
     assert (rc, err) == (0, "") and Path(str(f) + ".sqz").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_progress_moves_inside_a_block():
+    """The CM kernels publish their position: a bar of a one-block file moves."""
+    import threading
+
+    from frappe_cli import progress
+    from squeeze_text import runner
+
+    data = DATA * 8  # 1.3 MB, one block
+    seen = []
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            seen.append(progress.live_bytes())
+            time.sleep(0.01)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    try:
+        runner.compress(data, 0)
+    finally:
+        stop.set()
+        t.join()
+    inside = [n for n in seen if 0 < n < len(data)]
+    assert len(set(inside)) >= 3, seen[:50]
+    assert progress.live_bytes() == 0  # nothing left registered

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from frappe_cli.coding.cm import engine
-from frappe_cli import varint
+from frappe_cli import progress, varint
 from frappe_cli.errors import CorruptError
 from squeeze_binary import exe_kernels as ek
 from squeeze_binary import regions as rg
@@ -193,9 +193,10 @@ def run_model(buf, lab, mode64: bool, out, inp, enc: int, lv: dict, rec=_NOREC) 
     model = engine.new_model(block_spec(lv, buf.shape[0]))
     ac = engine.new_coder()
     (rk, rv, rt), rpair, (fk, fv, ft) = tries(lv.get("vocab", 0))
-    return ek.exe_code(buf, buf.shape[0], out, inp, enc, model, ac, rec, lab, bool(mode64),
-                       *_ids(lv), xk.MODRM1, xk.IMM1, xk.MODRM2, xk.IMM2, rk, rv, rt, rpair,
-                       fk, fv, ft)
+    with progress.tracking(ac, engine.PROGRESS):
+        return ek.exe_code(buf, buf.shape[0], out, inp, enc, model, ac, rec, lab,
+                           bool(mode64), *_ids(lv), xk.MODRM1, xk.IMM1, xk.MODRM2, xk.IMM2,
+                           rk, rv, rt, rpair, fk, fv, ft)
 
 
 def compress(data: bytes, lv: dict) -> bytes | None:

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from frappe_cli import progress
 from frappe_cli.coding.cm import engine
 from frappe_cli.errors import CorruptError
 from squeeze_text import kernels
@@ -40,7 +41,9 @@ def block_spec(level: int, n: int) -> dict:
 def _run(buf, out, inp, enc: int, level: int, rec=_NOREC) -> int:
     model = engine.new_model(block_spec(level, buf.shape[0]))
     ac = engine.new_coder()
-    return kernels.text_code(buf, buf.shape[0], out, inp, enc, model, ac, rec, *_ids(level))
+    with progress.tracking(ac, engine.PROGRESS):
+        return kernels.text_code(buf, buf.shape[0], out, inp, enc, model, ac, rec,
+                                 *_ids(level))
 
 
 def compress(data: bytes, level: int) -> bytes | None:

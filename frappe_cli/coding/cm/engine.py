@@ -30,7 +30,6 @@ from collections import namedtuple
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -59,6 +58,7 @@ from frappe_cli.coding.cm.spec import (
     n_inputs,
     normalize,
 )
+from frappe_cli.jit import njit, types
 
 __all__ = ["Model", "new_model", "new_coder", "code_byte", "coder_start", "coder_finish",
            "decoder_overran", "hash_combine", "C_NCTX", "SEL_NONE", "SEL_C0", "SEL_BITPOS",
@@ -222,9 +222,14 @@ def new_model(spec: dict) -> Model:
     )
 
 
+#: slot after the coder's own state: the position of the byte being coded, written by
+#: ``code_byte`` so that another thread can show progress inside a block
+PROGRESS = STATE_SIZE
+
+
 def new_coder() -> np.ndarray:
-    """State array of the binary arithmetic coder (one per stream)."""
-    return np.zeros(STATE_SIZE, dtype=np.int64)
+    """State array of the binary arithmetic coder (one per stream) + the progress slot."""
+    return np.zeros(STATE_SIZE + 1, dtype=np.int64)
 
 
 # ---- small helpers ------------------------------------------------------------------
@@ -378,6 +383,7 @@ def code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, nrec):
     ``inp`` its input (decoder).  When ``rec`` is not empty the probability of
     every bit is stored at ``rec[nrec + bit]`` (tests compare both directions).
     """
+    ac[PROGRESS] = pos  # read by frappe_cli.progress (no effect on the coding)
     cfg = M.cfg
     nh = cfg[C_NH]
     nd = cfg[C_ND]
