@@ -156,3 +156,16 @@ def test_wheel_in_fresh_venv(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     sizes = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(sizes) >= {"text", "exe", "dfloat11", "enec", "zstd", "store", "frappe"}
+
+    # the README's Python examples run as printed from the installed wheel
+    import re
+
+    code = "\n".join(re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(),
+                                flags=re.S))
+    guard = ("import sys, pathlib\nimport frappe_cli\n"
+             "assert sys.prefix in str(pathlib.Path(frappe_cli.__file__).resolve())\n")
+    readme = tmp_path / "readme"
+    readme.mkdir()
+    r = subprocess.run([str(py), "-c", guard + code], cwd=readme, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
