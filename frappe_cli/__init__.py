@@ -52,33 +52,24 @@ def __dir__() -> list[str]:
 
 
 def _numba_cache_dir() -> None:
-    """Key numba's on-disk cache by the sources of every kernel.
+    """Key numba's on-disk cache by the *contents* of every kernel source.
 
     numba invalidates a cached function when *its own* file changes, not when a
     function it calls from another module does: after a ``git pull`` that edits
     the CM engine but not a codec's kernel module, the stale compiled kernel
     would still run (and encode a different bitstream).  A cache folder per
-    fingerprint of all kernel sources (paths, sizes, mtimes: no file is read)
-    makes every such change a clean recompile.  ``NUMBA_CACHE_DIR`` set by the
-    user wins.  Costs well under a millisecond.
+    digest of all kernel sources (their bytes and names relative to their
+    package, never their location) makes every such change a clean recompile,
+    while a second clone, a reinstall or the wheel of identical code reuses the
+    compiled kernels (``frappe_cli.jit`` keeps numba itself from keying the
+    files by their path).  ``NUMBA_CACHE_DIR`` set by the user wins.
     """
     import os
 
     if "NUMBA_CACHE_DIR" in os.environ:
         return
-    import zlib
-
-    parts = [__version__]
-    for root in _kernel_roots():
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-            for name in sorted(filenames):
-                if name.endswith(".py"):
-                    st = os.stat(os.path.join(dirpath, name))
-                    parts.append(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}")
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    key = ";".join(parts).encode()
-    path = os.path.join(base, "squeeze", f"numba-{zlib.crc32(key):08x}{zlib.adler32(key):08x}")
+    base = os.path.join(_cache_home(), "squeeze")
+    path = os.path.join(base, _cache_folder_name())
     try:
         os.makedirs(path, exist_ok=True)
     except OSError:
@@ -86,21 +77,97 @@ def _numba_cache_dir() -> None:
     os.environ["NUMBA_CACHE_DIR"] = path
 
 
-def _kernel_roots() -> list[str]:
-    """Folders of every package that may hold numba kernels, wherever they are installed.
+def _cache_home() -> str:
+    import os
 
-    The core's coding layer and the top-level package of every built-in codec
-    (the registry's table), found with ``importlib.util.find_spec``, which
-    locates a top-level package without importing it: a checkout (``codecs/``
-    on ``sys.path``) and an installed wheel (``site-packages/squeeze_*``) are
-    covered alike.
+    return os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+
+
+def _cache_folder_name() -> str:
+    """``numba-<digest>``: the cache folder of this exact set of kernel sources."""
+    return f"numba-{_sources_digest()[:16]}"
+
+
+_DIGEST: str | None = None
+
+
+def _sources_digest() -> str:
+    """SHA-256 (hex) of every kernel source: its name in its package and its bytes.
+
+    Reading ~0.5 MB of sources on every start would cost a few milliseconds, so
+    the digest is remembered in a small file under ``~/.cache/squeeze/srcdigest``
+    keyed by the files' paths, sizes and mtimes: a start only walks and stats
+    the files (as before) and reads that one file; the sources are read again
+    only when one of them changes (or moves).
+    """
+    global _DIGEST
+    if _DIGEST is not None:
+        return _DIGEST
+    import os
+    import zlib
+
+    files = []
+    for label, root in _kernel_roots():
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                if name.endswith(".py"):
+                    full = os.path.join(dirpath, name)
+                    st = os.stat(full)
+                    rel = os.path.relpath(full, root).replace(os.sep, "/")
+                    files.append((f"{label}/{rel}", full, st.st_size, st.st_mtime_ns))
+    stamp = "\n".join([__version__] + [f"{f[1]}:{f[2]}:{f[3]}" for f in files]).encode()
+    memo = os.path.join(_cache_home(), "squeeze", "srcdigest",
+                        f"{zlib.crc32(stamp):08x}{zlib.adler32(stamp):08x}")
+    try:
+        with open(memo, "rb") as f:
+            line, _, rest = f.read().partition(b"\n")
+        if rest == stamp and len(line) == 64:
+            _DIGEST = line.decode("ascii")
+            return _DIGEST
+    except (OSError, UnicodeDecodeError):
+        pass
+    import hashlib
+
+    h = hashlib.sha256(__version__.encode() + b"\0")
+    stable = True
+    for rel, full, size, mtime in files:
+        with open(full, "rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read()
+        stable = stable and (st.st_size, st.st_mtime_ns) == (size, mtime)
+        h.update(f"{rel}\0{len(data)}\0".encode())
+        h.update(data)
+    _DIGEST = h.hexdigest()
+    if stable:  # never remember a digest for a stat that changed while reading
+        try:
+            os.makedirs(os.path.dirname(memo), exist_ok=True)
+            tmp = f"{memo}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(_DIGEST.encode("ascii") + b"\n" + stamp)
+            os.replace(tmp, memo)
+        except OSError:
+            pass
+    return _DIGEST
+
+
+def _kernel_roots() -> list[tuple[str, str]]:
+    """``(label, folder)`` of every package that may hold numba kernels, wherever installed.
+
+    The core's coding layer (label ``frappe_cli.coding``) and the top-level
+    package of every built-in codec (the registry's table; label: the package
+    name), found with ``importlib.util.find_spec``, which locates a top-level
+    package without importing it: a checkout (``codecs/`` on ``sys.path``) and
+    an installed wheel (``site-packages/squeeze_*``) are covered alike, and the
+    labels are the same in both.
     """
     import os
     from importlib.util import find_spec
 
     from frappe_cli.registry import BUILTIN
 
-    roots = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "coding")]
+    roots = [(f"{__name__}.coding",
+              os.path.join(os.path.dirname(os.path.abspath(__file__)), "coding"))]
     for target in BUILTIN.values():
         top = target.partition(":")[0].split(".")[0]
         if top == __name__:
@@ -110,8 +177,8 @@ def _kernel_roots() -> list[str]:
         except (ImportError, ValueError):
             continue
         for loc in (spec.submodule_search_locations or []) if spec else []:
-            if loc not in roots:
-                roots.append(loc)
+            if all(loc != r for _, r in roots):
+                roots.append((top, loc))
     return roots
 
 

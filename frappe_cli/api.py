@@ -320,6 +320,8 @@ def _encode_worker(state: _State, pipe: _Pipe, sink: _Sink, resolve, kw: dict) -
     try:
         head = container_read_exact(pipe, SNIFF_BYTES)
         codec, auto = resolve(head)
+        if auto:  # the input is not kept: past the first block, code whatever comes
+            codec.lenient_input = True
         from frappe_cli.fileio import PeekReader
 
         compress_with_fallback(PeekReader(pipe, head), sink, codec,

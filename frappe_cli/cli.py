@@ -402,6 +402,8 @@ def _compress_to(run: Run, codec, reader: BinaryIO, p: Path | None, path: str | 
             from frappe_cli import registry
 
             fallback = registry.make("zstd", codec.level)
+            if to_stdout or p is None:  # cannot start again later: code whatever comes
+                codec.lenient_input = True
         return compress_with_fallback(reader, out, codec, fallback, check=opts.check,
                                       threads=threads, block_size=block_size,
                                       progress=update)
@@ -582,10 +584,7 @@ def _codec_details(codec_id: str, path: Path | None) -> list[dict] | None:
         cls = registry.get_class(codec_id)
     except UnsupportedError:
         return None
-    describe = getattr(cls, "describe_sqz", None)
-    if describe is None:
-        return None
-    return describe(path)
+    return cls.describe(path)  # the Codec hook (None: no details)
 
 
 def _print_list(run: Run) -> None:

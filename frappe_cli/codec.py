@@ -55,9 +55,31 @@ class Codec(ABC):
     fallback: str = "zstd"
     #: the parameters ``__init__`` accepts besides ``level`` (name -> type)
     options: dict[str, type] = {}
+    #: set on an instance by ``--codec auto`` when the input cannot be read twice (a
+    #: pipe): the codec must then code bytes it cannot parse as opaque data instead
+    #: of raising ``InputError`` (format-aware codecs: a lying header, a short file)
+    lenient_input: bool = False
     #: memory the codec's runtime costs once per process, whatever the blocks (numba
     #: and its compiled kernels: ~100 MiB measured); ``-M`` adds it to its estimate
     process_memory: int = 0
+
+    # -- hooks for the core (all optional; the core names no codec) -------------------
+    @classmethod
+    def sniff(cls, head: bytes) -> tuple[int, str, str] | None:
+        """``--codec auto``: claim an input by its first bytes (up to 64 KiB).
+
+        Returns ``(priority, kind, reason)`` or None.  A priority of
+        ``detect.FORMAT`` (50) or more claims a recognised file format and wins
+        over the core's "already compressed" and "small input" rules; a lower one
+        claims a kind of content (text, binary) and only applies when the core finds
+        no reason for zstd.  The highest priority wins; lossy codecs are never asked.
+        """
+        return None
+
+    @classmethod
+    def describe(cls, path) -> list[dict] | None:
+        """``squeeze list -v``: codec-specific rows for the .sqz file at ``path``."""
+        return None
 
     @classmethod
     def decodes_version(cls, version: int) -> bool:
@@ -128,6 +150,22 @@ class Codec(ABC):
         caught) and stores their length as the block's uncompressed size.
         """
         raise OptionError(f"lossy codec '{self.codec_id}' does not define reconstruction()")
+
+    #: lossy codecs: the block check of new streams covers the payload (FORMAT.md
+    #: header flags bit 2), so nothing is decoded at encode time; needs
+    #: ``reconstruction_size`` and a decoder that never drifts from the encoder
+    check_payload: bool = False
+
+    def reconstruction_size(self, data: bytes, payload: bytes) -> int | None:
+        """Lossy codecs: ``len(decode_block(payload))`` computed without decoding (from
+        the payload's header), or None (the container then runs ``reconstruction``)."""
+        return None
+
+    def max_reconstruction_size(self, block_size: int) -> int | None:
+        """Lossy codecs: a bound on every block's reconstruction size known before any
+        block is coded (e.g. fixed-size frames), or None.  With a bound the container
+        streams the blocks (header first) instead of coding them all up front."""
+        return None
 
     def finish_output(self, data: bytes) -> bytes:
         """Map decoded, checked block bytes to the bytes written for the user."""

@@ -9,7 +9,6 @@ A codec that is not installed falls back to ``zstd``.
 from __future__ import annotations
 
 import math
-import struct
 from collections import Counter
 
 SNIFF_BYTES = 1 << 16
@@ -36,22 +35,6 @@ _COMPRESSED_MAGIC = [
     (b"%PDF", None),  # PDFs mix text and deflate streams: leave to the text model
 ]
 
-_MACHO = {b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"}
-
-
-def _is_safetensors(head: bytes) -> bool:
-    if len(head) < 10:
-        return False
-    (n,) = struct.unpack("<Q", head[:8])
-    return 2 <= n <= (100 << 20) and head[8:9] == b"{"
-
-
-def _is_pe(head: bytes) -> bool:
-    if head[:2] != b"MZ" or len(head) < 0x40:
-        return False
-    (off,) = struct.unpack_from("<I", head, 0x3C)
-    return off + 4 <= len(head) and head[off:off + 4] == b"PE\x00\x00"
-
 
 def order0_entropy(data: bytes) -> float:
     if not data:
@@ -60,26 +43,20 @@ def order0_entropy(data: bytes) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(data).values())
 
 
-def _text_fraction(data: bytes) -> float:
+def text_fraction(data: bytes) -> float:
     if not data:
         return 1.0
     printable = sum(1 for b in data if 32 <= b < 127 or b in (9, 10, 13) or b >= 0x80)
     return printable / len(data)
 
 
-def sniff(head: bytes) -> tuple[str, str]:
-    """Return ``(kind, reason)``; kind is one of text, exe, weights, compressed, binary."""
-    if head[:6] == b"\x93NUMPY":
-        return "weights", "NumPy array"
-    if _is_safetensors(head):
-        return "weights", "safetensors model weights"
-    if head[:4] == b"\x7fELF":
-        return "exe", "ELF executable"
-    if _is_pe(head):
-        return "exe", "PE executable"
-    if head[:4] in _MACHO or (head[:4] == b"\xca\xfe\xba\xbe" and len(head) > 8
-                              and head[7] < 20):  # fat Mach-O, not a Java class file
-        return "exe", "Mach-O executable"
+#: claims at or above this priority name a file format (see Codec.sniff)
+FORMAT = 50
+
+
+def content_kind(head: bytes) -> tuple[str, str]:
+    """The core's own look at the data: ``compressed`` (another compressor's or a
+    media format's magic, or high entropy), ``text`` or ``binary``."""
     for magic, what in _COMPRESSED_MAGIC:
         if head.startswith(magic):
             if what is None:
@@ -89,36 +66,56 @@ def sniff(head: bytes) -> tuple[str, str]:
         return "text", "empty input"
     if order0_entropy(head) > 7.5 and len(head) >= 4096:
         return "compressed", "high-entropy data"
-    if _text_fraction(head) > 0.95:
+    if text_fraction(head) > 0.95:
         return "text", "text"
     return "binary", "binary data"
 
 
-#: kind -> preferred codec ids, best first; the first installed one is used
-PREFERENCE = {
-    "text": ["text", "zstd"],
-    "binary": ["text", "zstd"],
-    "exe": ["exe", "text", "zstd"],
-    "weights": ["dfloat11", "zstd"],
-    "compressed": ["zstd"],
-}
+def _claims(head: bytes) -> list[tuple[int, int, str, str, str]]:
+    """Every installed lossless codec's claim: (priority, -order, kind, reason, id)."""
+    from frappe_cli import registry
+
+    out = []
+    for order, cid in enumerate(registry.available_ids()):
+        cls = registry.get_class(cid)
+        if not cls.lossless:
+            continue
+        try:
+            claim = cls.sniff(head)
+        except Exception:  # noqa: BLE001 - a sniffer must not stop compression
+            claim = None
+        if claim:
+            prio, kind, reason = claim
+            out.append((int(prio), -order, kind, reason, cid))
+    out.sort(reverse=True)
+    return out
+
+
+def sniff(head: bytes) -> tuple[str, str]:
+    """Return ``(kind, reason)``: the best codec claim's kind (``text``, ``exe``,
+    ``weights``, ...), or ``compressed``."""
+    return _choose(head)[1:]
 
 
 def choose_codec(head: bytes) -> tuple[str, str]:
     """Pick an installed lossless codec for data starting with ``head``."""
-    from frappe_cli import registry
-    from frappe_cli.errors import UnsupportedError
+    cid, _kind, reason = _choose(head)
+    return cid, reason
 
-    kind, reason = sniff(head)
-    if len(head) < SMALL_INPUT and kind in ("text", "binary"):
+
+def _choose(head: bytes) -> tuple[str, str, str]:
+    claims = _claims(head)
+    if claims and claims[0][0] >= FORMAT:
+        _, _, kind, reason, cid = claims[0]
+        return cid, kind, reason
+    kind, reason = content_kind(head)
+    if kind == "compressed":
+        return "zstd", kind, reason
+    if len(head) < SMALL_INPUT:
         # the whole input is this small: loading the context-mixing kernels would cost
         # more time than it saves bytes (~0.8 s of CPU for a 6-byte file)
-        return "zstd", f"small input ({len(head)} bytes)"
-    for cid in PREFERENCE[kind]:
-        try:
-            cls = registry.get_class(cid)
-        except UnsupportedError:
-            continue
-        if cls.lossless:
-            return cid, reason
-    return "zstd", reason
+        return "zstd", kind, f"small input ({len(head)} bytes)"
+    if claims:
+        _, _, ckind, creason, cid = claims[0]
+        return cid, ckind, creason
+    return "zstd", kind, reason

@@ -49,3 +49,45 @@ def test_prefix_spec_and_unknown_peer(tmp_path):
     assert rc == 0 and "big.bin@1000 (1,000 bytes)" in table
     rc, _, err = bench(f, "--peers", "lz-nothing")
     assert rc == 1 and "unknown peer" in err
+
+
+def test_missing_optional_peers_are_skipped(tmp_path):
+    """The default peer set runs in an environment without the bench extra: each peer
+    whose package is missing is skipped with one stderr line, the others run."""
+    import importlib.util
+
+    f = tmp_path / "small.txt"
+    f.write_bytes(b"".join(b"line %d of a tiny benchmark input\n" % i for i in range(300)))
+    rc, table, err = bench(f, "--codec", "zstd:3", "--repeat", "1")
+    assert rc == 0, err
+    for name in ("sqz-zstd-3", "gzip-9", "bzip2-9", "xz-9e", "zstd-19"):
+        assert name in table
+    for module, peer in (("brotli", "brotli-11"), ("pyppmd", "ppmd8-o8")):
+        line = (f"squeeze bench: {module} not installed (pip install 'squeeze-codecs[bench]'); "
+                f"skipping {peer}")
+        if importlib.util.find_spec(module) is None:
+            assert err.count(line) == 1 and peer not in table
+        else:
+            assert line not in err and peer in table
+
+
+def test_missing_peer_skips_in_process():
+    from frappe_cli.bench import peers, runner
+
+    fake = peers.Peer("fake-9", lambda d: d, lambda b, n: b, needs="squeeze_no_such_module")
+    prog = peers.Peer("fake-prog", lambda d: d, lambda b, n: b, program="squeeze-no-such-prog")
+    lines = []
+    saved = dict(peers.PEERS)
+    try:
+        runner.PEERS.update({"fake-9": fake, "fake-prog": prog})
+        res = runner.run([], [], ["fake-9", "gzip-9", "fake-prog"], repeat=1, warn=lines.append)
+    finally:
+        runner.PEERS.clear()
+        runner.PEERS.update(saved)
+    assert res == []  # no inputs: nothing measured, nothing raised
+    assert lines == [
+        "squeeze bench: squeeze_no_such_module not installed "
+        "(pip install 'squeeze-codecs[bench]'); skipping fake-9",
+        "squeeze bench: squeeze-no-such-prog not installed (no 'squeeze-no-such-prog' program "
+        "on PATH; e.g. apt-get install squeeze-no-such-prog); skipping fake-prog",
+    ]

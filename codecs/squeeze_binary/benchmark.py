@@ -107,7 +107,7 @@ def bench_transform(files):
 
 def _context_kernels():
     import numpy as np
-    from numba import njit
+    from frappe_cli.jit import njit
 
     @njit(cache=True)
     def codelen(data, extra, order, bits):

@@ -25,7 +25,8 @@ incremental pair counts:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from frappe_cli.jit import njit
 
 EMPTY = np.int64(-1)
 TOMB = np.int64(-2)

@@ -20,6 +20,7 @@ from frappe_cli.errors import CorruptError, OptionError
 METHOD_CM = 0
 METHOD_RAW = 1
 MIB = 1 << 20
+_MACHO = {b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"}
 
 
 def level_spec(level: int) -> dict:
@@ -39,6 +40,24 @@ class ExeCodec(Codec):
                    "match model, 2-layer gated mixer network, SSE")
     fallback = "zstd"
     options: dict[str, type] = {}
+
+    @classmethod
+    def sniff(cls, head: bytes) -> tuple[int, str, str] | None:
+        """--codec auto: ELF, PE and Mach-O executables."""
+        import struct
+
+        from frappe_cli.detect import FORMAT
+
+        if head[:4] == b"\x7fELF":
+            return FORMAT, "exe", "ELF executable"
+        if head[:2] == b"MZ" and len(head) >= 0x40:
+            (off,) = struct.unpack_from("<I", head, 0x3C)
+            if off + 4 <= len(head) and head[off:off + 4] == b"PE\x00\x00":
+                return FORMAT, "exe", "PE executable"
+        if head[:4] in _MACHO or (head[:4] == b"\xca\xfe\xba\xbe" and len(head) > 8
+                                  and head[7] < 20):  # fat Mach-O, not a Java class file
+            return FORMAT, "exe", "Mach-O executable"
+        return None
 
     def block_size(self) -> int:
         return level_spec(self.level)["block_mib"] * MIB

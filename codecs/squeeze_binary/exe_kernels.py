@@ -26,7 +26,6 @@ Structure the model tracks as it goes:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from frappe_cli.coding.cm.engine import (
     code_byte,
@@ -35,6 +34,7 @@ from frappe_cli.coding.cm.engine import (
     decoder_overran,
     hash_combine,
 )
+from frappe_cli.jit import njit
 from squeeze_binary.x86_kernels import imm_length
 
 # ---- region labels (regions.py) and the label array's flag bit ------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from frappe_cli.jit import njit
 
 MASK25 = (1 << 25) - 1
 SIGN25 = 1 << 24

@@ -23,7 +23,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
+from frappe_cli.jit import njit, prange  # noqa: E402
 
 # ------------------------------------------------------------------------------------
 # decoder network

@@ -34,6 +34,15 @@ class TextCodec(Codec):
     fallback = "zstd"
     options: dict[str, type] = {}
 
+    @classmethod
+    def sniff(cls, head: bytes) -> tuple[int, str, str] | None:
+        """--codec auto: text, and binary data nothing more specific claims."""
+        from frappe_cli.detect import text_fraction
+
+        if text_fraction(head) > 0.95:
+            return 10, "text", "text" if head else "empty input"
+        return 5, "binary", "binary data"
+
     def block_size(self) -> int:
         return level_spec(self.level)["block_mib"] * MIB
 

@@ -10,7 +10,6 @@ pick subsets (``levels.py``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from frappe_cli.coding.cm.engine import (
     code_byte,
@@ -19,6 +18,7 @@ from frappe_cli.coding.cm.engine import (
     decoder_overran,
     hash_combine,
 )
+from frappe_cli.jit import njit
 
 # hashed-context catalogue
 H_O2, H_O3, H_O4, H_O5, H_O6, H_O7, H_O8, H_O12, H_O16, H_O24 = range(10)

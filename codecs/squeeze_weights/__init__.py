@@ -1,7 +1,7 @@
 """squeeze_weights: lossless packers for model weights (DFloat11 and ENEC).
 
 ``codec.DFloat11Codec`` (id ``dfloat11``) and ``codec.EnecCodec`` (id ``enec``);
-``listing.describe_sqz`` for ``squeeze list -v``; ``bench`` for the bench inputs
+``DFloat11Codec.describe`` (``listing.describe_sqz``) for ``squeeze list -v``; ``bench`` for the bench inputs
 and peers.  The bitstream is specified in SPEC.md.
 
 The safetensors-style API lives in ``safetensors_io`` and is exported here

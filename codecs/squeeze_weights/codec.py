@@ -59,9 +59,16 @@ def _chunking(segs: tuple[int, ...], chunk: int) -> list[int]:
 
 class _WeightsCodec(Codec):
     lossless = True
+    process_memory = 100 << 20  # numba and the kernels (see Codec)
     fallback = "none"  # every block is checked against raw and zstd below (SPEC.md)
     options: ClassVar[dict[str, type]] = {"dtype": str}
     coder = 0
+    #: Set by ``--codec auto`` (and any caller that must compress whatever comes):
+    #: a header that lies (malformed, or offsets past the end of a short file) is
+    #: not an error; the bytes it fails to describe are coded as opaque byte blocks,
+    #: which decode like any other (lossless, same payload format).  Not part of
+    #: ``get_config``: the stream header does not record it.
+    lenient_input: bool = False
 
     def __init__(self, level: int = 6, **params: Any):
         super().__init__(level, **params)
@@ -78,9 +85,9 @@ class _WeightsCodec(Codec):
         """Minimum saving (in 1/65536 of a plane) for coding a plane instead of raw."""
         return 655
 
-    @staticmethod
-    def describe_sqz(path) -> list[dict]:
-        """Per-dtype and per-tensor rows for ``squeeze list -v``."""
+    @classmethod
+    def describe(cls, path) -> list[dict]:
+        """Per-dtype and per-tensor rows for ``squeeze list -v`` (the Codec hook)."""
         from squeeze_weights.listing import describe_sqz
 
         return describe_sqz(path)
@@ -106,29 +113,30 @@ class _WeightsCodec(Codec):
             yield from _split_raw(reader, bs, self._raw_kind)
             return
         head = read_exact(reader, 12)
-        if F.is_safetensors_head(head):
-            n = F.safetensors_header_size(head[:8])
-            rest = read_exact(reader, 8 + n - len(head)) if 8 + n > len(head) else b""
-            hdr = (head + rest)[: 8 + n]
-            if len(hdr) < 8 + n:
-                raise InputError("invalid safetensors file: the header is truncated")
-            yield from _split_layout(reader, bs, F.parse_safetensors(hdr), head + rest)
-            return
-        if F.is_npy_head(head):
-            size = F.npy_header_size(head)
-            rest = read_exact(reader, size - len(head)) if size > len(head) else b""
-            hdr = (head + rest)[:size]
-            if len(hdr) < size:
-                raise InputError("invalid .npy file: the header is truncated")
-            yield from _split_layout(reader, bs, F.parse_npy(hdr), head + rest)
+        if F.is_safetensors_head(head) or F.is_npy_head(head):
+            pre = head
+            try:
+                if F.is_safetensors_head(head):
+                    size = 8 + F.safetensors_header_size(head[:8])
+                    what, parse = "safetensors file", F.parse_safetensors
+                else:
+                    size = F.npy_header_size(head)
+                    what, parse = ".npy file", F.parse_npy
+                if size > len(pre):
+                    pre += read_exact(reader, size - len(pre))
+                if len(pre) < size:
+                    raise InputError(f"invalid {what}: the header is truncated")
+                lay = parse(pre[:size])
+            except InputError:
+                if not self.lenient_input:
+                    raise
+                # the sniffed header lies: every byte is opaque (still lossless)
+                yield from _split_bytes(_Source(reader, pre), bs)
+                return
+            yield from _split_layout(reader, bs, lay, pre, self.lenient_input)
             return
         # not a weight format and no --dtype: opaque bytes (zstd), never an error
-        first = head + read_exact(reader, bs - len(head))
-        while first:
-            yield first, None
-            if len(first) < bs:
-                return
-            first = read_exact(reader, bs)
+        yield from _split_bytes(_Source(reader, head), bs)
 
     # -- blocks -------------------------------------------------------------------
     def encode_block(self, data: bytes, hint: Any = None) -> bytes:
@@ -303,12 +311,26 @@ class _Source:
         return read_exact(self.reader, n)
 
 
-def _split_layout(reader: BinaryIO, bs: int, lay: F.Layout, pre: bytes
+def _split_bytes(src: _Source, bs: int) -> Iterator[tuple[bytes, Any]]:
+    """Opaque blocks of ``bs`` bytes (the last one shorter) until the input ends."""
+    while True:
+        piece = src.read(bs)
+        if not piece:
+            return
+        yield piece, None
+        if len(piece) < bs:
+            return
+
+
+def _split_layout(reader: BinaryIO, bs: int, lay: F.Layout, pre: bytes, lenient: bool = False
                   ) -> Iterator[tuple[bytes, Any]]:
     """Blocks for a parsed layout; ``pre`` holds the bytes already read from the input.
 
     Consecutive regions of the same kind share a block up to ``bs`` bytes;
-    a float region larger than a block is cut at element boundaries.
+    a float region larger than a block is cut at element boundaries.  When the
+    input ends inside a region the layout promised, this raises InputError, or
+    with ``lenient`` codes the bytes that did come in the block under way (a
+    float block takes a partial last element as its tail) and ends the stream.
     """
     src = _Source(reader, pre)
     cur: list[bytes] = []
@@ -339,6 +361,15 @@ def _split_layout(reader: BinaryIO, bs: int, lay: F.Layout, pre: bytes
             free = bs - state["size"]
             n = min(left, free - free % w)
             piece = src.read(n)
+            if len(piece) < n and lenient:
+                if piece:
+                    cur.append(piece)
+                    state["size"] += len(piece)
+                    if kind:
+                        segs.append(len(piece) // w)
+                if cur:
+                    yield flush()
+                return
             if len(piece) < n:
                 what = f"tensor '{reg.name}'" if reg.name else f"the {reg.dtype}"
                 raise InputError(f"invalid {lay.fmt} file: {what} ends at byte {reg.end} but the "
@@ -366,6 +397,17 @@ class DFloat11Codec(_WeightsCodec):
     bitstream_version = 1
     description = ("model weights (safetensors/.npy/raw): exponents by per-chunk rANS "
                    "(Huffman at -0..-3), ratio first")
+
+    @classmethod
+    def sniff(cls, head: bytes) -> tuple[int, str, str] | None:
+        """--codec auto: safetensors and .npy files (ENEC is only ever asked for)."""
+        from frappe_cli.detect import FORMAT
+
+        if F.is_npy_head(head):
+            return FORMAT + 10, "weights", "NumPy array"
+        if F.is_safetensors_head(head):
+            return FORMAT + 10, "weights", "safetensors model weights"
+        return None
 
     @property
     def coder(self) -> int:  # type: ignore[override]

@@ -11,6 +11,10 @@ overlapping, a size that is not shape x dtype, offsets past the end of the
 file, malformed JSON) raises ``InputError`` with a one-line reason before a
 single tensor byte is coded; offsets past the end are detected when the
 stream ends early (the file size is not known in advance on a pipe).
+Hostile headers are bounded before they are parsed: a .npy header longer
+than ``NPY_MAX_HEADER`` or with more than ``NPY_MAX_DIMS`` dimensions, and
+JSON nested too deeply for the parser, are ``InputError`` too (never a
+multi-GB ``ast.literal_eval`` or a ``RecursionError``).
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ NPY_DESCR = {"<f2": F16, "<f4": F32, "<f8": F64, "<V2": 0}
 
 SAFETENSORS_MAX_HEADER = 100_000_000  # the safetensors library's own limit
 NPY_MAGIC = b"\x93NUMPY"
+#: longest .npy header parsed (numpy itself refuses more than 10,000 bytes by
+#: default; version 1 headers cannot exceed this anyway)
+NPY_MAX_HEADER = 1 << 16
+#: most dimensions of a .npy array (numpy's own NPY_MAXDIMS)
+NPY_MAX_DIMS = 64
 
 
 class Region:
@@ -134,6 +143,8 @@ def parse_safetensors(header: bytes) -> Layout:
         obj = json.loads(text, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise _bad(f"header is not valid JSON ({exc.__class__.__name__})") from None
+    except RecursionError:
+        raise _bad("header JSON is nested too deeply") from None
     if not isinstance(obj, dict):
         raise _bad("header is not a JSON object")
     meta = obj.pop("__metadata__", None)
@@ -200,8 +211,9 @@ def npy_header_size(head: bytes) -> int:
         if len(head) < 12:
             raise InputError("invalid .npy file: truncated header")
         (hl,) = struct.unpack_from("<I", head, 8)
-        if hl > 1 << 24:
-            raise InputError("invalid .npy file: header too long")
+        if hl > NPY_MAX_HEADER:
+            raise InputError(f"invalid .npy file: header of {hl} bytes exceeds the "
+                             f"{NPY_MAX_HEADER}-byte limit")
         return 12 + hl
     raise InputError(f"invalid .npy file: unsupported version {major}")
 
@@ -214,9 +226,11 @@ def parse_npy(header: bytes) -> Layout:
     if len(header) != size:
         raise InputError("invalid .npy file: truncated header")
     start = 10 if header[6] == 1 else 12
+    if size - start > NPY_MAX_HEADER:  # npy_header_size bounds it; callers may not use it
+        raise InputError("invalid .npy file: header too long")
+    text = header[start:]
     try:
-        text = header[start:].decode("latin1" if header[6] < 3 else "utf-8")
-        d = ast.literal_eval(text.strip())
+        d = ast.literal_eval(text.decode("latin1" if header[6] < 3 else "utf-8").strip())
     except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
         raise InputError("invalid .npy file: header is not a Python literal") from None
     if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
@@ -225,6 +239,8 @@ def parse_npy(header: bytes) -> Layout:
     if (not isinstance(shape, tuple)
             or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in shape)):
         raise InputError("invalid .npy file: bad shape")
+    if len(shape) > NPY_MAX_DIMS:
+        raise InputError(f"invalid .npy file: more than {NPY_MAX_DIMS} dimensions")
     descr = d["descr"]
     kind = NPY_DESCR.get(descr, 0) if isinstance(descr, str) else 0
     width = KIND_WIDTH.get(kind, 0)

@@ -32,12 +32,12 @@ branches, no table.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from frappe_cli.coding import huffman as HF
 from frappe_cli.coding import rans as R
 from frappe_cli.coding.nbutil import get_u32, present_symbols, put_u32
 from frappe_cli.coding.quant import cost_table_nb, normalize_freqs_nb
+from frappe_cli.jit import njit
 
 U = np.uint64
 

@@ -44,7 +44,9 @@ def describe_sqz(path, entropy: bool = True) -> list[dict]:
 
     Row keys: ``row`` ("tensor", "dtype", "other" or "total"), ``name``,
     ``dtype``, ``elements``, ``original`` (bytes), ``compressed`` (bytes),
-    ``ratio``, ``bound`` (entropy-bound ratio; None when not computed).
+    ``ratio`` (compressed / original, as the main ``squeeze -l`` table, rounded
+    to 3 decimals; None for an empty row), ``bound`` (the same ratio at the
+    entropy bound; None when not computed).
     """
     import numpy as np
 
@@ -215,6 +217,8 @@ def _top_byte_bits(x, w: int) -> float:
 def _finish(t: dict, entropy: bool) -> dict:
     r = {k: v for k, v in t.items() if not k.startswith("_")}
     r["compressed"] = round(r["compressed"])
-    r["ratio"] = r["original"] / r["compressed"] if r["compressed"] else None
-    r["bound"] = (r["original"] * 8 / t["_bits"]) if entropy and t.get("_bits") else None
+    # as the main table of ``squeeze -l``: compressed / original, 3 decimals
+    r["ratio"] = round(r["compressed"] / r["original"], 3) if r["original"] else None
+    r["bound"] = (round(t["_bits"] / (8 * r["original"]), 3)
+                  if entropy and t.get("_bits") and r["original"] else None)
     return r

@@ -1,8 +1,10 @@
 """The peer compressors ``squeeze bench`` measures squeeze against.
 
 Each peer is in-process (Python bindings of the reference libraries), so its
-time is measured the same way as squeeze's.  A peer whose package is missing
-is reported as unavailable, never silently dropped.
+time is measured the same way as squeeze's.  Most peers' packages come with
+the ``bench`` extra only: a peer whose package (or program) is missing is
+skipped with one line on stderr naming what is missing, never silently
+dropped, and the others run.
 """
 
 from __future__ import annotations
@@ -18,17 +20,30 @@ class Peer:
     decompress: Callable[[bytes, int], bytes]
     needs: str = ""  # import name of the package providing it
     program: str = ""  # or: the external program it runs
+    #: how to get ``needs``: a pip requirement (default: the bench extra)
+    install: str = "'squeeze-codecs[bench]'"
 
     def available(self) -> bool:
+        return self.missing() is None
+
+    def missing(self) -> str | None:
+        """What this peer lacks, as "X not installed (how to get it)"; None when usable."""
         if self.program:
             import shutil
 
-            return shutil.which(self.program) is not None
+            if shutil.which(self.program) is None:
+                return (f"{self.program} not installed (no '{self.program}' program on PATH; "
+                        f"e.g. apt-get install {self.program})")
+            return None
         if not self.needs:
-            return True
+            return None
         import importlib.util
 
-        return importlib.util.find_spec(self.needs) is not None
+        try:
+            found = importlib.util.find_spec(self.needs) is not None
+        except (ImportError, ValueError):
+            found = False
+        return None if found else f"{self.needs} not installed (pip install {self.install})"
 
 
 def _gzip_c(d: bytes) -> bytes:
@@ -160,8 +175,8 @@ PEERS: dict[str, Peer] = {
     "bzip2-9": Peer("bzip2-9", _bz2_c, _bz2_d),
     "xz-9e": Peer("xz-9e", _xz_c, _xz_d),
     "xz-x86-9e": Peer("xz-x86-9e", _xz_x86_c, _xz_d),
-    "zstd-3": Peer("zstd-3", _zstd_c(3), _zstd_d, "zstandard"),
-    "zstd-19": Peer("zstd-19", _zstd_c(19), _zstd_d, "zstandard"),
+    "zstd-3": Peer("zstd-3", _zstd_c(3), _zstd_d, "zstandard", install="zstandard"),
+    "zstd-19": Peer("zstd-19", _zstd_c(19), _zstd_d, "zstandard", install="zstandard"),
     "brotli-11": Peer("brotli-11", _brotli_c, _brotli_d, "brotli"),
     "ppmd8-o8": Peer("ppmd8-o8", _ppmd_c, _ppmd_d, "pyppmd"),
     "zpaq-m4": Peer("zpaq-m4", *_zpaq("4"), program="zpaq"),
@@ -183,6 +198,7 @@ def extra_peers(suite: str) -> dict[str, Peer]:
             from squeeze_weights.bench import PEERS as wp
         except ImportError:
             return {}
-        return {name: Peer(name, p.compress, _ignore_size(p.decompress))
+        return {name: Peer(name, p.compress, _ignore_size(p.decompress),
+                           needs=getattr(p, "needs", ""))
                 for name, p in wp.items()}
     return {}

@@ -253,7 +253,18 @@ def check_baseline(results: list[Result], baseline_path: str, max_regression: fl
 
 def run(paths: list[str], codecs: list[str], peers: list[str], *, repeat: int = 3,
         threads: int = 1, timer: str = "cpu", suite: str = "lossless",
-        progress: Callable[[str], None] | None = None) -> list[Result]:
+        progress: Callable[[str], None] | None = None,
+        warn: Callable[[str], None] | None = None) -> list[Result]:
+    """Results of every codec and peer on every input.
+
+    An unknown peer name is a ValueError; a known peer whose package or program
+    is missing is skipped with one ``warn`` line (default: stderr) naming what
+    is missing, and the rest run.
+    """
+    if warn is None:
+        def warn(text: str) -> None:
+            print(text, file=sys.stderr, flush=True)
+
     available = dict(PEERS)
     available.update(extra_peers(suite))
     entries = [squeeze_entry(c, threads) for c in codecs]
@@ -261,10 +272,10 @@ def run(paths: list[str], codecs: list[str], peers: list[str], *, repeat: int = 
         p = available.get(name)
         if p is None:
             raise ValueError(f"unknown peer '{name}' (known: {', '.join(sorted(available))})")
-        if not p.available():
-            what = (f"the '{p.program}' program (e.g. apt-get install {p.program})" if p.program
-                    else f"the '{p.needs}' package: pip install 'squeeze-codecs[bench]'")
-            raise ValueError(f"peer '{name}' needs {what}")
+        lack = p.missing()
+        if lack is not None:
+            warn(f"squeeze bench: {lack}; skipping {name}")
+            continue
         entries.append(peer_entry(p))
     results = []
     for spec in paths:

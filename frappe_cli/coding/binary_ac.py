@@ -33,7 +33,8 @@ of output space.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from frappe_cli.jit import njit
 
 X1, X2, X, POS, OVERFLOW = 0, 1, 2, 3, 4
 STATE_SIZE = 5

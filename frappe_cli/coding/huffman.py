@@ -36,7 +36,6 @@ with the previous chunk's code and no table).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from frappe_cli.coding.nbutil import (  # noqa: F401 - get_u32, histogram re-exported
     get_u32,
@@ -50,6 +49,7 @@ from frappe_cli.coding.nbutil import (  # noqa: F401 - get_u32, histogram re-exp
     REC_CONST,
     REC_RAW,
 )
+from frappe_cli.jit import njit
 
 MAX_LEN = 11
 TAB_BITS = 11

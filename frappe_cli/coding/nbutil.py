@@ -7,7 +7,8 @@ Little-endian u32 access on uint8 buffers and a byte histogram; one copy for
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from frappe_cli.jit import njit
 
 
 @njit(cache=True, nogil=True)

@@ -21,7 +21,8 @@ the coders built on it) lazily, on their first block.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from frappe_cli.jit import njit
 
 #: fixed-point scale of ``log2_fixed`` and ``cost_table`` (1/65536 bit)
 COST_ONE = 1 << 16

@@ -49,7 +49,6 @@ below 2^12 and they sum to exactly 2^12.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from frappe_cli.coding.nbutil import (  # noqa: F401 - get_u32, histogram re-exported
     get_u32,
@@ -64,6 +63,7 @@ from frappe_cli.coding.nbutil import (  # noqa: F401 - get_u32, histogram re-exp
     REC_RAW,
 )
 from frappe_cli.coding.quant import cost_table_nb, normalize_freqs_nb
+from frappe_cli.jit import njit
 
 NSTATES = 8
 STATE_BYTES = 4 * NSTATES

@@ -9,7 +9,6 @@ executable codec) has the same shape: a spec, one ``@njit`` loop that fills
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from frappe_cli.coding.cm.engine import (
     C_NCTX,
@@ -24,6 +23,7 @@ from frappe_cli.coding.cm.engine import (
     new_coder,
     new_model,
 )
+from frappe_cli.jit import njit
 
 SPEC = {
     "hashed": 3,  # orders 2, 3, 4
