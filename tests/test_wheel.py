@@ -37,8 +37,11 @@ for mod in (frappe_cli, squeeze_text, squeeze_binary, squeeze_weights, squeeze_i
     assert checkout not in f.parents, f"{mod.__name__} imported from the checkout"
 for p in sys.path:  # no source root of the checkout (its .venv may hold the dependencies)
     assert not p or Path(p).resolve() not in (checkout, checkout / "codecs"), p
+# the numba cache is keyed by the kernels' content: the installed copy of the same code
+# uses the checkout's cache folder (no recompilation after pip install)
 cache = os.environ["NUMBA_CACHE_DIR"]
-assert cache.startswith(os.environ["XDG_CACHE_HOME"]), cache
+assert cache == os.environ["SQZ_TEST_CHECKOUT_CACHE"], (cache,
+                                                       os.environ["SQZ_TEST_CHECKOUT_CACHE"])
 
 import numpy as np
 rng = np.random.default_rng(1)
@@ -149,7 +152,13 @@ def test_wheel_in_fresh_venv(tmp_path):
     work.mkdir()
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR", "SQUEEZE_MODELS", "PYTHONHOME")}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    # the checkout's own cache folder, as a process without NUMBA_CACHE_DIR computes it
+    probe = subprocess.run([sys.executable, "-c", "import frappe_cli, os; "
+                            "print(os.environ['NUMBA_CACHE_DIR'])"],
+                           capture_output=True, text=True, check=True,
+                           env=dict(env, PYTHONPATH=os.pathsep.join([str(ROOT),
+                                                                     str(ROOT / "codecs")])))
+    env["SQZ_TEST_CHECKOUT_CACHE"] = probe.stdout.strip()
     env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
     r = subprocess.run([str(py), "-c", SCRIPT, str(ROOT), str(work)], cwd=work, env=env,
                        capture_output=True, text=True, timeout=900)
