@@ -555,13 +555,18 @@ def list_one(run: Run, path: str | None) -> None:
             "codec": h.codec_id,
             "codec_version": h.codec_version,
             "params": h.params,
-            "check": {v: k for k, v in container.CHECK_NAMES.items()}[h.check],
+            "check": container.check_name(h.check),
             "block_size": h.max_block_size,
             "blocks": len(s.blocks),
             "block_kinds": kinds,
             "compressed": s.compressed,
             "uncompressed": s.uncompressed,
         }
+        if h.check & container.CHECK_PAYLOAD:
+            rec["check_covers"] = "payload"
+        summary = _codec_summary(h, s.blocks)
+        if summary:
+            rec["summary"] = summary
         if run.opts.verbose:
             rec["block_list"] = [
                 {"kind": container.KIND_NAMES[b.kind], "uncompressed": b.usize,
@@ -571,6 +576,20 @@ def list_one(run: Run, path: str | None) -> None:
             if details:
                 rec["details"] = details
         run.records.append(rec)
+
+
+def _codec_summary(header, blocks) -> dict | None:
+    """A codec's own fields for one stream in ``list`` (the ``summarize`` hook: from
+    the header and the block sizes, nothing decoded), e.g. a frame stream's rate."""
+    from frappe_cli import registry
+    from frappe_cli.errors import UnsupportedError
+
+    try:
+        cls = registry.get_class(header.codec_id)
+    except UnsupportedError:
+        return None
+    hook = getattr(cls, "summarize", None)
+    return hook(header.params, [(b.usize, b.csize) for b in blocks]) if hook else None
 
 
 def _codec_details(codec_id: str, path: Path | None) -> list[dict] | None:
@@ -604,6 +623,8 @@ def _print_list(run: Run) -> None:
         click.echo(f"{r['codec']:<10} {r['blocks']:>6} {r['compressed']:>14,} "
                    f"{r['uncompressed']:>14,} {ratio:>6.3f} {8 * ratio:>7.3f} "
                    f"{r['check']:<6} {r['file']}")
+        if r.get("summary", {}).get("text"):
+            click.echo(f"    {r['summary']['text']}")
         tc += r["compressed"]
         tu += r["uncompressed"]
         if run.opts.verbose:
@@ -784,6 +805,13 @@ def file_options(f, compress: bool = True):
                      default="xxh64", show_default=True, help="Integrity check of each block.")),
         _c(click.option("--bpp", type=float, help="Image codec: target bits per pixel.")),
         _c(click.option("--quality", type=float, help="Image codec: quality 0..100.")),
+        _c(click.option("--frames", metavar="WxH",
+                        help="Image codec: the input is raw RGB24 frames of this size (one "
+                             "block per frame; -dc writes them back).")),
+        _c(click.option("--bitrate", metavar="RATE",
+                        help="Frame stream: constant bitrate in bits per second (2M, 500k) at "
+                             "--fps.")),
+        _c(click.option("--fps", type=float, help="Frame stream: frames per second.")),
         _c(click.option("--dtype", help="Weight codecs: element type of a raw array (bf16, f16, "
                                      "f32...).")),
         _c(click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
@@ -803,7 +831,9 @@ def _c(decorator):
 
 def _opts_from(mode: str, kw: dict) -> Opts:
     params = _parse_params(kw.pop("options", ()), bpp=kw.pop("bpp", None),
-                           quality=kw.pop("quality", None), dtype=kw.pop("dtype", None))
+                           quality=kw.pop("quality", None), dtype=kw.pop("dtype", None),
+                           frames=kw.pop("frames", None), bitrate=kw.pop("bitrate", None),
+                           fps=kw.pop("fps", None))
     kw.pop("keep")
     return Opts(
         mode=mode,
@@ -840,15 +870,14 @@ Commands (squeeze COMMAND --help for each):
   list         show information about .sqz files (also -l)
   bench        compare squeeze's codecs with gzip, xz, zstd, brotli, PPMd...
   codecs       list the available codecs
-  tokenizer    Binary BPE tokenizers (train, encode, decode, stats)
-
+{codec_commands}
 \b
 With no FILE, or when FILE is -, read standard input and write standard output.
 Exit status: 0 success, 1 error, 2 warning (e.g. a file was skipped).
 """
 
 
-@click.command(name=PROG, epilog=COMMANDS_HELP,
+@click.command(name=PROG, epilog=COMMANDS_HELP.replace("{codec_commands}", ""),
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-z", "--compress", "m_compress", is_flag=True, help="Compress (the default).")
 @click.option("-d", "--decompress", "m_decompress", is_flag=True, help="Decompress.")
@@ -904,10 +933,29 @@ def _bench_command():
     return bench
 
 
-def _tokenizer_command():
-    from squeeze_binary.cli import tokenizer
+def codec_subcommands() -> dict[str, tuple[str, str]]:
+    """Subcommands contributed by codec packages (``Codec.subcommands``):
+    name -> ("module:attr" of a click command, one-line help)."""
+    from frappe_cli import registry
 
-    return tokenizer
+    out: dict[str, tuple[str, str]] = {}
+    for cid in registry.available_ids():
+        for name, spec in registry.get_class(cid).subcommands.items():
+            if name not in SUBCOMMANDS:
+                out.setdefault(name, spec)
+    return out
+
+
+def _load_command(target: str) -> click.Command:
+    import importlib
+
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _commands_help() -> str:
+    lines = [f"  {name:<12} {text}" for name, (_t, text) in sorted(codec_subcommands().items())]
+    return COMMANDS_HELP.replace("{codec_commands}", "\n".join(lines))
 
 
 SUBCOMMANDS: dict[str, Callable[[], click.Command]] = {
@@ -917,7 +965,6 @@ SUBCOMMANDS: dict[str, Callable[[], click.Command]] = {
     "list": lambda: _mode_command("list", "Show the structure of .sqz FILEs."),
     "codecs": lambda: codecs_cmd,
     "bench": _bench_command,
-    "tokenizer": _tokenizer_command,
 }
 
 
@@ -973,8 +1020,19 @@ def main(argv: list[str] | None = None, *, prefix: tuple[str, ...] = ()) -> None
             message(f"{name}: this command is not available ({e})")
             sys.exit(EXIT_ERROR)
         prog = f"{PROG} {name}"
+    elif args and not args[0].startswith("-") and not os.path.lexists(args[0]) \
+            and args[0] in codec_subcommands():
+        name = args.pop(0)
+        try:
+            cmd = _load_command(codec_subcommands()[name][0])
+        except ImportError as e:
+            message(f"{name}: this command is not available ({e})")
+            sys.exit(EXIT_ERROR)
+        prog = f"{PROG} {name}"
     else:
         cmd = root
+        if any(a in ("-h", "--help") for a in args):
+            root.epilog = _commands_help()
     try:
         code = _invoke(cmd, args, prog)
     except KeyboardInterrupt:

@@ -59,6 +59,9 @@ class Codec(ABC):
     #: pipe): the codec must then code bytes it cannot parse as opaque data instead
     #: of raising ``InputError`` (format-aware codecs: a lying header, a short file)
     lenient_input: bool = False
+    #: extra ``squeeze NAME ...`` commands of the codec's package: name ->
+    #: ("module:attr" of a click command, one-line help); loaded only when used
+    subcommands: dict[str, tuple[str, str]] = {}
     #: memory the codec's runtime costs once per process, whatever the blocks (numba
     #: and its compiled kernels: ~100 MiB measured); ``-M`` adds it to its estimate
     process_memory: int = 0
@@ -79,6 +82,14 @@ class Codec(ABC):
     @classmethod
     def describe(cls, path) -> list[dict] | None:
         """``squeeze list -v``: codec-specific rows for the .sqz file at ``path``."""
+        return None
+
+    @classmethod
+    def summarize(cls, params: dict, blocks: list[tuple[int, int]]) -> dict | None:
+        """``squeeze list``: codec-specific fields of one stream from its header
+        parameters and its blocks' (uncompressed, compressed) sizes, nothing decoded
+        (e.g. a frame stream's frame count and rate); a ``"text"`` entry is printed
+        under the stream's row."""
         return None
 
     @classmethod

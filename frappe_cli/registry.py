@@ -34,6 +34,7 @@ BUILTIN: dict[str, str] = {
 }
 
 _cache: dict[str, type] = {}
+_runtime: dict[str, type] = {}  # registered with register() (tests, embedding)
 _plugins: dict[str, object] | None = None
 
 
@@ -57,7 +58,8 @@ def _load_target(target: str) -> type:
 def available_ids() -> list[str]:
     """Every codec id this installation can use (built-ins whose module imports)."""
     ids = []
-    for cid in list(BUILTIN) + sorted(_plugin_entry_points()):
+    extra = sorted(set(_plugin_entry_points()) | set(_runtime))
+    for cid in list(BUILTIN) + extra:
         try:
             get_class(cid)
         except UnsupportedError:
@@ -93,12 +95,14 @@ def register(cls: type["Codec"]) -> type["Codec"]:
     if cls.codec_id in BUILTIN:
         raise OptionError(f"codec id '{cls.codec_id}' is taken by a built-in codec")
     _cache[cls.codec_id] = cls
+    _runtime[cls.codec_id] = cls
     return cls
 
 
 def unregister(codec_id: str) -> None:
     if codec_id not in BUILTIN:
         _cache.pop(codec_id, None)
+        _runtime.pop(codec_id, None)
 
 
 def make(codec_id: str, level: int | None = None, **params) -> "Codec":
