@@ -312,6 +312,7 @@ def test_progress_moves_inside_a_block():
 
     from frappe_cli import progress
     from squeeze_text import runner
+    from squeeze_text.levels import LEVELS
 
     data = DATA * 8  # 1.3 MB, one block
     seen = []
@@ -325,7 +326,7 @@ def test_progress_moves_inside_a_block():
     t = threading.Thread(target=poll)
     t.start()
     try:
-        runner.compress(data, 0)
+        runner.compress(data, LEVELS[0])
     finally:
         stop.set()
         t.join()

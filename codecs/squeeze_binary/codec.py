@@ -12,34 +12,22 @@ This module is cheap to import: numpy/numba and the kernels load on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from frappe_cli.coding.cm.codec import METHOD_CM, METHOD_RAW, CMCodec
 
-from frappe_cli.codec import Codec
-from frappe_cli.errors import CorruptError, OptionError
+__all__ = ["METHOD_CM", "METHOD_RAW", "ExeCodec"]
 
-METHOD_CM = 0
-METHOD_RAW = 1
-MIB = 1 << 20
 _MACHO = {b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"}
 
 
-def level_spec(level: int) -> dict:
-    """The model configuration of ``level`` (SPEC.md section 6)."""
-    from squeeze_binary import exe_levels
-
-    return exe_levels.LEVELS[level]
-
-
-class ExeCodec(Codec):
+class ExeCodec(CMCodec):
     codec_id = "exe"
-    process_memory = 100 << 20  # numba and the kernels (see Codec)
     bitstream_version = 1
-    lossless = True
     description = ("context mixing for executables: x86 branch transform, ELF/PE regions, "
                    "x86 instruction-state, record, sparse and causal BPE-token contexts, "
                    "match model, 2-layer gated mixer network, SSE")
-    fallback = "zstd"
-    options: dict[str, type] = {}
+    buffers = 3  # a writable copy of the block, the label array, the coder's output
+    subcommands = {"tokenizer": ("squeeze_binary.cli:tokenizer",
+                                 "Binary BPE tokenizers (train, encode, decode, stats)")}
 
     @classmethod
     def sniff(cls, head: bytes) -> tuple[int, str, str] | None:
@@ -59,47 +47,17 @@ class ExeCodec(Codec):
             return FORMAT, "exe", "Mach-O executable"
         return None
 
-    def block_size(self) -> int:
-        return level_spec(self.level)["block_mib"] * MIB
+    def levels(self) -> dict[int, dict]:
+        from squeeze_binary.exe_levels import LEVELS
 
-    def memory_usage(self) -> int:
-        from squeeze_binary import exe_levels
+        return LEVELS
 
-        return exe_levels.memory_usage(self.level)
-
-    # -- coding ----------------------------------------------------------------------
-    def encode_block(self, data: bytes, hint: Any = None) -> bytes:
-        if not data:
-            return bytes([METHOD_RAW])
+    def compress_cm(self, data: bytes, lv: dict) -> bytes | None:
         from squeeze_binary import exe_runner
 
-        out = exe_runner.compress(bytes(data), level_spec(self.level))
-        if out is None or len(out) >= len(data):
-            return bytes([METHOD_RAW]) + bytes(data)
-        return bytes([METHOD_CM]) + out
+        return exe_runner.compress(bytes(data), lv)
 
-    def decode_block(self, payload: bytes, size: int):
-        if not payload:
-            raise CorruptError("Compressed data is corrupt (empty exe block)")
-        method = payload[0]
-        if method == METHOD_RAW:
-            if len(payload) - 1 != size:
-                raise CorruptError("Compressed data is corrupt (raw exe block size mismatch)")
-            return bytes(payload[1:])
-        if method != METHOD_CM:
-            raise CorruptError(f"Compressed data is corrupt (unknown exe block method {method})")
-        if size <= 0:
-            raise CorruptError("Compressed data is corrupt (empty exe block)")
+    def decompress_cm(self, body, size: int, lv: dict):
         from squeeze_binary import exe_runner
 
-        buf = exe_runner.decompress(memoryview(payload)[1:], size, level_spec(self.level))
-        return memoryview(buf).toreadonly()
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> "ExeCodec":
-        cfg = dict(cfg)
-        cfg.pop("id", None)
-        level = cfg.pop("level", 6)
-        if cfg:
-            raise OptionError(f"unknown exe codec parameters: {', '.join(sorted(cfg))}")
-        return cls(level=level)
+        return memoryview(exe_runner.decompress(body, size, lv)).toreadonly()

@@ -33,6 +33,7 @@ from frappe_cli.coding.cm.engine import (
     coder_start,
     decoder_overran,
     hash_combine,
+    tail_hash,
 )
 from frappe_cli.jit import njit
 from squeeze_binary.x86_kernels import imm_length
@@ -61,8 +62,6 @@ S_SETS = (1, 256, N_LABELS, 16, N_LABELS * 16, 1024, 64, 4 * N_LABELS, 256)
 # APM rows
 A_C0, A_C1, A_C2H, A_XS, A_LO1 = range(5)
 A_ROWS = (1, 256, 1024, 4096, N_LABELS * 256)
-
-MUL = 0x2127599BF4325C37
 
 # ---- x86 decoder state -----------------------------------------------------------------
 # phases of the next byte
@@ -385,23 +384,16 @@ def pair_table(keys, vals):
 
 # ---- the model -------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _hist_hash(buf, pos, length, salt):
-    h = np.int64(salt)
-    for k in range(max(pos - length, 0), pos):
-        h = (h + buf[k] + 1) * MUL
-    return h
-
-
-@njit(cache=True, nogil=True)
-def exe_code(buf, n, out, inp, enc, M, ac, rec, lab, mode64, hid, did, mid, fid, aid,
+def exe_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid, lab, mode64,
              modrm1, imm1, modrm2, imm2, rkeys, rvals, rtok, rpair, fkeys, fvals, ftok):
     """Encode ``buf[:n]`` into ``out`` (``enc`` 1) or decode ``inp`` into ``buf[:n]``.
 
-    ``lab``: region label of every byte (| LAB_START on a region's first byte);
-    ``mode64``: x86-64 (1) or 32-bit (0) instruction decoding in CODE regions;
     ``hid``/``did``/``mid``/``aid``: catalogue ids of the level's hashed contexts,
     direct contexts, layer-1 mixer selectors and APM rows, ``fid`` the final
-    mixer's selector; ``modrm1``..``imm2``: the x86 length tables; ``r*``/``f*``:
+    mixer's selector (the CM runtime's calling convention, ``cm.runtime``);
+    ``lab``: region label of every byte (| LAB_START on a region's first byte);
+    ``mode64``: x86-64 (1) or 32-bit (0) instruction decoding in CODE regions;
+    ``modrm1``..``imm2``: the x86 length tables; ``r*``/``f*``:
     reversed and forward vocabulary tries (empty when the level uses no token
     context); ``rpair``: the reversed trie's node after two steps, by
     ``last byte * 256 + the byte before`` (-1: none; ``pair_table``).  Returns the
@@ -489,7 +481,7 @@ def exe_code(buf, n, out, inp, enc, M, ac, rec, lab, mode64, hid, did, mid, fid,
             elif h == H_O8:
                 v = hash_combine(hash_combine(8, c4), c8)
             elif h == H_O12:
-                v = _hist_hash(buf, pos, 12, 12)
+                v = tail_hash(buf, pos, 12, 12)
             elif h == H_SP2:
                 v = hash_combine(9, c2)
             elif h == H_SP3:

@@ -8,7 +8,7 @@ the bitstream (exe bitstream version 1): change one and bump
 
 from __future__ import annotations
 
-from frappe_cli.coding.cm import spec as cmspec
+from frappe_cli.coding.cm import config
 
 HASHED = {
     "o1": 0, "o2": 1, "o3": 2, "o4": 3, "o5": 4, "o6": 5, "o8": 6, "o12": 7,
@@ -23,34 +23,17 @@ SELECT = {"none": (0, 1), "c1": (1, 256), "lab": (2, 9), "xph": (3, 16), "labxph
           "op": (5, 1024), "tokl": (6, 64), "a4": (7, 36), "c2": (8, 256)}
 APMCTX = {"c0": (0, 1), "c1": (1, 256), "c2h": (2, 1024), "xs": (3, 4096), "lo1": (4, 9 * 256)}
 
-K = cmspec.SEL_NAMES
+CATALOGUE = config.Catalogue(HASHED, DIRECT, SELECT, APMCTX)
 
 
 def make_level(hashed, direct, mixers, final, apms, hash_bits, match_bits, block_mib,
                vocab=0, match_min=7, **rates) -> dict:
-    """A level entry from context names (also used by benchmarks for ablations)."""
-    return {
-        "hashed": [HASHED[h] for h in hashed],
-        "direct": [DIRECT[d][0] for d in direct],
-        "mixers": [SELECT[s][0] for s, _ in mixers],
-        "final": SELECT[final[0]][0],
-        "apms": [APMCTX[a][0] for a, _ in apms],
-        "block_mib": block_mib,
-        "vocab": vocab,
-        "names": {"hashed": list(hashed), "direct": list(direct), "mixers": list(mixers),
-                  "final": final, "apms": list(apms)},
-        "cm": {
-            "hashed": len(hashed),
-            "hash_bits": hash_bits,
-            "direct": [DIRECT[d][1] for d in direct],
-            "mixers": [(SELECT[s][1], K[kind]) for s, kind in mixers],
-            "final": (SELECT[final[0]][1], K[final[1]]),
-            "apms": [(APMCTX[a][1], wt) for a, wt in apms],
-            "match_bits": match_bits,
-            "match_min": match_min,
-            **rates,
-        },
-    }
+    """A level entry from context names (also used by benchmarks for ablations);
+    ``vocab``: how many Binary BPE tokens the token contexts use."""
+    lv = config.level(CATALOGUE, hashed, direct, mixers, final, apms, hash_bits, match_bits,
+                      block_mib, match_min=match_min, **rates)
+    lv["vocab"] = vocab
+    return lv
 
 
 _F = ("none", "c0")
@@ -109,14 +92,3 @@ def without_tokens(lv: dict) -> dict:
                       [m for m in n["mixers"] if m[0] != "tokl"], n["final"], n["apms"],
                       cm["hash_bits"], cm["match_bits"], lv["block_mib"], vocab=0,
                       match_min=cm["match_min"], **rates)
-
-
-def memory_usage(level: int) -> int:
-    """Bytes to code one block at ``level`` besides the block itself (``-M`` checks this).
-
-    The model at full table size plus the kernel's own buffers: a writable copy
-    of the block, the label array, and the coder's output (at most 1.125 blocks).
-    """
-    lv = LEVELS[level]
-    block = lv["block_mib"] << 20
-    return cmspec.memory(lv["cm"]) + 3 * block + (block >> 3)

@@ -18,14 +18,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from frappe_cli.coding.cm import engine
-from frappe_cli import progress, varint
+from frappe_cli import varint
+from frappe_cli.coding.cm import runtime
 from frappe_cli.errors import CorruptError
 from squeeze_binary import exe_kernels as ek
 from squeeze_binary import regions as rg
 from squeeze_binary import x86_kernels as xk
 
-_NOREC = np.zeros(0, dtype=np.int32)
 _NOTRIE = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
 _NOPAIR = np.full(65536, -1, dtype=np.int32)
 
@@ -173,75 +172,41 @@ def tries(vocab: int):
 
 
 # ---- model ---------------------------------------------------------------------------------
-def block_spec(lv: dict, n: int) -> dict:
-    """The level's model spec with tables sized for an ``n``-byte block (SPEC.md 5.1)."""
-    spec = dict(lv["cm"])
-    need = max(n * max(spec["hashed"], 1), 1)
-    spec["hash_bits"] = min(spec["hash_bits"], max(12, need.bit_length()))
-    if spec["match_bits"]:
-        spec["match_bits"] = min(spec["match_bits"], max(10, (2 * n).bit_length()))
-    return spec
-
-
-def _ids(lv: dict):
-    return (np.array(lv["hashed"], dtype=np.int64), np.array(lv["direct"], dtype=np.int64),
-            np.array(lv["mixers"], dtype=np.int64), int(lv["final"]),
-            np.array(lv["apms"], dtype=np.int64))
-
-
-def run_model(buf, lab, mode64: bool, out, inp, enc: int, lv: dict, rec=_NOREC) -> int:
-    model = engine.new_model(block_spec(lv, buf.shape[0]))
-    ac = engine.new_coder()
+def _extra(lv: dict, plan: Plan, n: int) -> tuple:
+    """What ``exe_code`` takes after the level's ids: labels, mode, x86 tables, tries."""
     (rk, rv, rt), rpair, (fk, fv, ft) = tries(lv.get("vocab", 0))
-    with progress.tracking(ac, engine.PROGRESS):
-        return ek.exe_code(buf, buf.shape[0], out, inp, enc, model, ac, rec, lab,
-                           bool(mode64), *_ids(lv), xk.MODRM1, xk.IMM1, xk.MODRM2, xk.IMM2,
-                           rk, rv, rt, rpair, fk, fv, ft)
+    return (label_array(plan, n), plan.mode64, xk.MODRM1, xk.IMM1, xk.MODRM2, xk.IMM2,
+            rk, rv, rt, rpair, fk, fv, ft)
+
+
+def _prepare(data: bytes):
+    """(transformed copy of the block, its plan) for the encoder."""
+    buf = np.frombuffer(data, dtype=np.uint8).copy()
+    plan = plan_block(data, buf)
+    transform(buf, plan, False)
+    return buf, plan
 
 
 def compress(data: bytes, lv: dict) -> bytes | None:
     """Header + CM stream of ``data``, or None if the stream would not fit in ``n + n/8``."""
-    buf = np.frombuffer(data, dtype=np.uint8).copy()
-    plan = plan_block(data, buf)
-    transform(buf, plan, False)
-    lab = label_array(plan, len(data))
-    out = np.empty(len(data) + (len(data) >> 3) + 64, dtype=np.uint8)
-    n = run_model(buf, lab, plan.mode64, out, _NOREC.view(np.uint8), 1, lv)
-    if n < 0:
+    buf, plan = _prepare(data)
+    out = runtime.encode(ek.exe_code, buf, lv, _extra(lv, plan, len(data)))
+    if out is None:
         return None
-    return header_bytes(plan) + out[:n].tobytes()
+    return header_bytes(plan) + out.tobytes()
 
 
 def decompress(payload, size: int, lv: dict):
     plan, off = parse_header(payload, size)
-    inp = np.frombuffer(payload, dtype=np.uint8)[off:].copy()
-    lab = label_array(plan, size)
-    buf = np.zeros(size, dtype=np.uint8)
-    r = run_model(buf, lab, plan.mode64, np.zeros(1, dtype=np.uint8), inp, 0, lv)
-    if r == -2:
-        raise CorruptError("Compressed data is corrupt (exe stream ends too early)")
-    if r != 0:
-        raise CorruptError("Compressed data is corrupt (exe stream does not end cleanly)")
+    buf = runtime.decode(ek.exe_code, memoryview(payload)[off:], size, lv, "exe",
+                         _extra(lv, plan, size))
     transform(buf, plan, True)
     return buf
 
 
 def probabilities(data: bytes, lv: dict):
     """Per-bit P(1) seen by the encoder and by the decoder (tests): (enc, dec, decoded)."""
-    buf = np.frombuffer(data, dtype=np.uint8).copy()
-    plan = plan_block(data, buf)
-    transform(buf, plan, False)
-    lab = label_array(plan, len(data))
-    out = np.empty(len(data) + (len(data) >> 3) + 64, dtype=np.uint8)
-    rec_e = np.zeros(8 * len(data), dtype=np.int32)
-    n = run_model(buf, lab, plan.mode64, out, _NOREC.view(np.uint8), 1, lv, rec_e)
-    if n < 0:
-        raise RuntimeError("output overflow")
-    rec_d = np.zeros(8 * len(data), dtype=np.int32)
-    dec = np.zeros(len(data), dtype=np.uint8)
-    r = run_model(dec, lab, plan.mode64, np.zeros(1, dtype=np.uint8), out[:n].copy(), 0, lv,
-                  rec_d)
-    if r != 0:
-        raise RuntimeError("decode failed")
+    buf, plan = _prepare(data)
+    rec_e, rec_d, dec = runtime.probabilities(ek.exe_code, buf, lv, _extra(lv, plan, len(data)))
     transform(dec, plan, True)
     return rec_e, rec_d, dec.tobytes()

@@ -17,6 +17,7 @@ from frappe_cli.coding.cm.engine import (
     coder_start,
     decoder_overran,
     hash_combine,
+    tail_hash,
 )
 from frappe_cli.jit import njit
 
@@ -37,8 +38,6 @@ S_SETS = (1, 256, 256, 64, 16, 16, 512, 1024, 20)
 A_C0, A_C1, A_C2H, A_C3H, A_WORD = range(5)
 A_ROWS = (1, 256, 1024, 1024, 1024)
 
-MUL = 0x2127599BF4325C37
-
 
 @njit(cache=True, nogil=True)
 def _char_class(c):
@@ -58,15 +57,6 @@ def _char_class(c):
     if c < 32:
         return 0
     return 6
-
-
-@njit(cache=True, nogil=True)
-def _tail_hash(buf, pos, length, salt):
-    """Hash of ``buf[pos - length: pos]`` (fewer bytes at the start)."""
-    h = np.int64(salt)
-    for k in range(max(pos - length, 0), pos):
-        h = (h + buf[k] + 1) * MUL
-    return h
 
 
 @njit(cache=True, nogil=True)
@@ -130,11 +120,11 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
             elif h == H_O8:
                 v = hash_combine(hash_combine(8, c4), c8)
             elif h == H_O12:
-                v = _tail_hash(buf, pos, 12, 12)
+                v = tail_hash(buf, pos, 12, 12)
             elif h == H_O16:
-                v = _tail_hash(buf, pos, 16, 16)
+                v = tail_hash(buf, pos, 16, 16)
             elif h == H_O24:
-                v = _tail_hash(buf, pos, 24, 24)
+                v = tail_hash(buf, pos, 24, 24)
             elif h == H_WORD:
                 v = hash_combine(hash_combine(10, w0), c1 if w0 == 0 else 0)
             elif h == H_WORD2:

@@ -6,7 +6,7 @@ the bitstream (bitstream version 1): change one and bump ``TextCodec.bitstream_v
 
 from __future__ import annotations
 
-from frappe_cli.coding.cm import spec as cmspec
+from frappe_cli.coding.cm import config
 
 # context catalogue of kernels.py (names -> ids); SPEC.md defines each one
 HASHED = {
@@ -19,30 +19,13 @@ DIRECT = {"o0": (0, 1), "o1": (1, 256), "o2": (2, 65536)}
 SELECT = {"none": (0, 1), "c1": (1, 256), "c2": (2, 256), "class2": (3, 64), "col": (4, 16),
           "wlen": (5, 16), "class3": (6, 512), "c12h": (7, 1024), "brk": (8, 20)}
 APMCTX = {"c0": (0, 1), "c1": (1, 256), "c2h": (2, 1024), "c3h": (3, 1024), "word": (4, 1024)}
-
-K = cmspec.SEL_NAMES
+CATALOGUE = config.Catalogue(HASHED, DIRECT, SELECT, APMCTX)
 
 
 def _level(hashed, mixers, final, apms, hash_bits, match_bits, block_mib, direct=("o0", "o1"),
            **rates):
-    return {
-        "hashed": [HASHED[h] for h in hashed],
-        "direct": [DIRECT[d][0] for d in direct],
-        "mixers": [SELECT[s][0] for s, _ in mixers],
-        "final": SELECT[final[0]][0],
-        "apms": [APMCTX[a][0] for a, _ in apms],
-        "block_mib": block_mib,
-        "cm": {
-            "hashed": len(hashed),
-            "hash_bits": hash_bits,
-            "direct": [DIRECT[d][1] for d in direct],
-            "mixers": [(SELECT[s][1], K[kind]) for s, kind in mixers],
-            "final": (SELECT[final[0]][1], K[final[1]]),
-            "apms": [(APMCTX[a][1], wt) for a, wt in apms],
-            "match_bits": match_bits,
-            **rates,
-        },
-    }
+    return config.level(CATALOGUE, hashed, direct, mixers, final, apms, hash_bits, match_bits,
+                        block_mib, **rates)
 
 
 _C5 = ["o2", "o3", "o4", "o6", "word"]
@@ -72,14 +55,3 @@ LEVELS = {
     8: _level(_C18, _M6, _F, [("c1", 5), ("c2h", 5)], 23, 22, 64, lr=800, lr_min=100),
     9: _level(_C30, _M11, _F, [("c1", 5), ("c2h", 5)], 24, 22, 64, lr=600, lr_min=80),
 }
-
-
-def memory_usage(level: int) -> int:
-    """Bytes to code one block at ``level`` besides the block itself (``-M`` checks this).
-
-    The model at full table size plus the kernel's own buffers: a writable copy
-    of the block and the coder's output buffer (at most 1.125 blocks).
-    """
-    lv = LEVELS[level]
-    block = lv["block_mib"] << 20
-    return cmspec.memory(lv["cm"]) + 2 * block + (block >> 3)

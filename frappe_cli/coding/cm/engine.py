@@ -61,8 +61,8 @@ from frappe_cli.coding.cm.spec import (
 from frappe_cli.jit import njit, types
 
 __all__ = ["Model", "new_model", "new_coder", "code_byte", "coder_start", "coder_finish",
-           "decoder_overran", "hash_combine", "C_NCTX", "SEL_NONE", "SEL_C0", "SEL_BITPOS",
-           "SEL_MATCH", "SEL_HITS"]
+           "decoder_overran", "hash_combine", "tail_hash", "C_NCTX", "SEL_NONE", "SEL_C0",
+           "SEL_BITPOS", "SEL_MATCH", "SEL_HITS"]
 
 # ---- cfg layout (int64 array) ------------------------------------------------------
 C_NH, C_HBITS, C_ND, C_NM, C_NA, C_NI, C_SMLIMIT, C_MMBITS, C_MMMIN = range(9)
@@ -265,6 +265,19 @@ def U(i):
 def hash_combine(h, v):
     """Mix ``v`` into hash ``h`` (int64 in, int64 out; wraps)."""
     return (h + v + 1) * K_MUL + ((h >> 29) & 0x7FFFFFFFF)
+
+
+T_MUL = 0x2127599BF4325C37
+
+
+@njit(cache=True, nogil=True)
+def tail_hash(buf, pos, length, salt):
+    """Hash of ``buf[pos - length: pos]`` (fewer bytes at the start), seeded with ``salt``:
+    the long order-n contexts of the configurations (part of their bitstreams)."""
+    h = np.int64(salt)
+    for k in range(max(pos - length, 0), pos):
+        h = (h + buf[k] + 1) * T_MUL
+    return h
 
 
 @njit(cache=True, nogil=True)
