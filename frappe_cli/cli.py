@@ -269,6 +269,18 @@ def _build_codec(opts: Opts, head: bytes):
         from frappe_cli import detect
 
         codec_id, reason = detect.choose_codec(head)
+        foreign = sorted(set(opts.params) - set(registry.get_class(codec_id).options))
+        if foreign:
+            # an option of a codec the user did not choose (--bpp without --codec frappe)
+            owners = [cid for cid in registry.available_ids()
+                      if foreign[0] in registry.get_class(cid).options]
+            spec = codec_option_specs().get(foreign[0], {})
+            flag = spec.get("flag", f"-O {foreign[0]}=...")
+            if owners:
+                raise OptionError(f"{flag} is an option of the {' and '.join(owners)} codec"
+                                  f"{'s' if len(owners) > 1 else ''}: add --codec "
+                                  f"{owners[0]}")
+            raise OptionError(f"no codec takes the option '{foreign[0]}'")
     codec = registry.make(codec_id, opts.level, **opts.params)
     return codec, reason
 
@@ -803,17 +815,7 @@ def file_options(f, compress: bool = True):
                      help="Uncompressed block size (default: the codec's).")),
         _c(click.option("-C", "--check", type=click.Choice(["none", "crc32", "xxh64"]),
                      default="xxh64", show_default=True, help="Integrity check of each block.")),
-        _c(click.option("--bpp", type=float, help="Image codec: target bits per pixel.")),
-        _c(click.option("--quality", type=float, help="Image codec: quality 0..100.")),
-        _c(click.option("--frames", metavar="WxH",
-                        help="Image codec: the input is raw RGB24 frames of this size (one "
-                             "block per frame; -dc writes them back).")),
-        _c(click.option("--bitrate", metavar="RATE",
-                        help="Frame stream: constant bitrate in bits per second (2M, 500k) at "
-                             "--fps.")),
-        _c(click.option("--fps", type=float, help="Frame stream: frames per second.")),
-        _c(click.option("--dtype", help="Weight codecs: element type of a raw array (bf16, f16, "
-                                     "f32...).")),
+        *[_c(o) for o in _codec_options()],
         _c(click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
                      help="Codec-specific option (repeatable).")),
     ]
@@ -823,6 +825,23 @@ def file_options(f, compress: bool = True):
     return f
 
 
+def codec_option_specs() -> dict[str, dict]:
+    """The named options codecs contribute (``Codec.cli_options``), by parameter."""
+    from frappe_cli import registry
+
+    specs: dict[str, dict] = {}
+    for cid in registry.available_ids():
+        for spec in registry.get_class(cid).cli_options:
+            specs.setdefault(spec["param"], spec)
+    return specs
+
+
+def _codec_options() -> list:
+    return [click.option(spec["flag"], spec["param"], type=spec.get("type", str),
+                         metavar=spec.get("metavar"), help=spec.get("help"))
+            for spec in codec_option_specs().values()]
+
+
 def _c(decorator):
     """Mark a decorator of ``file_options`` as a compression-only option."""
     decorator.compress_only = True
@@ -830,10 +849,8 @@ def _c(decorator):
 
 
 def _opts_from(mode: str, kw: dict) -> Opts:
-    params = _parse_params(kw.pop("options", ()), bpp=kw.pop("bpp", None),
-                           quality=kw.pop("quality", None), dtype=kw.pop("dtype", None),
-                           frames=kw.pop("frames", None), bitrate=kw.pop("bitrate", None),
-                           fps=kw.pop("fps", None))
+    params = _parse_params(kw.pop("options", ()),
+                           **{p: kw.pop(p, None) for p in codec_option_specs()})
     kw.pop("keep")
     return Opts(
         mode=mode,

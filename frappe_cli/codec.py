@@ -62,6 +62,10 @@ class Codec(ABC):
     #: extra ``squeeze NAME ...`` commands of the codec's package: name ->
     #: ("module:attr" of a click command, one-line help); loaded only when used
     subcommands: dict[str, tuple[str, str]] = {}
+    #: named command-line options of the codec's parameters (compression only), each
+    #: ``{"flag": "--bpp", "param": "bpp", "type": float, "help": "...", "metavar": ..}``;
+    #: every parameter is also reachable as ``-O param=value``
+    cli_options: tuple[dict, ...] = ()
     #: memory the codec's runtime costs once per process, whatever the blocks (numba
     #: and its compiled kernels: ~100 MiB measured); ``-M`` adds it to its estimate
     process_memory: int = 0

@@ -87,3 +87,46 @@ def test_codecs_command_lists_the_plugin(plugin, capsys):
     with pytest.raises(SystemExit):
         cli.main(["codecs"])
     assert "rev-test" in capsys.readouterr().out
+
+
+class OptCodec(RevCodec):
+    codec_id = "opt-test"
+    options = {"flip": int}
+    cli_options = ({"flag": "--flip", "param": "flip", "type": int,
+                    "help": "Test plugin: an option of its own."},)
+    subcommands = {}
+
+
+def test_cli_options_hook():
+    registry.register(OptCodec)
+    try:
+        specs = cli.codec_option_specs()
+        assert specs["flip"]["flag"] == "--flip"
+        assert specs["bpp"]["flag"] == "--bpp"  # the built-in image codec's, by the hook
+        opts = cli._opts_from("compress", _click_kw("--flip", "3", "--codec", "opt-test"))
+        assert opts.params == {"flip": 3} and opts.codec == "opt-test"
+    finally:
+        registry.unregister(OptCodec.codec_id)
+
+
+def _click_kw(*args):
+    """Parse ARGS with a fresh `compress` command; return its keyword arguments."""
+    got = {}
+
+    @click.command()
+    @cli.file_options
+    def cmd(files, **kw):
+        got.update(kw)
+
+    cmd.main(list(args), standalone_mode=False)
+    return got
+
+
+def test_codec_option_without_its_codec_is_explained(tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_bytes(b"some text " * 500)
+    opts = cli.Opts(codec="auto", params={"bpp": 0.1}, progress=False)
+    run = cli.Run(opts)
+    with pytest.raises(Exception, match="--bpp is an option of the frappe codec: add --codec "
+                                        "frappe"):
+        cli.compress_one(run, str(src))

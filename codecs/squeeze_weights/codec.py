@@ -62,6 +62,8 @@ class _WeightsCodec(Codec):
     process_memory = 100 << 20  # numba and the kernels (see Codec)
     fallback = "none"  # every block is checked against raw and zstd below (SPEC.md)
     options: ClassVar[dict[str, type]] = {"dtype": str}
+    cli_options = ({"flag": "--dtype", "param": "dtype",
+                    "help": "Weight codecs: element type of a raw array (bf16, f16, f32...)."},)
     coder = 0
     #: Set by ``--codec auto`` (and any caller that must compress whatever comes):
     #: a header that lies (malformed, or offsets past the end of a short file) is
