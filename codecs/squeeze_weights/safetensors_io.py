@@ -567,15 +567,9 @@ def _readinto_exact(f, buf, what: str) -> None:
 
 def _read_upto(f, n: int) -> bytes:
     """Up to ``n`` bytes (fewer only at the end of the data)."""
-    parts = []
-    got = 0
-    while got < n:
-        piece = f.read(n - got)
-        if not piece:
-            break
-        parts.append(piece)
-        got += len(piece)
-    return b"".join(parts)
+    from frappe_cli.codec import read_exact
+
+    return read_exact(f, n)
 
 
 def _to_torch(buf, t: dict, shape: tuple, device):
