@@ -39,7 +39,15 @@ FORMAT_VERSION = 1
 
 CHECK_NONE, CHECK_CRC32, CHECK_XXH64 = 0, 1, 2
 CHECK_NAMES = {"none": CHECK_NONE, "crc32": CHECK_CRC32, "xxh64": CHECK_XXH64}
+#: header flags bit 2: the block checks cover the payloads (lossy codecs; FORMAT.md
+#: section 2).  ``StreamHeader.check`` holds flags bits 0-2: the check type, plus
+#: this bit; every function taking a check accepts both forms.
+CHECK_PAYLOAD = 0x04
+CHECK_TYPE_MASK = 0x03
 CHECK_SIZES = {CHECK_NONE: 0, CHECK_CRC32: 4, CHECK_XXH64: 8}
+CHECK_SIZES.update({CHECK_PAYLOAD | t: n for t, n in list(CHECK_SIZES.items())})
+#: ``compress_stream(check_covers=...)``: what a lossy codec's block check covers
+COVERS = ("payload", "output")
 
 KIND_CODEC, KIND_ZSTD, KIND_STORED = 0, 1, 2
 KIND_INDEX = 0xFF
@@ -65,7 +73,13 @@ def _crc(data: bytes) -> int:
     return zlib.crc32(data) & 0xFFFFFFFF
 
 
+def check_name(check: int) -> str:
+    """The check type's name (``none``, ``crc32``, ``xxh64``) of a header's check."""
+    return {v: k for k, v in CHECK_NAMES.items()}[check & CHECK_TYPE_MASK]
+
+
 def compute_check(check: int, data: bytes) -> bytes:
+    check &= CHECK_TYPE_MASK
     if check == CHECK_NONE:
         return b""
     if check == CHECK_CRC32:
@@ -83,7 +97,7 @@ def compute_check(check: int, data: bytes) -> bytes:
 class StreamHeader:
     codec_id: str
     codec_version: int
-    check: int
+    check: int  # header flags bits 0-2: check type | CHECK_PAYLOAD
     max_block_size: int
     params: dict
     size: int = 0  # bytes on disk
@@ -170,7 +184,7 @@ def read_header(r: _Reader, first: bool = True) -> StreamHeader:
     # the header is intact: from here on, problems are "unsupported", not "corrupt"
     if version != FORMAT_VERSION:
         raise UnsupportedError(f"Unsupported options: .sqz format version {version}")
-    if flags & ~0x03 or (flags & 0x03) not in CHECK_SIZES:
+    if flags & ~0x07 or (flags & CHECK_TYPE_MASK) == 3:
         raise UnsupportedError(f"Unsupported options: header flags {flags:#04x}")
     if not cid or not all(c in b"abcdefghijklmnopqrstuvwxyz0123456789-_." for c in cid):
         raise UnsupportedError("Unsupported options: invalid codec id")
@@ -185,7 +199,7 @@ def read_header(r: _Reader, first: bool = True) -> StreamHeader:
     if not isinstance(p, dict) or "id" in p:
         raise UnsupportedError("Unsupported options: header parameters are not a valid object")
     p["id"] = cid.decode("ascii")
-    return StreamHeader(cid.decode("ascii"), cver, flags & 0x03, mbs, p, r.pos - start)
+    return StreamHeader(cid.decode("ascii"), cver, flags & 0x07, mbs, p, r.pos - start)
 
 
 # ------------------------------------------------------------------------------------
@@ -208,10 +222,19 @@ def _encode_one(codec: Codec, data: bytes, hint: Any, check: int) -> tuple[int, 
         raise TypeError(f"{codec.codec_id}.encode_block returned {type(payload).__name__}")
     payload = bytes(payload)
     if not codec.lossless:
-        recon = codec.reconstruction(data, payload)  # type: ignore[attr-defined]
-        if not 0 < len(recon) <= MAX_BLOCK_SIZE:
+        if check & CHECK_PAYLOAD:
+            # the check covers the payload: the decoder network does not run here,
+            # the codec states the reconstruction's size from the payload
+            usize = codec.reconstruction_size(data, payload)
+            if usize is None:
+                usize = len(codec.reconstruction(data, payload))
+            chk = compute_check(check, payload)
+        else:
+            recon = codec.reconstruction(data, payload)  # type: ignore[attr-defined]
+            usize, chk = len(recon), compute_check(check, recon)
+        if not 0 < usize <= MAX_BLOCK_SIZE:
             raise OptionError("reconstruction too large for one block")
-        return KIND_CODEC, payload, len(recon), compute_check(check, recon)
+        return KIND_CODEC, payload, usize, chk
     kind = KIND_CODEC
     if codec.fallback == "zstd" and codec.codec_id != "zstd":
         from frappe_cli.fallback import zstd_compress
@@ -242,11 +265,24 @@ def compress_stream(
     threads: int = 1,
     block_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    check_covers: str | None = None,
 ) -> StreamStats:
-    """Write one .sqz stream holding everything read from ``src``."""
+    """Write one .sqz stream holding everything read from ``src``.
+
+    ``check_covers`` (lossy codecs only): ``"payload"`` - each block check covers
+    the payload (header flags bit 2; nothing is decoded at encode time);
+    ``"output"`` - it covers the reconstruction (the decoder network runs for every
+    block); None - the codec's default (``Codec.check_payload``).
+    """
     if check not in CHECK_NAMES:
         raise OptionError(f"unknown check type '{check}' (none, crc32, xxh64)")
+    if check_covers not in (None,) + COVERS:
+        raise OptionError(f"check_covers must be one of {', '.join(COVERS)}, not "
+                          f"{check_covers!r}")
     chk = CHECK_NAMES[check]
+    if not codec.lossless and chk != CHECK_NONE and (
+            check_covers == "payload" or (check_covers is None and codec.check_payload)):
+        chk |= CHECK_PAYLOAD
     bs = block_size or codec.block_size()
     if not 1 <= bs <= MAX_BLOCK_SIZE:
         raise OptionError(f"block size must be 1..{MAX_BLOCK_SIZE}")
@@ -274,7 +310,10 @@ def compress_stream(
         stats.compressed += len(hbytes)
 
     blocks = _checked_blocks(codec.split(src, bs), bs, codec.codec_id)
-    if not codec.lossless:
+    bound = None if codec.lossless else codec.max_reconstruction_size(bs)
+    if bound is not None and not 1 <= bound <= MAX_BLOCK_SIZE:
+        raise OptionError("reconstruction too large for one block")
+    if not codec.lossless and bound is None:
         # a lossy codec's reconstruction can be larger than what it read (a PNG
         # decodes to raw pixels): its whole-image blocks are coded before the
         # header is written, so the header states their true maximum size
@@ -285,8 +324,10 @@ def compress_stream(
     else:
         # blocks are coded on worker threads even for threads=1, so that the main
         # thread only waits and sees Ctrl-C at once (the kernels release the GIL);
-        # at most 2 * threads blocks are in flight, output order is input order
-        start(bs)
+        # at most 2 * threads blocks are in flight, output order is input order.
+        # (A lossy codec that bounds its reconstructions up front streams the same
+        # way: a frame stream from a pipe.)
+        start(bs if bound is None else bound)
         pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="sqz-enc")
         try:
             pending: deque[tuple[Future, int]] = deque()
@@ -294,12 +335,20 @@ def compress_stream(
                 pending.append((pool.submit(_encode_one, codec, data, hint, chk), len(data)))
                 while len(pending) >= 2 * max(1, threads):
                     fut, n = pending.popleft()
-                    emit(wait_result(fut))
+                    res = wait_result(fut)
+                    if bound is not None and res[2] > bound:
+                        raise OptionError(f"codec {codec.codec_id} made a block larger "
+                                          "than it announced")
+                    emit(res)
                     if progress:
                         progress(n)
             while pending:
                 fut, n = pending.popleft()
-                emit(wait_result(fut))
+                res = wait_result(fut)
+                if bound is not None and res[2] > bound:
+                    raise OptionError(f"codec {codec.codec_id} made a block larger "
+                                      "than it announced")
+                emit(res)
                 if progress:
                     progress(n)
         finally:
@@ -415,6 +464,12 @@ def _read_block_head(r: _Reader, header: StreamHeader) -> BlockInfo | None:
 
 
 def _decode_one(codec: Codec, info: BlockInfo, payload: bytes, chk_type: int, chk: bytes) -> bytes:
+    """Decode one block and verify it (``chk_type``: the header's check, flags bits 0-2)."""
+    covers_payload = bool(chk_type & CHECK_PAYLOAD)
+    if covers_payload and (chk_type & CHECK_TYPE_MASK) != CHECK_NONE \
+            and compute_check(chk_type, payload) != chk:
+        # checked before decoding: a damaged payload never reaches the decoder
+        raise CorruptError("Compressed data is corrupt (block check failed)")
     try:
         if info.kind == KIND_STORED:
             out = payload
@@ -435,7 +490,7 @@ def _decode_one(codec: Codec, info: BlockInfo, payload: bytes, chk_type: int, ch
         out = out.cast("B")
     if len(out) != info.usize:
         raise CorruptError("Compressed data is corrupt (block size mismatch)")
-    if chk_type != CHECK_NONE and compute_check(chk_type, out) != chk:
+    if not covers_payload and chk_type != CHECK_NONE and compute_check(chk_type, out) != chk:
         raise CorruptError("Compressed data is corrupt (block check failed)")
     return out
 
@@ -523,6 +578,10 @@ def codec_for(header: StreamHeader) -> Codec:
     codec = registry.from_config(header.params)
     if codec.codec_id != header.codec_id:
         raise UnsupportedError("Unsupported options: header codec id mismatch")
+    if header.check & CHECK_PAYLOAD and codec.lossless:
+        # a lossless stream's check always covers the data itself
+        raise UnsupportedError(f"Unsupported options: header flags {header.check:#04x} on "
+                               f"the lossless codec {codec.codec_id}")
     return codec
 
 
@@ -705,7 +764,7 @@ def _skip(r: _Reader, n: int) -> None:
 
 def compress(data: bytes, codec: Codec | str = "zstd", *, level: int | None = None,
              check: str = "xxh64", threads: int = 1, block_size: int | None = None,
-             **params: Any) -> bytes:
+             check_covers: str | None = None, **params: Any) -> bytes:
     import io
 
     from frappe_cli import registry
@@ -714,7 +773,7 @@ def compress(data: bytes, codec: Codec | str = "zstd", *, level: int | None = No
         codec = registry.make(codec, level, **params)
     out = io.BytesIO()
     compress_stream(io.BytesIO(data), out, codec, check=check, threads=threads,
-                    block_size=block_size)
+                    block_size=block_size, check_covers=check_covers)
     return out.getvalue()
 
 

@@ -169,6 +169,29 @@ def _avif_encode(writer: str, rgb: np.ndarray, **kw) -> bytes:
         Image.SAVE["AVIF"] = w["pillow"]
 
 
+def peer_missing(name: str) -> str | None:
+    """What an image peer lacks, as "X not installed (how to get it)"; None when usable."""
+    import importlib.util
+
+    def absent(mod: str) -> bool:
+        try:
+            return importlib.util.find_spec(mod) is None
+        except (ImportError, ValueError):
+            return True
+
+    extra = "pip install 'squeeze-codecs[bench]'"
+    if name in ("avif-aom-s6", "avif-svt-s6") and absent("pillow_avif"):
+        return f"pillow_avif not installed ({extra})"
+    if name == "avif-aom-s6":
+        from PIL import features
+
+        if not features.check("avif"):
+            return "Pillow's AVIF support not installed (pip install 'pillow>=11.3')"
+    if name in ("jpeg2000", "jpegxl") and absent("imagecodecs"):
+        return f"imagecodecs not installed ({extra})"
+    return None
+
+
 def make_peer(name: str) -> Peer:
     from PIL import Image
 
@@ -463,7 +486,15 @@ def run_bench(paths, *, bpp_targets=None, peers=None, repeat=3, json_path=None,
     def reps(t):
         return repeat if timed is None or t in timed else 1
 
-    peer_names = [p for p in (peers or ALL_PEERS) if p != "none"]
+    peer_names = []
+    for p in (peers or ALL_PEERS):
+        if p == "none":
+            continue
+        lack = peer_missing(p) if p in ALL_PEERS else None
+        if lack is not None:  # an optional package (the bench extra): run the others
+            log(f"squeeze bench: {lack}; skipping {p}")
+            continue
+        peer_names.append(p)
     peer_objs = [make_peer(p) for p in peer_names]
     files = [Path(p) for p in paths]
     if not files:

@@ -14,6 +14,13 @@ Q maps log-linearly to the validation-set rate 0.01 * 200**(Q/100) bpp
 photographs like the CID22 validation split).  ``level`` does not change
 FRAPPE's output.
 
+Frames mode (``frames="WxH"``, ``squeeze compress --codec frappe --frames WxH``):
+the input is raw RGB24 frames, one block per frame, coded by the real-time frame
+encoder of ``frames.py`` (``bpp``/``quality`` per frame, or ``bitrate`` + ``fps``
+for a constant bitrate; rates count payload bytes); the decoded blocks are the
+raw frames again.  New streams' block checks cover the payload (``check_payload``;
+docs/FORMAT.md, header flags bit 2), so no encode runs the decoder network.
+
 This module imports only the standard library; numpy, numba, Pillow and the
 weights load on first use.
 """
@@ -53,12 +60,29 @@ def _read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
 
 class FrappeCodec(Codec):
     codec_id = "frappe"
+    process_memory = 100 << 20  # numba and the kernels (see Codec)
     bitstream_version = 1
     lossless = False
     fallback = "none"
     description = ("FRAPPE-Image: learned lossy image codec (projection-pursuit encoder, "
-                   "--bpp X or --quality 0..100)")
-    options = {"bpp": float, "quality": float}
+                   "--bpp X or --quality 0..100; --frames WxH: raw RGB24 frames)")
+    options = {"bpp": float, "quality": float, "frames": str, "bitrate": int, "fps": float}
+    cli_options = (
+        {"flag": "--bpp", "param": "bpp", "type": float,
+         "help": "Image codec: target bits per pixel."},
+        {"flag": "--quality", "param": "quality", "type": float,
+         "help": "Image codec: quality 0..100."},
+        {"flag": "--frames", "param": "frames", "metavar": "WxH",
+         "help": "Image codec: the input is raw RGB24 frames of this size (one block per "
+                 "frame; -dc writes them back)."},
+        {"flag": "--bitrate", "param": "bitrate", "metavar": "RATE",
+         "help": "Frame stream: constant bitrate in bits per second (2M, 500k) at --fps."},
+        {"flag": "--fps", "param": "fps", "type": float,
+         "help": "Frame stream: frames per second."},
+    )
+    #: new streams: the block check covers the payload (FORMAT.md flags bit 2), so an
+    #: encode never runs the decoder network; streams of the old form still decode
+    check_payload = True
 
     def __init__(self, level: int = 6, **params: Any):
         super().__init__(level, **params)
@@ -66,6 +90,9 @@ class FrappeCodec(Codec):
         quality = params.get("quality")
         if bpp is not None and quality is not None:
             raise OptionError("frappe takes --bpp or --quality, not both")
+        self.frames: tuple[int, int] | None = None
+        if "frames" in params or "bitrate" in params or "fps" in params:
+            self._frames_init(params)
         if bpp is not None:
             if isinstance(bpp, bool) or not isinstance(bpp, (int, float)) or not (
                     0.001 <= float(bpp) <= 24.0):
@@ -77,13 +104,114 @@ class FrappeCodec(Codec):
         self._cache: OrderedDict[bytes, tuple] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _frames_init(self, params: dict) -> None:
+        """Frames mode (``frames="WxH"``): raw RGB24 frames in, one block per frame,
+        raw RGB24 frames out; rates count payload bytes (squeeze_image.frames)."""
+        from squeeze_image import frames
+
+        if "frames" not in params:
+            raise OptionError("bitrate and fps are frame-stream options: give --frames WxH")
+        self.frames = frames.parse_frames(params["frames"])
+        self.params["frames"] = "%dx%d" % self.frames
+        if self.frames[0] * self.frames[1] * 3 > MAX_FILE:
+            raise OptionError(f"frames of {params['frames']} do not fit one block")
+        bitrate, fps = params.get("bitrate"), params.get("fps")
+        if bitrate is not None:
+            if params.get("bpp") is not None or params.get("quality") is not None:
+                raise OptionError("frappe takes one of --bpp, --quality and --bitrate")
+            if fps is None:
+                raise OptionError("--bitrate needs --fps (frames per second)")
+            self.params["bitrate"] = frames.parse_bitrate(bitrate)
+        if fps is not None:
+            self.params["fps"] = frames.check_fps(fps)
+            if float(self.params["fps"]).is_integer():
+                self.params["fps"] = int(self.params["fps"])
+        self._frame_lock = threading.Lock()
+        self._frame_enc = None
+        self._frame_ctl = None
+        self._frame_spec = frames._rate_spec(
+            bpp=self.params.get("bpp"), quality=self.params.get("quality"),
+            bitrate=self.params.get("bitrate"),
+            fps=self.params.get("fps") if self.params.get("bitrate") is not None else None)
+
+    def _frame_encoder(self):
+        from squeeze_image import frames
+
+        with self._frame_lock:
+            if self._frame_enc is None:
+                self._frame_enc = frames._Encoder(1)  # the container runs frames in parallel
+                if self._frame_spec[0] == "bitrate":
+                    self._frame_ctl = frames.RateControl(self._frame_spec[1],
+                                                         self._frame_spec[2])
+            return self._frame_enc, self._frame_ctl
+
+    @classmethod
+    def summarize(cls, params: dict, blocks: list[tuple[int, int]]) -> dict | None:
+        """``squeeze list`` of a frame stream: frames, size, payload bytes per frame."""
+        frames = params.get("frames")
+        if not isinstance(frames, str) or not blocks:
+            return None
+        try:
+            from squeeze_image.frames import parse_frames
+
+            w, h = parse_frames(frames)
+        except Exception:  # noqa: BLE001 - a listing never fails on a parameter
+            return None
+        sizes = [c for _, c in blocks]
+        mean = sum(sizes) / len(sizes)
+        out = {"frames": len(sizes), "width": w, "height": h,
+               "mean_frame_bytes": round(mean, 1), "min_frame_bytes": min(sizes),
+               "max_frame_bytes": max(sizes), "mean_bpp": round(8 * mean / (w * h), 5)}
+        text = (f"{len(sizes)} frames {w}x{h} RGB24, payload mean {mean:,.0f} B/frame = "
+                f"{8 * mean / (w * h):.4f} bpp (min {min(sizes):,}, max {max(sizes):,})")
+        fps = params.get("fps")
+        if isinstance(fps, (int, float)) and not isinstance(fps, bool) and fps > 0:
+            out["fps"] = fps
+            out["bits_per_second"] = round(8 * mean * fps)
+            text += f", {8 * mean * fps / 1e6:.3f} Mbit/s at {fps:g} fps"
+            if isinstance(params.get("bitrate"), int):
+                text += f" (target {params['bitrate'] / 1e6:.3f})"
+        out["text"] = text
+        return out
+
     # -- blocks ----------------------------------------------------------------------
     def block_size(self) -> int:
+        if self.frames is not None:
+            return self.frames[0] * self.frames[1] * 3
         return MAX_FILE
+
+    def max_reconstruction_size(self, block_size: int) -> int | None:
+        if self.frames is not None:
+            return self.frames[0] * self.frames[1] * 3
+        return None
+
+    def reconstruction_size(self, data: bytes, payload: bytes) -> int | None:
+        from squeeze_image import image
+
+        head = self._parse_head(memoryview(bytes(payload)))
+        if self.frames is not None:
+            return self.frames[0] * self.frames[1] * 3
+        return image.raw_size(head["width"], head["height"], head["channels"])
 
     def split(self, reader: BinaryIO, block_size: int) -> Iterator[tuple[bytes, Any]]:
         from frappe_cli.codec import read_exact
 
+        if self.frames is not None:
+            size = self.frames[0] * self.frames[1] * 3
+            if block_size < size:
+                raise OptionError(f"block size {block_size} is smaller than one "
+                                  f"{self.params['frames']} frame ({size} bytes)")
+            index = 0
+            while True:
+                data = read_exact(reader, size)
+                if not data:  # (no frames at all: an empty stream, as for empty input)
+                    return
+                if len(data) < size:
+                    raise InputError(
+                        f"the input ends inside frame {index + 1}: {len(data)} of the "
+                        f"{size} bytes of a {self.params['frames']} RGB24 frame")
+                yield data, index
+                index += 1
         limit = min(block_size, MAX_FILE)
         data = read_exact(reader, limit + 1)
         if len(data) > limit:
@@ -115,7 +243,8 @@ class FrappeCodec(Codec):
         return 8 * (self._container_bytes(payload_len, raw_len) + header_len + _STREAM_FIXED
                     + alpha_len)
 
-    def _path_point(self, mdl, rate: float) -> tuple[int, int]:
+    @staticmethod
+    def _path_point(mdl, rate: float) -> tuple[int, int]:
         import numpy as np
 
         lr = math.log(max(rate, 1e-6))
@@ -222,7 +351,25 @@ class FrappeCodec(Codec):
     def encode_block(self, data: bytes, hint: Any = None) -> bytes:
         from squeeze_image import image
 
+        if self.frames is not None:
+            return self.encode_frame(data, hint)
         return self.encode_picture(image.read_picture(bytes(data)))
+
+    def encode_frame(self, data: bytes, index: int | None = None) -> bytes:
+        """Frames mode: frame ``index`` of the stream (W*H*3 RGB24 bytes) -> payload,
+        exactly what ``FrameEncoder.encode`` gives for it at the same rate."""
+        import numpy as np
+
+        from squeeze_image import frames
+
+        w, h = self.frames
+        if len(data) != w * h * 3:
+            raise InputError(f"a {w}x{h} RGB24 frame is {w * h * 3} bytes, not {len(data)}")
+        enc, ctl = self._frame_encoder()
+        rgb = np.frombuffer(bytes(data), np.uint8).reshape(h, w, 3)
+        if ctl is not None and index is None:
+            raise OptionError("bitrate control needs the frame index")
+        return frames.encode_indexed(enc, rgb, self._frame_spec, ctl, index or 0)[0]
 
     def encode_picture(self, pic) -> bytes:
         """Pixels (an ``image.Picture``) -> payload: the codec's whole encoder."""
@@ -271,6 +418,8 @@ class FrappeCodec(Codec):
     def reconstruction(self, data: bytes, payload: bytes) -> bytes:
         from squeeze_image import image
 
+        if self.frames is not None:
+            return self.decode_block(payload, self.frames[0] * self.frames[1] * 3)
         with self._lock:
             hit = self._cache.pop(bytes(payload), None)
         if hit is None:  # not made by this instance: decode the payload itself
@@ -282,56 +431,94 @@ class FrappeCodec(Codec):
 
     # -- decode ------------------------------------------------------------------------
     def decode_block(self, payload: bytes, size: int) -> bytes:
+        if self.frames is not None:
+            # frames mode: the block is the frame's raw RGB24 pixels
+            w, h = self.frames
+            if size != w * h * 3:
+                raise CorruptError("Compressed data is corrupt (frame block size)")
+            rgb, _ = self.decode_pixels(payload, expect=(w, h))
+            return memoryview(rgb.reshape(-1))
         raw, _ = self._decode(payload, size)
         return raw
 
-    def _decode(self, payload: bytes, size: int | None = None) -> tuple[bytes, tuple]:
+    @staticmethod
+    def _parse_head(buf: memoryview) -> dict:
+        """The payload header (SPEC.md section 2) without the model: sizes and flags."""
+        from squeeze_image import image
 
-        from squeeze_image import entropy, image
-
-        buf = memoryview(bytes(payload))
         if len(buf) < 12:
             raise CorruptError("Compressed data is corrupt (image payload too short)")
         if buf[0] != PAYLOAD_VERSION:
             raise UnsupportedError(f"Unsupported options: FRAPPE payload version {buf[0]}")
-        mdl = self._model()
-        ident = bytes(buf[1:9]).hex()
-        if ident != mdl.ident:
-            raise UnsupportedError(f"Unsupported options: encoded with FRAPPE model {ident}, "
-                                   f"this build has {mdl.ident}")
         w0, pos = _read_varint(buf, 9)
         h0, pos = _read_varint(buf, pos)
         if pos + 4 > len(buf):
             raise CorruptError("Compressed data is corrupt (image header truncated)")
         flags, n = buf[pos], buf[pos + 1]
         (D,) = struct.unpack_from("<H", buf, pos + 2)
-        pos += 4
         fmt = flags >> FMT_SHIFT
         if flags & ~0x0F or fmt not in (image.FMT_PNG, image.FMT_PNM):
             raise CorruptError("Compressed data is corrupt (image flags)")
-        if not 1 <= n <= mdl.n_ch or not entropy.D_MIN <= D <= entropy.D_MAX:
-            raise CorruptError("Compressed data is corrupt (image rate parameters)")
         try:
             image.check_dims(w0, h0)
         except InputError:
             raise CorruptError("Compressed data is corrupt (image size)") from None
         grey = bool(flags & FLAG_GREY)
         has_alpha = bool(flags & FLAG_ALPHA)
-        channels = (1 if grey else 3) + (1 if has_alpha else 0)
-        if size is not None and size != image.raw_size(w0, h0, channels):
-            raise CorruptError("Compressed data is corrupt (image size does not match the block)")
+        return {"ident": bytes(buf[1:9]).hex(), "width": w0, "height": h0, "grey": grey,
+                "has_alpha": has_alpha, "fmt": fmt, "n": n, "D": D, "pos": pos + 4,
+                "channels": (1 if grey else 3) + (1 if has_alpha else 0)}
+
+    def _checked_head(self, buf: memoryview) -> dict:
+        from squeeze_image import entropy
+
+        head = self._parse_head(buf)
+        mdl = self._model()
+        if head["ident"] != mdl.ident:
+            raise UnsupportedError(f"Unsupported options: encoded with FRAPPE model "
+                                   f"{head['ident']}, this build has {mdl.ident}")
+        if not 1 <= head["n"] <= mdl.n_ch or not entropy.D_MIN <= head["D"] <= entropy.D_MAX:
+            raise CorruptError("Compressed data is corrupt (image rate parameters)")
+        return head
+
+    def decode_pixels(self, payload: bytes, expect: tuple[int, int] | None = None):
+        """Payload -> (decoded RGB (H, W, 3) uint8, header fields + ``alpha`` plane).
+        ``expect`` = (W, H): only an RGB payload of that size without alpha (a frame)."""
+        from squeeze_image import entropy
+
+        buf = memoryview(bytes(payload))
+        head = self._checked_head(buf)
+        mdl = self._model()
+        n, D = head["n"], head["D"]
+        w0, h0 = head["width"], head["height"]
+        if expect is not None and ((w0, h0) != tuple(expect) or head["grey"]
+                                   or head["has_alpha"]):
+            raise CorruptError("Compressed data is corrupt (a frame payload of another size "
+                               "or kind)")
         mp = mdl.max_patch
         H = -(-h0 // mp) * mp
         W = -(-w0 // mp) * mp
         shapes = [mdl.channel_shape(k, H, W) for k in range(mdl.n_ch)]
-        qs, end = entropy.decode(mdl, buf, pos, n, D, shapes)
+        qs, end = entropy.decode(mdl, buf, head["pos"], n, D, shapes)
         alpha = None
-        if has_alpha:
+        if head["has_alpha"]:
             alpha = self._alpha_decode(buf[end:], w0, h0)
         elif end != len(buf):
             raise CorruptError("Compressed data is corrupt (trailing bytes in the image payload)")
         rgb = mdl.synthesis(qs, n, D / 256.0, H, W, h0, w0)
-        return image.make_raw(rgb, grey, alpha, fmt), (n, D)
+        head["alpha"] = alpha
+        return rgb, head
+
+    def _decode(self, payload: bytes, size: int | None = None) -> tuple[bytes, tuple]:
+        from squeeze_image import image
+
+        head = self._checked_head(memoryview(bytes(payload)))
+        if size is not None and size != image.raw_size(head["width"], head["height"],
+                                                       head["channels"]):
+            raise CorruptError("Compressed data is corrupt (image size does not match the block)")
+        rgb, head = self.decode_pixels(payload)
+        return image.make_raw(rgb, head["grey"], head["alpha"], head["fmt"]), (head["n"],
+                                                                                 head["D"])
 
     @staticmethod
     def _alpha_decode(buf: memoryview, w: int, h: int):
@@ -358,4 +545,6 @@ class FrappeCodec(Codec):
     def finish_output(self, data: bytes) -> bytes:
         from squeeze_image import image
 
+        if self.frames is not None:
+            return data  # raw RGB24 frames
         return image.raw_to_file(data)
