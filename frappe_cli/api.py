@@ -276,12 +276,15 @@ class _Holder:
 
 
 def compress_with_fallback(src: BinaryIO, dst: BinaryIO, codec: Codec, fallback: Codec | None,
-                           *, progress=None, **kw: Any) -> container.StreamStats:
+                           *, progress=None, lenient_late: bool = False,
+                           **kw: Any) -> container.StreamStats:
     """``container.compress_stream``, restarted with ``fallback`` (zstd) on the same
     bytes when ``codec`` rejects the input (``InputError``) before its first block
     is written: the stream is held back and the input recorded until then (at most
     about ``2 * threads + 1`` blocks), so pipes work as well as files.  This is how
-    ``--codec auto`` keeps its promise to compress anything.
+    ``--codec auto`` keeps its promise to compress anything.  ``lenient_late``: once
+    the first block is out (no restart possible), the codec is told to code what it
+    cannot parse as opaque data (``Codec.lenient_input``) instead of failing.
     """
     if fallback is None:
         return container.compress_stream(src, dst, codec, progress=progress, **kw)
@@ -291,6 +294,8 @@ def compress_with_fallback(src: BinaryIO, dst: BinaryIO, codec: Codec, fallback:
         if hold.held is not None:
             rec.stop()
             hold.release()
+            if lenient_late:
+                codec.lenient_input = True
         if progress:
             progress(n)
 
@@ -320,12 +325,11 @@ def _encode_worker(state: _State, pipe: _Pipe, sink: _Sink, resolve, kw: dict) -
     try:
         head = container_read_exact(pipe, SNIFF_BYTES)
         codec, auto = resolve(head)
-        if auto:  # the input is not kept: past the first block, code whatever comes
-            codec.lenient_input = True
         from frappe_cli.fileio import PeekReader
 
+        # the input is not kept: past the first block, code whatever comes
         compress_with_fallback(PeekReader(pipe, head), sink, codec,
-                               fallback if auto else None, **kw)
+                               fallback if auto else None, lenient_late=auto, **kw)
     except _Aborted:
         pass
     except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread

@@ -414,11 +414,12 @@ def _compress_to(run: Run, codec, reader: BinaryIO, p: Path | None, path: str | 
             from frappe_cli import registry
 
             fallback = registry.make("zstd", codec.level)
-            if to_stdout or p is None:  # cannot start again later: code whatever comes
-                codec.lenient_input = True
+        # a pipe cannot be read again: past the first block, code whatever comes
         return compress_with_fallback(reader, out, codec, fallback, check=opts.check,
                                       threads=threads, block_size=block_size,
-                                      progress=update)
+                                      progress=update,
+                                      lenient_late=fallback is not None and (
+                                          to_stdout or p is None))
 
     try:
         if to_stdout:
