@@ -394,7 +394,7 @@ def compress_one(run: Run, path: str | None) -> None:
 def _compress_to(run: Run, codec, reader: BinaryIO, p: Path | None, path: str | None,
                  size: int | None, to_stdout: bool):
     """Compress ``reader`` to stdout or to the output file; returns (stats, destination)."""
-    from frappe_cli import container, fileio
+    from frappe_cli import fileio
 
     opts = run.opts
     codec, threads, block_size = _memory_fit(codec, opts, _threads(opts.threads),

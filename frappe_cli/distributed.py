@@ -1024,20 +1024,9 @@ def decompress_url(session: Session, url: str, dst: BinaryIO | None, *,
 
 
 def _make_codec(codec: Any, level: int | None, options: dict, head: bytes) -> tuple[Codec, bool]:
-    from frappe_cli import registry
+    from frappe_cli.api import make_codec  # the one-shot API's rule, shared
 
-    if isinstance(codec, Codec):
-        if options or level not in (None, codec.level):
-            raise OptionError("options and level go into the Codec instance itself")
-        return codec, False
-    if not isinstance(codec, str):
-        raise OptionError(f"codec must be a codec id or 'auto', not {codec!r}")
-    if codec != "auto":
-        return registry.make(codec, level, **options), False
-    from frappe_cli import detect
-
-    cid, _ = detect.choose_codec(bytes(head[:SNIFF_BYTES]))
-    return registry.make(cid, level, **options), cid != "zstd"
+    return make_codec(codec, level, options, head)
 
 
 def compress_bytes(data: Any, codec: Any = "auto", scheduler: Any = None, *,

@@ -1,8 +1,8 @@
 """squeeze_weights: lossless packers for model weights (DFloat11 and ENEC).
 
 ``codec.DFloat11Codec`` (id ``dfloat11``) and ``codec.EnecCodec`` (id ``enec``);
-``DFloat11Codec.describe`` (``listing.describe_sqz``) for ``squeeze list -v``; ``bench`` for the bench inputs
-and peers.  The bitstream is specified in SPEC.md.
+``DFloat11Codec.describe`` (``listing.describe_sqz``) for ``squeeze list -v``;
+``bench`` for the bench inputs and peers.  The bitstream is specified in SPEC.md.
 
 The safetensors-style API lives in ``safetensors_io`` and is exported here
 lazily (``import squeeze_weights`` stays cheap: the codec module imports it)::
