@@ -29,7 +29,7 @@ from collections import deque
 from typing import Any, BinaryIO, Iterator
 
 from frappe_cli import container
-from frappe_cli.codec import DEFAULT_LEVEL, Codec
+from frappe_cli.codec import DEFAULT_LEVEL, Codec, read_exact
 from frappe_cli.errors import (
     FormatError,
     InputError,
@@ -323,7 +323,7 @@ def _encode_worker(state: _State, pipe: _Pipe, sink: _Sink, resolve, kw: dict) -
     kw = dict(kw)
     fallback = kw.pop("fallback")
     try:
-        head = container_read_exact(pipe, SNIFF_BYTES)
+        head = read_exact(pipe, SNIFF_BYTES)
         codec, auto = resolve(head)
         from frappe_cli.fileio import PeekReader
 
@@ -337,12 +337,6 @@ def _encode_worker(state: _State, pipe: _Pipe, sink: _Sink, resolve, kw: dict) -
         pipe.abort()
     finally:
         state.done.set()
-
-
-def container_read_exact(reader, n: int) -> bytes:
-    from frappe_cli.codec import read_exact
-
-    return read_exact(reader, n)
 
 
 class Compressor:
@@ -639,6 +633,7 @@ class SqueezeFile(io.BufferedIOBase):
     # -- state -----------------------------------------------------------------------
     def _reset(self) -> None:
         self._pos = 0
+        self._src: bytes | bytearray = b""
         self._buf = memoryview(b"")
         self._gen: Iterator[bytes] | None = None
         self._table: _Table | None = None
@@ -715,8 +710,9 @@ class SqueezeFile(io.BufferedIOBase):
             if piece is None:
                 self._eof = True
                 return False
-        self._buf = memoryview(piece).cast("B") if not isinstance(piece, bytes) else \
-            memoryview(piece)
+        # the block as an object with find() (readline), the buffer a view of it
+        self._src = piece if isinstance(piece, (bytes, bytearray)) else bytes(piece)
+        self._buf = memoryview(self._src)
         return True
 
     def read(self, size: int | None = -1) -> bytes:
@@ -785,12 +781,10 @@ class SqueezeFile(io.BufferedIOBase):
         while limit != 0:
             if not len(self._buf) and not self._fill():
                 break
-            chunk = self._buf if limit < 0 else self._buf[:limit]
-            nl = chunk.tobytes().find(b"\n") if len(chunk) <= 8192 else \
-                bytes(chunk[:8192]).find(b"\n")
-            if nl < 0 and len(chunk) > 8192:  # long line: search the rest once
-                nl = chunk.tobytes().find(b"\n")
-            take = len(chunk) if nl < 0 else nl + 1
+            start = len(self._src) - len(self._buf)  # the buffer is a suffix of the block
+            end = len(self._src) if limit < 0 else min(len(self._src), start + limit)
+            nl = self._src.find(b"\n", start, end)
+            take = end - start if nl < 0 else nl - start + 1
             parts.append(self._buf[:take].tobytes())
             self._buf = self._buf[take:]
             self._pos += take

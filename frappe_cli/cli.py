@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -128,8 +129,6 @@ def _display(path: str | None) -> str:
 
 def _is_url(path: str | None) -> bool:
     """``scheme://...``: an fsspec URL (read by the workers under --scheduler)."""
-    import re
-
     return path is not None and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path) is not None
 
 
@@ -1039,10 +1038,10 @@ def main(argv: list[str] | None = None, *, prefix: tuple[str, ...] = ()) -> None
             sys.exit(EXIT_ERROR)
         prog = f"{PROG} {name}"
     elif args and not args[0].startswith("-") and not os.path.lexists(args[0]) \
-            and args[0] in codec_subcommands():
+            and args[0] in (extra := codec_subcommands()):
         name = args.pop(0)
         try:
-            cmd = _load_command(codec_subcommands()[name][0])
+            cmd = _load_command(extra[name][0])
         except ImportError as e:
             message(f"{name}: this command is not available ({e})")
             sys.exit(EXIT_ERROR)
@@ -1071,7 +1070,7 @@ def main(argv: list[str] | None = None, *, prefix: tuple[str, ...] = ()) -> None
     sys.exit(code)
 
 
-_MULTI_DIGIT = __import__("re").compile(r"^-[0-9]{2,}$")
+_MULTI_DIGIT = re.compile(r"^-[0-9]{2,}$")
 
 
 def _on_sigterm(signum, frame):

@@ -56,6 +56,7 @@ import re
 import struct
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,6 @@ from frappe_cli.codec import Codec
 from frappe_cli.errors import (
     ClusterError,
     InputError,
-    MemoryLimitError,
     OptionError,
     SkipWarning,
     SqueezeError,
@@ -444,11 +444,12 @@ def _decode_task(ref: tuple, header: container.StreamHeader, src: Any, expect: t
 # the client's ordered pipeline
 
 
-class _Spec:
+class _Spec(ABC):
     """One task to (re)submit; ``nbytes`` is what it holds on the client."""
 
-    def submit(self, s: Session):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def submit(self, s: Session):
+        """Submit the task to the cluster; returns its future."""
 
 
 @dataclass
@@ -825,43 +826,20 @@ def compress_url(session: Session, url: str, dst: BinaryIO, codec: Codec, *,
 
 
 class _Budget:
+    """``max_output`` across the streams of one input (the container's rule)."""
+
     def __init__(self, max_output: int | None):
-        self.left = max_output
+        self._left = [max_output]
 
     def spend(self, n: int) -> None:
-        if self.left is None:
-            return
-        if n > self.left:
-            raise MemoryLimitError("Memory usage limit reached (the output would exceed "
-                                   "max_output)")
-        self.left -= n
-
-
-def _codec_for(header: container.StreamHeader) -> Codec:
-    fn = getattr(container, "codec_for", None)
-    if fn is not None:
-        return fn(header)
-    from frappe_cli import registry
-    from frappe_cli.errors import UnsupportedError
-
-    cls = registry.get_class(header.codec_id)
-    if not cls.decodes_version(header.codec_version):
-        raise UnsupportedError(
-            f"Unsupported options: {header.codec_id} bitstream version {header.codec_version}")
-    codec = registry.from_config(header.params)
-    if codec.codec_id != header.codec_id:
-        raise UnsupportedError("Unsupported options: header codec id mismatch")
-    return codec
+        container._spend(self._left, n)
 
 
 def _limits(codec: Codec, header: container.StreamHeader, memlimit: int | None,
             max_block: int | None) -> None:
     """-M and the default decode limit, as a local one-thread decode checks them
     (each worker thread decodes one block at a time)."""
-    if max_block is None:
-        container._memory_check(codec, header, 1, memlimit)
-    else:
-        container._memory_check(codec, header, 1, memlimit, max_block)
+    container._memory_check(codec, header, 1, memlimit, max_block)
 
 
 def _decode_ref(codec: Codec, header: container.StreamHeader) -> tuple:
@@ -911,13 +889,12 @@ def decompress_stream(session: Session, src: BinaryIO, dst: BinaryIO | None, *,
     r = container._Reader(src)
     first = True
     total = 0
-    skip_padding = getattr(container, "_skip_padding", None)  # xz-style stream padding
     while True:
-        if not first and ((skip_padding is not None and skip_padding(r)) or r.at_eof()):
+        if not first and (container._skip_padding(r) or r.at_eof()):  # xz-style padding
             return total
         header = container.read_header(r, first=first)
         first = False
-        codec = _codec_for(header)
+        codec = container.codec_for(header)
         _limits(codec, header, memlimit, max_block)
         ref = _decode_ref(codec, header)
         deliver = _Deliver(codec, dst, budget, session)
@@ -996,7 +973,7 @@ def decompress_url(session: Session, url: str, dst: BinaryIO | None, *,
                                      max_output=max_output, max_block=max_block,
                                      progress=progress)
     header, blocks = plan
-    codec = _codec_for(header)
+    codec = container.codec_for(header)
     _limits(codec, header, memlimit, max_block)
     ref = _decode_ref(codec, header)
     deliver = _Deliver(codec, dst, _Budget(max_output), session)
