@@ -12,7 +12,11 @@ Subclasses set the class attributes and implement ``encode_block`` /
   weight packers cut at tensor boundaries and pass a per-block ``hint``);
 * ``finish_output(data)`` - turn the decoded, checked bytes into what the user
   gets (the image codec turns its raw reconstruction into a PNG);
-* ``memory_usage()`` - bytes needed to encode/decode one block, for ``-M``.
+* ``memory_usage()`` - bytes needed to encode/decode one block, for ``-M``;
+* ``split_ranges(read, size, block_size)`` - the byte ranges ``split`` cuts, from
+  a header alone, so that cluster tasks read their own ranges (distributed.py);
+* ``array_params(dtype)``, ``array_dtype(params)``, ``canonical_params(params)`` -
+  typed arrays in the generic numcodecs/zarr codec (numcodecs_codec.py);
 
 Rules every codec follows:
 
@@ -31,7 +35,7 @@ Rules every codec follows:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from frappe_cli.errors import OptionError
 
@@ -97,6 +101,34 @@ class Codec(ABC):
         return None
 
     @classmethod
+    def array_params(cls, dtype: Any) -> tuple[int, dict] | None:
+        """numcodecs/zarr: claim array chunks of numpy dtype ``dtype``.
+
+        Returns ``(priority, params)``: the parameters that make this codec code
+        such an array as typed elements (the weight packers: ``{"dtype": "bf16"}``),
+        or None when the dtype is nothing special to this codec.  The generic
+        ``squeeze`` numcodecs codec with ``codec="auto"`` takes the claim of highest
+        priority above 0 (0: only when the codec is named); a named codec gets the
+        claimed parameters it was not given.  Lossy codecs are never asked.
+        """
+        return None
+
+    @classmethod
+    def array_dtype(cls, params: dict) -> Any | None:
+        """numcodecs/zarr: the numpy dtype (anything ``numpy.dtype`` takes) a chunk
+        coded with header parameters ``params`` is returned as when no ``out`` is
+        given, or None for plain bytes (uint8)."""
+        return None
+
+    @classmethod
+    def canonical_params(cls, params: dict) -> dict:
+        """Parameters validated and in their canonical spelling (``dtype="FP32"`` ->
+        ``"f32"``), for configurations stored outside the stream (numcodecs/zarr
+        metadata); raises ``OptionError`` on a bad value.  The default returns them
+        unchanged (``__init__`` still validates them)."""
+        return params
+
+    @classmethod
     def decodes_version(cls, version: int) -> bool:
         """Whether this implementation decodes streams of bitstream ``version``."""
         return 1 <= version <= cls.bitstream_version
@@ -145,6 +177,24 @@ class Codec(ABC):
             yield chunk, None
             if len(chunk) < block_size:
                 return
+
+    def split_ranges(self, read: Callable[[int, int], bytes], size: int,
+                     block_size: int) -> Iterator[tuple[int, int, Any]] | None:
+        """Cluster inputs (``--scheduler`` with a URL): the ``(offset, length, hint)``
+        of every block ``split`` would cut from the ``size``-byte input, in order,
+        without reading the data, so that each task reads its own byte range.
+
+        ``read(start, end)`` reads input bytes: read only what the cuts depend on
+        (a file header).  Return None when the cuts depend on the data itself; the
+        client then reads the input and sends the blocks.  The default: fixed-size
+        blocks when ``split`` is the default one, else None.  A codec whose cuts
+        depend only on a header returns ``layout_ranges(self, header, size,
+        block_size)``.
+        """
+        if type(self).split is not Codec.split:
+            return None
+        return ((off, min(block_size, size - off), None)
+                for off in range(0, size, block_size))
 
     @abstractmethod
     def encode_block(self, data: bytes, hint: Any = None) -> bytes:
@@ -205,3 +255,35 @@ def read_exact(reader: BinaryIO, n: int) -> bytes:
         parts.append(piece)
         got += len(piece)
     return b"".join(parts) if len(parts) != 1 else parts[0]
+
+
+class _PrefixReader:
+    """A reader of ``size`` bytes: ``prefix`` and then zeros (layout-only splits)."""
+
+    def __init__(self, prefix: bytes, size: int):
+        self.prefix = prefix
+        self.size = size
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.size - self.pos
+        n = max(0, min(n, self.size - self.pos))
+        out = bytearray(n)
+        if self.pos < len(self.prefix):
+            real = self.prefix[self.pos:self.pos + n]
+            out[:len(real)] = real
+        self.pos += n
+        return bytes(out)
+
+
+def layout_ranges(codec: Codec, prefix: bytes, size: int,
+                  block_size: int) -> Iterator[tuple[int, int, Any]]:
+    """``split_ranges`` for a codec whose cuts and hints depend only on the input's
+    first bytes ``prefix``: runs ``codec.split`` over ``prefix`` followed by zeros
+    up to ``size`` bytes and yields each block's ``(offset, length, hint)``."""
+    off = 0
+    for data, hint in codec.split(_PrefixReader(prefix, size), block_size):
+        if data:
+            yield off, len(data), hint
+            off += len(data)

@@ -12,15 +12,16 @@ Data movement
     worker (one hop) and only its payload comes back.
   * An fsspec URL (``file://``, ``s3://``, ``gs://``, ``hdfs://``,
     ``memory://``...) is read by the workers themselves: each task reads its
-    own byte range and only the payload travels back.  Fixed-size codecs
-    (store, zstd, text, exe) need no reading to know the ranges; the weight
-    codecs (dfloat11, enec) cut at tensor boundaries, so the client reads the
-    file's *header* (safetensors JSON / .npy header, a few KiB) and runs the
-    codec's own ``split`` over it with the tensor bytes stood in by zeros (the
-    cuts and hints depend only on the layout), which yields every block's byte
-    range.  Other codecs with their own ``split`` are read by the client and
-    scattered.  ``memory://`` lives in one process: it works with in-process
-    (thread) workers only, e.g. ``Client(LocalCluster(processes=False))``.
+    own byte range and only the payload travels back.  The codec's
+    ``split_ranges`` hook names the ranges: fixed-size codecs (store, zstd,
+    text, exe) need no reading to know them; format-aware codecs that cut at
+    boundaries a header describes (the weight packers: tensors) have the client
+    read the file's *header* (safetensors JSON / .npy header, a few KiB) and run
+    their own ``split`` over it with the rest stood in by zeros
+    (``codec.layout_ranges``).  Codecs whose cuts depend on the data (no
+    ``split_ranges``) are read by the client and scattered.  ``memory://``
+    lives in one process: it works with in-process (thread) workers only,
+    e.g. ``Client(LocalCluster(processes=False))``.
   * Decompression of a URL reads the header, the footer and the index (three
     ranged reads) and hands each worker its block's byte range; the worker
     checks the block header against the index and the block's check.  A file
@@ -676,61 +677,33 @@ def url_read(url: str, start: int, end: int, storage_options: dict | None = None
         raise SqueezeError(f"cannot read {url} ({_why(exc)})") from None
 
 
-class _Phantom:
-    """A reader of ``size`` bytes: ``prefix`` and then zeros (layout-only splits)."""
-
-    def __init__(self, prefix: bytes, size: int):
-        self.prefix = prefix
-        self.size = size
-        self.pos = 0
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            n = self.size - self.pos
-        n = max(0, min(n, self.size - self.pos))
-        out = bytearray(n)
-        if self.pos < len(self.prefix):
-            real = self.prefix[self.pos:self.pos + n]
-            out[:len(real)] = real
-        self.pos += n
-        return bytes(out)
-
-
 def _range_blocks(codec: Codec, url: str, size: int, bs: int,
                   so: dict | None) -> Iterator[tuple[int, int, Any]] | None:
-    """``(offset, length, hint)`` of every block without reading the data, or None
-    when this codec's cuts depend on more than a header (then the client reads)."""
-    cls = type(codec)
-    if cls.split is Codec.split:
-        def fixed() -> Iterator[tuple[int, int, Any]]:
-            for off in range(0, size, bs):
-                yield off, min(bs, size - off), None
-        return fixed()
-    if cls.__module__ != "squeeze_weights.codec":
+    """``(offset, length, hint)`` of every block without reading the data (the
+    codec's ``split_ranges`` hook), or None when this codec's cuts depend on more
+    than a header (then the client reads)."""
+    ranges = codec.split_ranges(lambda start, end: url_read(url, start, end, so), size, bs)
+    if ranges is None:
         return None
-    from squeeze_weights import codec as wc
-    from squeeze_weights import formats as F
 
-    if not isinstance(codec, wc._WeightsCodec) or cls.split is not wc._WeightsCodec.split:
-        return None
-    head = url_read(url, 0, min(size, 12), so)
-    plen = len(head)
-    if getattr(codec, "_raw_kind", 0):
-        plen = 0
-    elif F.is_safetensors_head(head):
-        plen = 8 + F.safetensors_header_size(head[:8])
-    elif F.is_npy_head(head):
-        plen = F.npy_header_size(head)
-    prefix = url_read(url, 0, min(size, plen), so) if plen > len(head) else head[:plen]
+    def checked() -> Iterator[tuple[int, int, Any]]:
+        # a codec's ranges must tile the input as its split would: in order, no gap
+        # and no block over the block size
+        pos = 0
+        for off, n, hint in ranges:
+            if n == 0:
+                continue
+            if n > bs:
+                raise OptionError(f"codec {codec.codec_id} cut a block larger than {bs} bytes")
+            if off != pos or n < 0:
+                raise OptionError(f"codec {codec.codec_id} returned a range at byte {off} "
+                                  f"where byte {pos} was next")
+            pos += n
+            yield off, n, hint
+        if pos != size:
+            raise OptionError(f"codec {codec.codec_id}'s ranges end at byte {pos} of {size}")
 
-    def layout() -> Iterator[tuple[int, int, Any]]:
-        off = 0
-        for data, hint in container._checked_blocks(
-                codec.split(_Phantom(prefix, size), bs), bs, codec.codec_id):
-            yield off, len(data), hint
-            off += len(data)
-
-    return layout()
+    return checked()
 
 
 def _start_stream(codec: Codec, check: str, block_size: int | None):

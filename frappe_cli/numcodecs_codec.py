@@ -17,10 +17,12 @@ Configuration (JSON): ``codec`` (a squeeze codec id or ``"auto"``), ``level``
 
 ``codec="auto"`` is the default, as in ``squeeze`` and ``frappe_cli.compress``:
 each chunk gets the codec its content calls for, and the choice is stored in the
-chunk.  When the chunk is a typed float array (float16/32/64, ml_dtypes
-bfloat16/float8) ``auto`` uses ``dfloat11`` with that ``dtype``; otherwise the
-content sniffing of ``squeeze --codec auto`` decides (context mixing for
-compressible binary and text, zstd for high-entropy data).  ``zstd`` would be a
+chunk.  When a codec claims the chunk's array dtype (the ``Codec.array_params``
+hook: ``dfloat11`` claims float16/32/64 and ml_dtypes bfloat16/float8 with that
+``dtype``) ``auto`` uses it; otherwise the content sniffing of ``squeeze --codec
+auto`` decides (context mixing for compressible binary and text, zstd for
+high-entropy data).  A named codec gets the parameters it claims for the dtype
+and was not given (``codec="enec"`` on a float32 array: ``dtype="f32"``).  ``zstd`` would be a
 weak default: zarr already ships zstd, so a squeeze-framed zstd chunk only adds
 a ~70-byte header.  ``auto`` favours ratio; the context-mixing codec runs at
 well under 1 MB/s, so pass ``codec="zstd"`` (or use the float codecs) where
@@ -39,7 +41,6 @@ first access (module ``__getattr__``) so this module does not import zarr.
 from __future__ import annotations
 
 import io
-import sys
 from typing import Any
 
 import numpy as np
@@ -48,53 +49,35 @@ from numcodecs.compat import ensure_ndarray_like, ndarray_copy
 
 from frappe_cli.errors import CorruptError, InputError, OptionError, SqueezeError
 
-__all__ = ["Squeeze", "ZarrSqueeze", "float_kind", "numpy_dtype_for"]  # noqa: F822 (lazy)
+__all__ = ["Squeeze", "ZarrSqueeze", "array_claim"]  # noqa: F822 (lazy)
 
 DEFAULT_LEVEL = 6
 
-#: numpy dtype name -> the weight packers' ``dtype`` option (little-endian only)
-_FLOAT_KINDS = {
-    "float16": "f16", "float32": "f32", "float64": "f64",
-    "bfloat16": "bf16", "float8_e4m3fn": "f8e4m3", "float8_e5m2": "f8e5m2",
-}
-#: the weight packers' dtype (canonical name) -> (numpy dtype, ml_dtypes name or None)
-_KIND_NUMPY = {
-    "f16": ("<f2", None), "f32": ("<f4", None), "f64": ("<f8", None),
-    "bf16": ("<u2", "bfloat16"), "f8e4m3": ("u1", "float8_e4m3fn"),
-    "f8e5m2": ("u1", "float8_e5m2"),
-}
-WEIGHT_CODECS = ("dfloat11", "enec")
 
+def array_claim(dtype: Any) -> tuple[str, dict] | None:
+    """``codec="auto"`` for an array of ``dtype``: ``(codec id, params)`` of the
+    installed lossless codec whose ``array_params`` claim has the highest priority
+    above 0 (the first in the registry's order on a tie), or None."""
+    from frappe_cli import registry
 
-def float_kind(dtype: Any) -> str | None:
-    """The weight packers' ``dtype`` name for a numpy dtype, or None (not a float
-    the packers code, or not little-endian)."""
     dtype = np.dtype(dtype)
-    if dtype.itemsize > 1:
-        little = dtype.byteorder == "<" or (dtype.byteorder == "=" and sys.byteorder == "little")
-        if not little:
-            return None
-    return _FLOAT_KINDS.get(dtype.name)
+    best: tuple[int, str, dict] | None = None
+    for cid in registry.available_ids():
+        cls = registry.get_class(cid)
+        if not cls.lossless:
+            continue
+        claim = cls.array_params(dtype)
+        if claim and claim[0] > 0 and (best is None or claim[0] > best[0]):
+            best = (int(claim[0]), cid, dict(claim[1]))
+    return None if best is None else (best[1], best[2])
 
 
-def canonical_dtype(dtype: Any) -> str:
-    """Validate a ``dtype`` option (bf16, float32, ...) and return its short name."""
-    from squeeze_weights.formats import KIND_NAMES, raw_kind
+def named_claim(codec: str, dtype: Any) -> dict:
+    """The parameters codec ``codec`` claims for an array of ``dtype`` ({} if none)."""
+    from frappe_cli import registry
 
-    if not isinstance(dtype, str):
-        raise OptionError(f"dtype must be a string such as bf16, f16, f32, not {dtype!r}")
-    return KIND_NAMES[raw_kind(dtype)]
-
-
-def numpy_dtype_for(kind: str) -> np.dtype:
-    """The numpy dtype a decoded chunk of packer dtype ``kind`` is returned as:
-    float16/32/64; bfloat16 and float8 as ml_dtypes types when the program has
-    imported ml_dtypes (it is never imported here), else as their bit patterns
-    (uint16, uint8)."""
-    base, ml_name = _KIND_NUMPY[kind]
-    if ml_name is not None and "ml_dtypes" in sys.modules:  # never import it ourselves
-        return np.dtype(getattr(sys.modules["ml_dtypes"], ml_name))
-    return np.dtype(base)
+    claim = registry.get_class(codec).array_params(np.dtype(dtype))
+    return dict(claim[1]) if claim else {}
 
 
 def check_level(level: Any) -> int:
@@ -144,11 +127,11 @@ def stream_params(data: Any) -> dict:
 def decode_chunk(buf: Any, out: Any = None) -> Any:
     """Decode one ``.sqz`` chunk into ``out`` (exactly its size) or a new 1-D array.
 
-    Without ``out`` the result is typed from the stream header: a float chunk of a
-    weight packer comes back as its float dtype (:func:`numpy_dtype_for`),
-    anything else as uint8.  With ``out`` the decoder refuses to produce more
-    than ``out.nbytes`` bytes (decompression bomb guard) and a chunk of any
-    other size is a ``CorruptError``.
+    Without ``out`` the result is typed from the stream header: a chunk whose codec
+    names a dtype for it (``Codec.array_dtype``: a weight packer's float chunk)
+    comes back as that dtype, anything else as uint8.  With ``out`` the decoder
+    refuses to produce more than ``out.nbytes`` bytes (decompression bomb guard)
+    and a chunk of any other size is a ``CorruptError``.
     """
     import frappe_cli
 
@@ -165,16 +148,25 @@ def decode_chunk(buf: Any, out: Any = None) -> Any:
         return ndarray_copy(np.frombuffer(raw, np.uint8), out)
     raw = frappe_cli.decompress(data, threads=1)
     arr = np.frombuffer(raw, np.uint8)
-    params = stream_params(data)
-    kind = params.get("dtype") if params.get("id") in WEIGHT_CODECS else None
-    if isinstance(kind, str):
-        try:
-            dt = numpy_dtype_for(canonical_dtype(kind))
-        except SqueezeError:
-            return arr
-        if len(raw) % dt.itemsize == 0:
-            return arr.view(dt)
+    dt = chunk_dtype(stream_params(data))
+    if dt is not None and len(raw) % dt.itemsize == 0:
+        return arr.view(dt)
     return arr
+
+
+def chunk_dtype(params: dict) -> np.dtype | None:
+    """The dtype a chunk with header ``params`` decodes to (its codec's
+    ``array_dtype`` hook), or None for bytes."""
+    from frappe_cli import registry
+
+    cid = params.get("id")
+    if not isinstance(cid, str):
+        return None
+    try:
+        dt = registry.get_class(cid).array_dtype(params)
+        return None if dt is None else np.dtype(dt)
+    except (SqueezeError, TypeError, ValueError):
+        return None
 
 
 # ------------------------------------------------------------------------------------
@@ -201,16 +193,16 @@ class Squeeze(_NumcodecsCodec):
             json.dumps(options, allow_nan=False)
         except (TypeError, ValueError):
             raise OptionError("codec options must be JSON values") from None
-        if "dtype" in options and codec in WEIGHT_CODECS:
-            options["dtype"] = canonical_dtype(options["dtype"])
-        self.options = dict(sorted(options.items()))
         if codec == "auto":
             if options:
                 raise OptionError("codec='auto' takes no codec options (name the codec)")
         else:
             from frappe_cli import registry
 
-            made = registry.make(codec, level, **options)  # unknown codec/options fail here
+            options = registry.get_class(codec).canonical_params(options)  # unknown: fails
+        self.options = dict(sorted(options.items()))
+        if codec != "auto":
+            made = registry.make(codec, level, **options)  # unknown options fail here
             if not made.lossless:
                 raise OptionError(f"codec '{codec}' is lossy: a numcodecs/zarr chunk must "
                                   "decode to its own bytes")
@@ -228,14 +220,17 @@ class Squeeze(_NumcodecsCodec):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "id")
         return f"Squeeze({args})"
 
+    def array_codec(self, dtype: Any) -> tuple[str, dict] | None:
+        """What an array of ``dtype`` is coded with, when a codec claims the dtype
+        (``Codec.array_params``): ``(codec id, options)``, else None."""
+        if self.codec == "auto":
+            return array_claim(dtype)
+        claimed = named_claim(self.codec, dtype)
+        return (self.codec, {**claimed, **self.options}) if claimed else None
+
     def encode(self, buf: Any) -> bytes:
         arr = as_flat_array(buf)
-        codec, options = self.codec, dict(self.options)
-        kind = float_kind(arr.dtype)
-        if kind is not None and codec == "auto":
-            codec, options = "dfloat11", {"dtype": kind}
-        elif kind is not None and codec in WEIGHT_CODECS and "dtype" not in options:
-            options["dtype"] = kind
+        codec, options = self.array_codec(arr.dtype) or (self.codec, self.options)
         return sqz_compress(_as_bytes(arr), codec, self.level, **options)
 
     def decode(self, buf: Any, out: Any = None) -> Any:
@@ -273,10 +268,10 @@ def _make_zarr_squeeze() -> type:
     class ZarrSqueeze(zn._NumcodecsBytesBytesCodec, codec_name="squeeze"):
         """zarr 3 bytes-to-bytes codec ``numcodecs.squeeze``: ``compressors=[ZarrSqueeze()]``.
 
-        Takes the same configuration as :class:`Squeeze`.  With ``codec="auto"``
-        (or ``dfloat11``/``enec`` without ``dtype``) the array's dtype is a hint:
-        when the chunk holds exactly the array's little-endian floats, it is coded
-        as floats.  Any choice decodes: the chunk header records it.
+        Takes the same configuration as :class:`Squeeze`.  The array's dtype is a
+        hint: when a codec claims it (``Codec.array_params``) and the chunk holds
+        exactly the array's elements, it is coded as that dtype (``auto``: float
+        arrays by ``dfloat11``).  Any choice decodes: the chunk header records it.
         """
 
         def __init__(self, **codec_config: Any) -> None:
@@ -289,16 +284,13 @@ def _make_zarr_squeeze() -> type:
 
         def _encode(self, chunk_data, chunk_spec):
             arr = _chunk_bytes(chunk_data)
-            cfg = self.codec_config
-            if cfg.get("codec", "auto") == "auto" or (
-                    cfg.get("codec") in WEIGHT_CODECS and "dtype" not in cfg):
-                try:
-                    dt = chunk_spec.dtype.to_native_dtype()
-                except Exception:  # noqa: BLE001 - a dtype zarr cannot name: no hint
-                    dt = None
-                if (dt is not None and float_kind(dt) is not None
-                        and arr.nbytes == math.prod(chunk_spec.shape) * dt.itemsize):
-                    arr = arr.view(dt)
+            try:
+                dt = chunk_spec.dtype.to_native_dtype()
+            except Exception:  # noqa: BLE001 - a dtype zarr cannot name: no hint
+                dt = None
+            if (dt is not None and self._codec.array_codec(dt) is not None
+                    and arr.nbytes == math.prod(chunk_spec.shape) * dt.itemsize):
+                arr = arr.view(dt)
             return chunk_spec.prototype.buffer.from_bytes(self._codec.encode(arr))
 
         async def _encode_single(self, chunk_data, chunk_spec):

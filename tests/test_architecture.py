@@ -13,8 +13,6 @@ CODECS = sorted(p.name for p in (ROOT / "codecs").iterdir()
 KNOWN_EXCEPTIONS = {
     "frappe_cli/bench/cli.py",
     "frappe_cli/bench/peers.py",
-    "frappe_cli/numcodecs_codec.py",
-    "frappe_cli/distributed.py",
 }
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 
 from frappe_cli import cli, container, detect, registry
-from frappe_cli.codec import Codec
-from frappe_cli.errors import CorruptError
+from frappe_cli.codec import Codec, layout_ranges, read_exact
+from frappe_cli.errors import CorruptError, OptionError
 
 MAGIC = b"REV!"
 
@@ -130,3 +131,134 @@ def test_codec_option_without_its_codec_is_explained(tmp_path):
     with pytest.raises(Exception, match="--bpp is an option of the frappe codec: add --codec "
                                         "frappe"):
         cli.compress_one(run, str(src))
+
+
+# -- the hooks of issue 14's last core exceptions: array claims and split ranges ------
+
+SEG = b"SEG!"
+
+
+class SegCodec(Codec):
+    """A format-aware third-party codec: its input names a record size in an 8-byte
+    header and blocks hold whole records (so a cluster can cut them from the header
+    alone); it claims little-endian int16 arrays for the numcodecs codec."""
+
+    codec_id = "seg-test"
+    description = "whole records of the size the header names (a test plugin)"
+    options = {"width": int}
+    ranged = 0  # split_ranges calls
+
+    def split(self, reader, block_size):
+        head = read_exact(reader, 8)
+        if head[:4] != SEG or len(head) < 8 or block_size < 8:
+            yield from super().split(io.BytesIO(head + reader.read()), block_size)
+            return
+        rec = max(1, int.from_bytes(head[4:8], "little"))
+        yield head, "h"
+        step = max(rec, block_size - block_size % rec) if rec <= block_size else block_size
+        while True:
+            data = read_exact(reader, step)
+            if not data:
+                return
+            yield data, "r"
+
+    def split_ranges(self, read, size, block_size):
+        type(self).ranged += 1
+        return layout_ranges(self, read(0, min(size, 8)), size, block_size)
+
+    @classmethod
+    def array_params(cls, dtype):
+        return (60, {"width": 2}) if dtype.str == "<i2" else None
+
+    @classmethod
+    def array_dtype(cls, params):
+        return "<i2" if params.get("width") == 2 else None
+
+    @classmethod
+    def canonical_params(cls, params):
+        if "width" not in params:
+            return params
+        try:
+            return {**params, "width": int(params["width"])}
+        except (TypeError, ValueError):
+            raise OptionError(f"width must be a whole number, not {params['width']!r}") from None
+
+    def encode_block(self, data: bytes, hint: Any = None) -> bytes:
+        return (hint or "-").encode() + bytes(data)
+
+    def decode_block(self, payload: bytes, size: int) -> bytes:
+        if payload[:1] not in (b"h", b"r", b"-") or len(payload) != size + 1:
+            raise CorruptError("bad seg payload")
+        return bytes(payload[1:])
+
+
+@pytest.fixture
+def seg():
+    registry.register(SegCodec)
+    try:
+        yield SegCodec
+    finally:
+        registry.unregister(SegCodec.codec_id)
+
+
+def test_array_hooks_in_the_numcodecs_codec(seg):
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("numcodecs")
+    from frappe_cli.numcodecs_codec import Squeeze, array_claim, stream_params
+
+    x = np.arange(-3000, 3000, 3, dtype="<i2")
+    assert array_claim(x.dtype) == ("seg-test", {"width": 2})
+    blob = Squeeze().encode(x)  # codec="auto": the claim of highest priority
+    assert stream_params(blob) == {"id": "seg-test", "level": 6, "width": 2}
+    back = Squeeze().decode(blob)  # typed by array_dtype
+    assert back.dtype == np.dtype("<i2") and np.array_equal(back, x)
+    # a named codec gets the claimed parameters it was not given
+    assert stream_params(Squeeze(codec="seg-test").encode(x))["width"] == 2
+    # canonical_params: the configuration is stored in its canonical spelling
+    assert Squeeze(codec="seg-test", width="2").get_config()["width"] == 2
+    with pytest.raises(OptionError, match="width must be a whole number"):
+        Squeeze(codec="seg-test", width="two")
+    # others are unaffected
+    assert array_claim(np.dtype("<i4")) is None
+    assert array_claim(np.dtype("<f4"))[0] == "dfloat11"
+    assert Squeeze().decode(Squeeze(codec="zstd").encode(x)).dtype == np.uint8
+
+
+def test_split_ranges_hook_on_a_cluster(seg, tmp_path):
+    pytest.importorskip("distributed")
+    fsspec = pytest.importorskip("fsspec")
+    from distributed import Client, LocalCluster
+
+    from frappe_cli import distributed as D
+
+    data = SEG + (24).to_bytes(4, "little") + bytes(range(256)) * 300
+    url = "memory://seg-test/x.seg"
+    with fsspec.open(url, "wb") as f:
+        f.write(data)
+    codec = SegCodec()
+    want, off = [], 0
+    for block, hint in codec.split(io.BytesIO(data), 1000):
+        want.append((off, len(block), hint))
+        off += len(block)
+    assert list(D._range_blocks(codec, url, len(data), 1000, {})) == want
+    assert [n for _, n, _ in want[1:3]] == [984, 984]  # whole records
+    SegCodec.ranged = 0
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cl, Client(cl) as client:
+        rec, = D.compress_files([url], client, "seg-test", block_size=1000, output_dir=tmp_path)
+    assert SegCodec.ranged == 1  # the workers read their own ranges
+    out = Path(rec["output"]).read_bytes()
+    assert out == container.compress(data, SegCodec(), block_size=1000)  # same bytes as -T1
+    assert container.decompress(out) == data
+
+
+def test_split_ranges_that_do_not_tile_the_input_are_refused(seg):
+    pytest.importorskip("fsspec")
+    from frappe_cli import distributed as D
+
+    class Gap(SegCodec):
+        def split_ranges(self, read, size, block_size):
+            return iter([(0, 5, None)])
+
+    with pytest.raises(OptionError, match="ranges end at byte 5 of 100"):
+        list(D._range_blocks(Gap(), "memory://seg-test/unused", 100, 1000, {}))

@@ -13,10 +13,11 @@ numba and the kernels load on the first block.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, ClassVar
 
-from frappe_cli.codec import Codec, read_exact
+from frappe_cli.codec import Codec, layout_ranges, read_exact
 from frappe_cli.errors import CorruptError, InputError, OptionError
 from squeeze_weights import formats as F
 
@@ -94,6 +95,40 @@ class _WeightsCodec(Codec):
 
         return describe_sqz(path)
 
+    # -- numcodecs/zarr arrays (Codec hooks) -----------------------------------------
+    #: ``array_params`` priority: ``codec="auto"`` picks the highest above 0
+    array_priority: ClassVar[int] = 0
+
+    @classmethod
+    def array_params(cls, dtype: Any) -> tuple[int, dict] | None:
+        """Little-endian float arrays (float16/32/64, ml_dtypes bfloat16/float8) are
+        coded as their ``dtype``."""
+        kind = F.array_kind(dtype)
+        return None if kind is None else (cls.array_priority, {"dtype": kind})
+
+    @classmethod
+    def array_dtype(cls, params: dict) -> Any | None:
+        """A float chunk comes back as its float dtype: float16/32/64; bfloat16 and
+        float8 as ml_dtypes types when the program has imported ml_dtypes (it is
+        never imported here), else as their bit patterns (uint16, uint8)."""
+        kind = params.get("dtype")
+        if not isinstance(kind, str):
+            return None
+        try:
+            base, ml_name = F.NUMPY_DTYPES[F.canonical_dtype(kind)]
+        except OptionError:
+            return None
+        if ml_name is not None and "ml_dtypes" in sys.modules:  # never import it ourselves
+            return getattr(sys.modules["ml_dtypes"], ml_name)
+        return base
+
+    @classmethod
+    def canonical_params(cls, params: dict) -> dict:
+        """``dtype`` by its short name (``bfloat16`` -> ``bf16``)."""
+        if "dtype" not in params:
+            return params
+        return {**params, "dtype": F.canonical_dtype(params["dtype"])}
+
     def block_size(self) -> int:
         return BLOCK_SIZE
 
@@ -139,6 +174,23 @@ class _WeightsCodec(Codec):
             return
         # not a weight format and no --dtype: opaque bytes (zstd), never an error
         yield from _split_bytes(_Source(reader, head), bs)
+
+    def split_ranges(self, read: Callable[[int, int], bytes], size: int,
+                     block_size: int) -> Iterator[tuple[int, int, Any]] | None:
+        """Cluster tasks: the cuts depend only on the file's header (safetensors JSON,
+        .npy header; nothing with ``dtype``), so only the header is read."""
+        if type(self).split is not _WeightsCodec.split:
+            return None
+        head = read(0, min(size, 12))
+        plen = len(head)
+        if self._raw_kind:
+            plen = 0
+        elif F.is_safetensors_head(head):
+            plen = 8 + F.safetensors_header_size(head[:8])
+        elif F.is_npy_head(head):
+            plen = F.npy_header_size(head)
+        prefix = read(0, min(size, plen)) if plen > len(head) else head[:plen]
+        return layout_ranges(self, prefix, size, block_size)
 
     # -- blocks -------------------------------------------------------------------
     def encode_block(self, data: bytes, hint: Any = None) -> bytes:
@@ -410,6 +462,8 @@ class DFloat11Codec(_WeightsCodec):
         if F.is_safetensors_head(head):
             return FORMAT + 10, "weights", "safetensors model weights"
         return None
+
+    array_priority = 10  # numcodecs codec="auto": float arrays (ENEC only when named)
 
     @property
     def coder(self) -> int:  # type: ignore[override]

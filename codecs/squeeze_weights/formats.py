@@ -20,6 +20,7 @@ multi-GB ``ast.literal_eval`` or a ``RecursionError``).
 from __future__ import annotations
 
 import struct
+import sys
 
 from frappe_cli.errors import InputError, OptionError
 
@@ -100,6 +101,36 @@ def raw_kind(dtype: str) -> int:
         raise OptionError(f"unknown --dtype '{dtype}' (use one of bf16, f16, f32, f64, "
                          "f8e4m3, f8e5m2)")
     return k
+
+
+def canonical_dtype(dtype) -> str:
+    """Validate a ``dtype`` option (bf16, float32, ...) and return its short name."""
+    if not isinstance(dtype, str):
+        raise OptionError(f"dtype must be a string such as bf16, f16, f32, not {dtype!r}")
+    return KIND_NAMES[raw_kind(dtype)]
+
+
+#: numpy dtype name -> the short ``dtype`` name (little-endian only)
+NUMPY_KINDS = {
+    "float16": "f16", "float32": "f32", "float64": "f64",
+    "bfloat16": "bf16", "float8_e4m3fn": "f8e4m3", "float8_e5m2": "f8e5m2",
+}
+#: short ``dtype`` name -> (numpy dtype of its bits, ml_dtypes name or None)
+NUMPY_DTYPES = {
+    "f16": ("<f2", None), "f32": ("<f4", None), "f64": ("<f8", None),
+    "bf16": ("<u2", "bfloat16"), "f8e4m3": ("u1", "float8_e4m3fn"),
+    "f8e5m2": ("u1", "float8_e5m2"),
+}
+
+
+def array_kind(dtype) -> str | None:
+    """The short ``dtype`` name of a numpy dtype object, or None (not a float the
+    packers code, or not little-endian).  Reads only the dtype's attributes."""
+    if dtype.itemsize > 1:
+        little = dtype.byteorder == "<" or (dtype.byteorder == "=" and sys.byteorder == "little")
+        if not little:
+            return None
+    return NUMPY_KINDS.get(dtype.name)
 
 
 def is_safetensors_head(head: bytes) -> bool:

@@ -39,14 +39,12 @@ from frappe_cli.errors import OptionError
 from frappe_cli.numcodecs_codec import (
     DEFAULT_LEVEL,
     as_flat_array,
-    canonical_dtype,
     check_level,
     decode_chunk,
-    float_kind,
     make_zarr_float_codec,
     sqz_compress,
 )
-from squeeze_weights.formats import KIND_WIDTH, raw_kind
+from squeeze_weights.formats import KIND_WIDTH, array_kind, canonical_dtype, raw_kind
 
 __all__ = ["SqueezeDFloat11", "SqueezeEnec", "ZarrDFloat11", "ZarrEnec"]  # noqa: F822 (lazy)
 
@@ -84,7 +82,7 @@ class _FloatCodec(_NumcodecsCodec):
                 raise OptionError(f"dtype={kind} names {width}-byte elements but the array "
                                   f"holds {arr.dtype} ({arr.dtype.itemsize} bytes)")
         else:
-            kind = float_kind(arr.dtype)
+            kind = array_kind(arr.dtype)
         data = memoryview(arr.view("u1")) if arr.size else b""
         if kind is None:
             return sqz_compress(data, "zstd", self.level)
