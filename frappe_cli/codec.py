@@ -17,6 +17,10 @@ Subclasses set the class attributes and implement ``encode_block`` /
   a header alone, so that cluster tasks read their own ranges (distributed.py);
 * ``array_params(dtype)``, ``array_dtype(params)``, ``canonical_params(params)`` -
   typed arrays in the generic numcodecs/zarr codec (numcodecs_codec.py);
+* ``threads`` - the ``-T`` count, for a codec that runs threads of its own inside
+  one block (the image codec's pool and parallel kernels);
+* ``output_name(name, params)`` - decompression: another name for the decoded
+  file when its format is not the one its name says (the image codec writes PNG).
 
 Rules every codec follows:
 
@@ -73,6 +77,14 @@ class Codec(ABC):
     #: memory the codec's runtime costs once per process, whatever the blocks (numba
     #: and its compiled kernels: ~100 MiB measured); ``-M`` adds it to its estimate
     process_memory: int = 0
+    #: the thread count the user allowed (``-T N``, the API's ``threads``), set on
+    #: the instance by the container before it codes a stream's blocks (where the
+    #: container does not set it, it stays 1).  The container itself runs up to that
+    #: many blocks at once; a codec whose block coding starts threads of its own (a
+    #: thread pool, numba ``parallel=True`` kernels) uses at most ``threads`` for a
+    #: stream that is one block (an image) and one per block otherwise, so that
+    #: ``-T1`` means one thread in total.
+    threads: int = 1
 
     # -- hooks for the core (all optional; the core names no codec) -------------------
     @classmethod
@@ -98,6 +110,18 @@ class Codec(ABC):
         parameters and its blocks' (uncompressed, compressed) sizes, nothing decoded
         (e.g. a frame stream's frame count and rate); a ``"text"`` entry is printed
         under the stream's row."""
+        return None
+
+    @classmethod
+    def output_name(cls, name: str, params: dict) -> tuple[str, str] | None:
+        """Decompression to a file named after the input: ``name`` is the .sqz name
+        without its suffix (``"photo.jpg"``), ``params`` the first stream's header
+        parameters.  Returns None to write ``name`` (the default), or ``(new name,
+        why)`` when the decoded bytes are in a format that name does not say (the
+        lossy image codec writes a PNG: ``("photo.png", "decoded image written as
+        PNG")``).  The core writes the new name in the same folder, says ``why`` once
+        on stderr and, as for any output, never overwrites a file without ``-f``;
+        ``-o``, ``-c`` and ``-t`` do not ask."""
         return None
 
     @classmethod

@@ -106,6 +106,41 @@ class AtomicOutput:
             self.tmp.unlink()
 
 
+def decoded_name(src: BinaryIO, dest: Path) -> tuple[Path, str | None]:
+    """Decompression to a name derived from the input (``photo.jpg.sqz`` ->
+    ``photo.jpg``): the first stream's codec may name the output otherwise when the
+    decoded bytes are in a format that name does not say (``Codec.output_name``; the
+    image codec writes ``photo.png``).  Returns ``(path, why)``: ``why`` (what to say
+    once on stderr) is None when the name stays.  ``src`` must be seekable; its
+    position is kept.  A header that cannot be read leaves the name as it is (the
+    decoding that follows reports the problem)."""
+    from frappe_cli import container, registry
+    from frappe_cli.errors import SqueezeError
+
+    try:
+        pos = src.tell()
+    except (OSError, AttributeError, ValueError):
+        return dest, None
+    try:
+        header = container.read_header(container._Reader(src))
+        got = registry.get_class(header.codec_id).output_name(dest.name, dict(header.params))
+    except (SqueezeError, OSError, ValueError):
+        return dest, None
+    finally:
+        try:
+            src.seek(pos)
+        except OSError:
+            pass
+    if not got:
+        return dest, None
+    name, why = got
+    # a plain name in the same folder, never a path elsewhere
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name \
+            or os.sep in name or "\0" in name or name == dest.name:
+        return dest, None
+    return dest.with_name(name), why
+
+
 class OutputFile:
     """An output stream (the temporary file, or standard output as ``(stdout)``);
     a failed write names the output, not the input."""

@@ -21,6 +21,12 @@ for a constant bitrate; rates count payload bytes); the decoded blocks are the
 raw frames again.  New streams' block checks cover the payload (``check_payload``;
 docs/FORMAT.md, header flags bit 2), so no encode runs the decoder network.
 
+Threads: the codec keeps to ``self.threads`` (the core's ``-T`` count, see
+``frappe_cli.codec.Codec.threads``): an image (one block) is coded with at most
+that many threads (``threads.limit``: the encoder pool and numba's parallel
+kernels), a frame (one of many blocks, coded in parallel by the container) with
+one.  The bytes never depend on it.
+
 This module imports only the standard library; numpy, numba, Pillow and the
 weights load on first use.
 """
@@ -43,6 +49,17 @@ FLAG_GREY, FLAG_ALPHA = 1, 2
 FMT_SHIFT = 2
 ALPHA_RAW, ALPHA_DELTA = 0, 1
 DEFAULT_QUALITY = 50.0
+#: the --bpp targets the shipped model supports (its fitted rate path and the rate
+#: search stay inside them); change them with the model
+MIN_BPP = 0.02
+MAX_BPP = 1.0
+#: decoded images are PNG files, or PPM/PGM when the input was PPM/PGM (SPEC.md 1);
+#: the name extensions that already say so (any other -> ``stem.png``)
+PNG_EXTENSIONS = (".png",)
+PNM_EXTENSIONS = (".ppm", ".pgm", ".pnm")
+#: input formats decoded to PNG whose extension ``output_name`` replaces
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".dib", ".tif",
+                    ".tiff", ".gif", ".pbm")
 # the two ANS streams: 8-byte headers each + up to one flushed state word each
 _STREAM_FIXED = 24
 
@@ -84,25 +101,62 @@ class FrappeCodec(Codec):
     #: encode never runs the decoder network; streams of the old form still decode
     check_payload = True
 
-    def __init__(self, level: int = 6, **params: Any):
+    def __init__(self, level: int = 6, *, _from_stream: bool = False, **params: Any):
         super().__init__(level, **params)
         bpp = params.get("bpp")
         quality = params.get("quality")
         if bpp is not None and quality is not None:
             raise OptionError("frappe takes --bpp or --quality, not both")
+        if bpp is not None:
+            if isinstance(bpp, bool) or not isinstance(bpp, (int, float)) \
+                    or not math.isfinite(bpp):
+                raise OptionError(f"bpp must be a number, not {bpp!r}")
+            if _from_stream:
+                # a stream's header keeps the target its encoder took (older versions
+                # took 0.001..24); the decoder never uses it, so only new targets are
+                # held to the model's range
+                if not 0.001 <= bpp <= 24.0:
+                    raise OptionError(f"bpp must be a number in 0.001..24, not {bpp!r}")
+            elif not MIN_BPP <= bpp <= MAX_BPP:
+                raise OptionError(f"--bpp {bpp:g} is outside the range FRAPPE supports: "
+                                  f"{MIN_BPP:g} to {MAX_BPP:g} bits per pixel")
         self.frames: tuple[int, int] | None = None
         if "frames" in params or "bitrate" in params or "fps" in params:
             self._frames_init(params)
-        if bpp is not None:
-            if isinstance(bpp, bool) or not isinstance(bpp, (int, float)) or not (
-                    0.001 <= float(bpp) <= 24.0):
-                raise OptionError(f"bpp must be a number in 0.001..24, not {bpp!r}")
         if quality is not None:
             if isinstance(quality, bool) or not isinstance(quality, (int, float)) or not (
                     0.0 <= float(quality) <= 100.0):
                 raise OptionError(f"quality must be a number in 0..100, not {quality!r}")
         self._cache: OrderedDict[bytes, tuple] = OrderedDict()
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "FrappeCodec":
+        """The codec a stream header describes (its rate is not judged again)."""
+        cfg = dict(cfg)
+        cfg.pop("id", None)
+        level = cfg.pop("level", 6)
+        return cls(level=level, _from_stream=True, **cfg)
+
+    @classmethod
+    def output_name(cls, name: str, params: dict) -> tuple[str, str] | None:
+        """Decoded images are PNG (PPM/PGM for PPM/PGM inputs): ``photo.jpg`` ->
+        ``photo.png``, ``scan.pbm`` -> ``scan.pgm``, ``x`` -> ``x.png``; PNG and
+        PPM/PGM names stay.  Frame streams decode to raw frames: the name stays."""
+        import os
+
+        if params.get("frames") is not None:
+            return None
+        stem, ext = os.path.splitext(name)
+        low = ext.lower()
+        if low in PNG_EXTENSIONS or low in PNM_EXTENSIONS:
+            return None
+        if low == ".pbm":  # bilevel in, greyscale out: a PGM
+            return stem + ".pgm", "decoded image written as PGM"
+        base = stem if low in IMAGE_EXTENSIONS else name
+        if not os.path.basename(base):
+            base = name
+        return base + ".png", "decoded image written as PNG"
 
     def _frames_init(self, params: dict) -> None:
         """Frames mode (``frames="WxH"``): raw RGB24 frames in, one block per frame,
@@ -348,12 +402,20 @@ class FrappeCodec(Codec):
         return hi, 0
 
     # -- encode ------------------------------------------------------------------------
+    def _thread_budget(self):
+        """``threads.limit`` for one block: ``self.threads`` for an image (the stream's
+        only block), one for a frame (the container codes frames in parallel)."""
+        from squeeze_image import threads
+
+        return threads.limit(self.threads if self.frames is None else 1)
+
     def encode_block(self, data: bytes, hint: Any = None) -> bytes:
         from squeeze_image import image
 
-        if self.frames is not None:
-            return self.encode_frame(data, hint)
-        return self.encode_picture(image.read_picture(bytes(data)))
+        with self._thread_budget():
+            if self.frames is not None:
+                return self.encode_frame(data, hint)
+            return self.encode_picture(image.read_picture(bytes(data)))
 
     def encode_frame(self, data: bytes, index: int | None = None) -> bytes:
         """Frames mode: frame ``index`` of the stream (W*H*3 RGB24 bytes) -> payload,
@@ -422,11 +484,12 @@ class FrappeCodec(Codec):
             return self.decode_block(payload, self.frames[0] * self.frames[1] * 3)
         with self._lock:
             hit = self._cache.pop(bytes(payload), None)
-        if hit is None:  # not made by this instance: decode the payload itself
-            return self._decode(payload)[0]
-        qs, n, D, H, W, pic = hit
-        mdl = self._model()
-        rgb = mdl.synthesis(qs, n, D / 256.0, H, W, pic.height, pic.width)
+        with self._thread_budget():
+            if hit is None:  # not made by this instance: decode the payload itself
+                return self._decode(payload)[0]
+            qs, n, D, H, W, pic = hit
+            mdl = self._model()
+            rgb = mdl.synthesis(qs, n, D / 256.0, H, W, pic.height, pic.width)
         return image.make_raw(rgb, pic.grey, pic.alpha, pic.fmt)
 
     # -- decode ------------------------------------------------------------------------
@@ -436,9 +499,11 @@ class FrappeCodec(Codec):
             w, h = self.frames
             if size != w * h * 3:
                 raise CorruptError("Compressed data is corrupt (frame block size)")
-            rgb, _ = self.decode_pixels(payload, expect=(w, h))
+            with self._thread_budget():
+                rgb, _ = self.decode_pixels(payload, expect=(w, h))
             return memoryview(rgb.reshape(-1))
-        raw, _ = self._decode(payload, size)
+        with self._thread_budget():
+            raw, _ = self._decode(payload, size)
         return raw
 
     @staticmethod

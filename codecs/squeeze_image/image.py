@@ -48,8 +48,46 @@ def check_dims(w: int, h: int) -> None:
                          f"{MAX_SIDE} per side)")
 
 
+#: input formats (Pillow's names): PNG and PPM/PGM/PBM keep their format on decoding
+#: (PBM as PGM), JPEG decodes to PNG (SPEC.md section 1)
+FORMATS = ("PNG", "PPM", "JPEG")
+_FORMAT_NAMES = "PNG, PPM/PGM/PBM or JPEG"
+
+
+def _bits_per_sample(im, data: bytes) -> int:
+    """The input's bits per sample where the format can hold more than 8 (Pillow
+    reads 16-bit RGB(A) PNG, and PPM with maxval > 255, as 8-bit data)."""
+    fmt = im.format
+    if fmt == "PNG" and data[12:16] == b"IHDR" and len(data) > 24:
+        return data[24]
+    if fmt == "PPM":
+        args = im.tile[0].args if im.tile else None
+        if isinstance(args, tuple) and len(args) > 1 and isinstance(args[1], int):
+            return int(args[1]).bit_length()  # maxval
+        return 16 if im.mode in ("I", "I;16", "I;16B") else 8
+    return 8
+
+
+def _key_alpha(im, bits: int) -> np.ndarray | None:
+    """The alpha plane of a greyscale image with a transparent grey value (PNG tRNS;
+    bits = the file's sample depth: Pillow keeps the key at that depth while it scales
+    1/2/4-bit pixels to 0..255), or None."""
+    key = im.info.get("transparency")
+    if isinstance(key, bytes) or key is None:
+        return None
+    key = int(key)
+    top = (1 << bits) - 1 if bits < 8 else 255
+    if bits < 8 and key <= top:
+        key = key * (255 // top)
+    grey = np.asarray(im.convert("L"), dtype=np.uint8)
+    return np.where(grey == key, 0, 255).astype(np.uint8)
+
+
 def read_picture(data: bytes) -> Picture:
-    """8-bit RGB / greyscale (with or without alpha) PNG, PPM/PGM or JPEG -> Picture."""
+    """An 8-bit image (RGB or greyscale, with or without alpha or a transparent colour
+    or palette entries) in one of ``FORMATS`` -> Picture.  Anything the codec cannot
+    hold exactly besides the lossy colours (more than 8 bits per sample, several
+    frames, CMYK...) is refused with an ``InputError`` saying so."""
     try:
         from PIL import Image
     except ImportError as exc:  # pragma: no cover - pillow is a dependency
@@ -58,19 +96,29 @@ def read_picture(data: bytes) -> Picture:
     try:
         im = Image.open(io.BytesIO(data))
     except Exception:
-        raise InputError("not an image FRAPPE can read (PNG, PPM/PGM or JPEG, 8-bit RGB or "
+        raise InputError(f"not an image FRAPPE can read ({_FORMAT_NAMES}, 8-bit RGB or "
                          "greyscale)") from None
     fmt_name = (im.format or "").upper()
-    if fmt_name not in ("PNG", "PPM", "JPEG"):
-        raise InputError(f"unsupported image format {fmt_name or 'unknown'} (FRAPPE takes PNG, "
-                         "PPM/PGM and JPEG)")
+    if fmt_name not in FORMATS:
+        raise InputError(f"unsupported image format {fmt_name or 'unknown'} (FRAPPE takes "
+                         f"{_FORMAT_NAMES})")
     if getattr(im, "n_frames", 1) > 1:
-        raise InputError("animated images are not supported")
+        raise InputError("images with several frames (animations) are not supported")
     w, h = im.size
     check_dims(w, h)
+    bits = _bits_per_sample(im, data)
+    if bits > 8:
+        raise InputError(f"{bits}-bit samples: FRAPPE codes 8-bit images only (convert the "
+                         "image to 8 bits per sample first)")
     mode = im.mode
+    key_alpha = None
     if mode == "P":
         mode_to = "RGBA" if ("transparency" in im.info or im.palette.mode == "RGBA") else "RGB"
+    elif mode == "PA":
+        mode_to = "RGBA"
+    elif mode in ("1", "L") and "transparency" in im.info:
+        mode_to = "LA"
+        key_alpha = _key_alpha(im, bits)
     elif mode == "1":
         mode_to = "L"
     elif mode in ("L", "LA", "RGB", "RGBA"):
@@ -78,11 +126,15 @@ def read_picture(data: bytes) -> Picture:
     else:
         raise InputError(f"unsupported pixel mode {mode} (FRAPPE takes 8-bit RGB and greyscale, "
                          "with or without alpha)")
-    if mode in ("L", "RGB") and "transparency" in im.info:
-        mode_to = mode + "A" if mode == "L" else "RGBA"
+    if mode == "RGB" and "transparency" in im.info:
+        mode_to = "RGBA"
     try:
-        im = im.convert(mode_to)
-        arr = np.asarray(im, dtype=np.uint8)
+        if key_alpha is not None:
+            grey = np.asarray(im.convert("L"), dtype=np.uint8)
+            arr = np.dstack([grey, key_alpha])
+        else:
+            im = im.convert(mode_to)
+            arr = np.asarray(im, dtype=np.uint8)
     except Exception as exc:
         raise InputError(f"cannot decode the image ({exc})") from None
     grey = mode_to in ("L", "LA")
@@ -91,7 +143,7 @@ def read_picture(data: bytes) -> Picture:
         alpha = np.ascontiguousarray(arr[..., -1])
         arr = arr[..., :-1]
         if (alpha == 255).all():
-            alpha = None
+            alpha = None  # fully opaque: no alpha plane is stored (SPEC.md section 6)
     if grey:
         g = arr if arr.ndim == 2 else arr[..., 0]
         rgb = np.repeat(g[:, :, None], 3, axis=2)

@@ -229,37 +229,19 @@ class Model:
 
 _LN2 = 0.6931471805599453
 
-# encoder worker threads (the kernels release the GIL); two = this project's machines
+# row blocks per patch group that the analysis deals out (the kernels release the
+# GIL); how many threads run them is the caller's budget (threads.py: -T / threads)
 _POOL_SIZE = range(max(1, min(2, os.cpu_count() or 1)))
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _run_chunk(fn, chunk):
-    return [fn(*t) for t in chunk]
 
 
 def run_parallel(fn, tasks: list[tuple]) -> list:
-    """fn(*task) for every task, over the calling thread and a small shared thread
-    pool (tasks dealt out in turn); results in task order.  Each task writes its own
-    output, so the result never depends on the scheduling."""
-    global _POOL
-    workers = len(_POOL_SIZE)
-    if len(tasks) <= 1 or workers <= 1:
-        return [fn(*t) for t in tasks]
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
+    """fn(*task) for every task, over the calling thread and the encoder pool, within
+    the thread budget of the call (``threads.limit``; -T1: the calling thread only);
+    results in task order.  Each task writes its own output, so the result never
+    depends on the scheduling."""
+    from squeeze_image import threads
 
-        with _POOL_LOCK:
-            if _POOL is None:
-                _POOL = ThreadPoolExecutor(workers - 1, thread_name_prefix="frappe-enc")
-    chunks = [tasks[w::workers] for w in range(workers)]
-    futs = [_POOL.submit(_run_chunk, fn, c) for c in chunks[1:]]
-    res = [_run_chunk(fn, chunks[0])] + [f.result() for f in futs]
-    out = [None] * len(tasks)
-    for w, r in enumerate(res):
-        out[w::workers] = r
-    return out
+    return threads.run_parallel(fn, tasks)
 
 
 def det_log(x: float) -> float:
