@@ -234,7 +234,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from squeeze_image import FrameDecoder, FrameEncoder
-    from squeeze_image.bench import ms_ssim, psnr
+    from benchmarks.suites.image import ms_ssim, psnr
 
     img = Path(a.image) if a.image else corpora() / CLIC / DEFAULT_IMAGE
     if not img.is_file():

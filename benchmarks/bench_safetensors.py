@@ -4,7 +4,7 @@
 
 Builds a ~450 MB BF16 safetensors file (the MiniLM model that ``make
 bench-weights`` prepares, every tensor repeated ``--reps`` times, as
-``squeeze_weights.threads_bench.tiled_safetensors`` does), compresses it with
+``benchmarks.suites.weights.tiled_safetensors`` does), compresses it with
 ``dfloat11 -6`` and measures, each in a fresh subprocess (so that peak RSS is
 that one operation's; imports and the numba kernels are loaded before the
 clock starts):
@@ -93,7 +93,7 @@ def child(mode: str, paths: dict, tensor: str) -> dict:
     import squeeze_weights
 
     if mode == "load-zipnn":
-        from squeeze_weights.bench import ZipNNPeer
+        from benchmarks.suites.weights import ZipNNPeer
     rss0 = _status_mb("VmRSS")
     c0, w0 = time.process_time(), time.perf_counter()
     if mode == "tensor-sqz":
@@ -149,8 +149,7 @@ def child(mode: str, paths: dict, tensor: str) -> dict:
 
 
 def prepare(workdir: Path, reps: int, level: int) -> dict:
-    from squeeze_weights.bench import prepare_files
-    from squeeze_weights.threads_bench import tiled_safetensors
+    from benchmarks.suites.weights import prepare_files, tiled_safetensors
 
     from frappe_cli import container, registry
 
@@ -178,7 +177,7 @@ def prepare(workdir: Path, reps: int, level: int) -> dict:
     except ImportError:
         info["zipnn"] = None
     else:
-        from squeeze_weights.bench import ZipNNPeer
+        from benchmarks.suites.weights import ZipNNPeer
 
         znn_p = workdir / f"minilm-bf16-x{reps}.safetensors.znn"
         if not znn_p.exists() or znn_p.stat().st_mtime < raw_p.stat().st_mtime:

@@ -67,12 +67,10 @@ def weights_model() -> Path:
     if out.exists():
         return out
     sys.path[:0] = [str(ROOT), str(ROOT / "codecs")]
-    from squeeze_weights.threads_bench import tiled_safetensors
+    from benchmarks.suites.weights import prepare_files, tiled_safetensors
 
     src = ROOT / ".bench" / "weights" / "minilm-bf16-rne-from-fp32.safetensors"
     if not src.exists():
-        from squeeze_weights.bench import prepare_files
-
         prepare_files(ROOT / ".bench" / "weights")
     WORK.mkdir(parents=True, exist_ok=True)
     out.write_bytes(tiled_safetensors(src.read_bytes(), 10))

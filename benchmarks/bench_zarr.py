@@ -3,7 +3,7 @@ default compressor (zstd) and Blosc with byte shuffle.
 
 Run from the repository root (after ``make`` or ``pip install -e ".[test]"``)::
 
-    .venv/bin/python -c "from squeeze_weights.bench import prepare_files; \\
+    .venv/bin/python -c "from benchmarks.suites.weights import prepare_files; \\
         prepare_files('.bench/weights')"
     nice .venv/bin/python benchmarks/bench_zarr.py [--runs 5] [--chunk-mib 1]
 
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     f32p, bf16p = args.weights / F32_FILE, args.weights / BF16_FILE
     if not f32p.is_file() or not bf16p.is_file():
-        print(f"missing {f32p} / {bf16p}: run squeeze_weights.bench.prepare_files first",
+        print(f"missing {f32p} / {bf16p}: run benchmarks.suites.weights.prepare_files first",
               file=sys.stderr)
         return 2
     warnings.filterwarnings("ignore", message="Numcodecs codecs are not in the Zarr")

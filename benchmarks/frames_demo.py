@@ -45,7 +45,7 @@ def main(argv=None) -> int:
 
     from bench_frames import CLIC, DEFAULT_IMAGE, corpora, pan_clip
     from squeeze_image import FrameDecoder, FrameEncoder
-    from squeeze_image.bench import psnr
+    from benchmarks.suites.image import psnr
     from squeeze_image.frames import parse_bitrate, parse_frames
 
     w, h = parse_frames(a.size)

@@ -89,6 +89,13 @@ def _scan_entry_points(group: str) -> list[tuple[str, str]]:
     return found
 
 
+def entry_points(group: str) -> list[tuple[str, str]]:
+    """``(name, "module:attr")`` of the ``group`` entry points of the distributions on
+    ``sys.path``, without importing importlib.metadata (other plugin kinds use it too,
+    e.g. the ``squeeze.bench_suites`` of ``squeeze bench``)."""
+    return _scan_entry_points(group)
+
+
 def _load_target(target: str) -> type:
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)

@@ -10,10 +10,7 @@ CODECS = sorted(p.name for p in (ROOT / "codecs").iterdir()
                 if p.is_dir() and (p / "__init__.py").exists())
 
 #: the places that still name a codec package (docs/ARCHITECTURE.md, "still breaks")
-KNOWN_EXCEPTIONS = {
-    "frappe_cli/bench/cli.py",
-    "frappe_cli/bench/peers.py",
-}
+KNOWN_EXCEPTIONS: set[str] = set()
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -53,3 +50,22 @@ def test_runtime_packages_hold_no_training_code():
         assert "torch" not in {m.split(".")[0] for m in imported_modules(path)} or \
             path.name in ("safetensors_io.py",), path
     assert not list((ROOT / "codecs").rglob("train_*.py"))
+
+
+def test_runtime_packages_hold_no_bench_code():
+    """Bench suites live in benchmarks/suites (registered as squeeze.bench_suites entry
+    points), not in the runtime packages the wheel ships."""
+    bench = [p.relative_to(ROOT).as_posix() for p in (ROOT / "codecs").rglob("*.py")
+             if "bench" in p.stem]
+    assert not bench, bench
+
+
+def test_bench_harness_names_no_codec():
+    """frappe_cli/bench is the one harness of ``squeeze bench``: it imports no codec
+    package and names none, not even in a string (suites arrive through entry points)."""
+    for path in sorted((ROOT / "frappe_cli" / "bench").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        assert not {m for m in imported_modules(path) if m.startswith("squeeze_")}, rel
+        assert not {m for m in imported_modules(path) if m.split(".")[0] == "benchmarks"}, rel
+        text = path.read_text()
+        assert not [pkg for pkg in CODECS if pkg in text], rel

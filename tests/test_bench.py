@@ -91,3 +91,168 @@ def test_missing_peer_skips_in_process():
         "squeeze bench: squeeze-no-such-prog not installed (no 'squeeze-no-such-prog' program "
         "on PATH; e.g. apt-get install squeeze-no-such-prog); skipping fake-prog",
     ]
+
+
+# -- suites: the squeeze.bench_suites entry points ---------------------------------------------
+
+PLUGIN = '''
+from frappe_cli.bench import runner
+from frappe_cli.bench.suite import Report, Suite
+from frappe_cli.bench.timing import median_time
+
+
+class Echo(Suite):
+    name = "echo-test"
+    description = "a third-party suite (test)"
+    options = ({"flag": "--word", "param": "word", "default": "hi", "help": "what to echo"},)
+    default_codecs = ()
+    default_peers = ()
+
+    def run(self, args):
+        secs, out = median_time(lambda: args.options["word"] * 3, args.repeat)
+        print("ECHO", out)
+        rows = [runner.Result(f, "echo", 10, 5, secs, secs, True) for f in args.files]
+        return Report(rows, data={"echo": out}, meta={"word": args.options["word"]})
+
+
+SUITE = Echo()
+'''
+
+
+def _suite_group() -> list[tuple[str, str]]:
+    """pyproject.toml's squeeze.bench_suites entry points."""
+    import tomllib
+
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return list(doc["project"]["entry-points"]["squeeze.bench_suites"].items())
+
+
+def suites_env(tmp_path: Path) -> dict:
+    """An environment whose sys.path holds a distribution declaring pyproject's suites and
+    two test ones (a plugin, and one whose module is missing), whatever is installed."""
+    site = tmp_path / "site"
+    (site / "sqz_suites_test-0.dist-info").mkdir(parents=True)
+    (site / "sqz_echo_suite.py").write_text(PLUGIN)
+    lines = ["[squeeze.bench_suites]"] + [f"{k} = {v}" for k, v in _suite_group()]
+    lines += ["echo-test = sqz_echo_suite:SUITE", "gone-test = sqz_no_such_module:SUITE"]
+    (site / "sqz_suites_test-0.dist-info" / "entry_points.txt").write_text("\n".join(lines))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT),
+                                                         str(ROOT / "codecs")]))
+
+
+def bench_in(env, *args):
+    p = subprocess.run([sys.executable, "-m", "frappe_cli", "bench", *map(str, args)],
+                       capture_output=True, env=env, timeout=600)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def test_pyproject_suites_are_suites():
+    """Every suite pyproject.toml registers imports from the checkout and is that suite."""
+    import importlib
+
+    from frappe_cli.bench.suite import Suite
+
+    group = _suite_group()
+    assert {"text", "exe", "weights", "image"} <= {k for k, _ in group}
+    for name, target in group:
+        module, _, attr = target.partition(":")
+        assert module.startswith("benchmarks.suites."), target  # tooling, not the wheel
+        suite = getattr(importlib.import_module(module), attr)
+        assert isinstance(suite, Suite) and suite.name == name, target
+
+
+def test_plugin_suite_and_missing_suite(tmp_path):
+    env = suites_env(tmp_path)
+    f = tmp_path / "in.bin"
+    f.write_bytes(b"x" * 10)
+    out = tmp_path / "echo.json"
+    rc, table, err = bench_in(env, "--suite", "echo-test", f, "--word", "ab", "--repeat", "2",
+                              "--json", out)
+    assert rc == 0, err
+    assert "ECHO ababab" in table
+    doc = json.loads(out.read_text())
+    assert doc["echo"] == "ababab" and doc["meta"]["word"] == "ab"
+    assert doc["meta"]["suite"] == "echo-test" and doc["results"][0]["codec"] == "echo"
+    # its baseline gate is the harness's
+    rc, _, err = bench_in(env, "--suite", "echo-test", f, "--baseline", out, "--repeat", "1")
+    assert rc == 0 and "no regression" in err
+    rc, text, _ = bench_in(env, "--suite", "echo-test", "--help")
+    assert rc == 0 and "--word" in text
+    rc, text, _ = bench_in(env, "--help")
+    assert rc == 0 and "echo-test" in text and "gone-test" in text and "not installed" in text
+    # a registered suite whose module is not installed: one line, exit 1
+    rc, _, err = bench_in(env, "--suite", "gone-test", f)
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert "suite 'gone-test' is not installed" in err
+    rc, _, err = bench_in(env, "--suite", "no-such-suite", f)
+    assert rc == 1 and "unknown suite 'no-such-suite'" in err
+
+
+def test_text_suite_with_reference_rows(tmp_path):
+    f = tmp_path / "xargs.1"  # a Canterbury name: lpaq1's recorded size is a reference row
+    f.write_bytes(b"".join(b"xargs line %d: run a command on items\n" % i for i in range(120)))
+    out = tmp_path / "text.json"
+    rc, table, err = bench_in(suites_env(tmp_path), "--suite", "text", f, "--peers", "xz-9e",
+                              "--repeat", "1", "--json", out)
+    assert rc == 0, err
+    codecs = {r["codec"]: r for r in json.loads(out.read_text())["results"]}
+    assert set(codecs) == {"sqz-text-6", "xz-9e", "lpaq1-6-ref"}
+    assert codecs["lpaq1-6-ref"]["csize"] == 1514 and codecs["lpaq1-6-ref"]["comp_s"] is None
+    assert "vs xz-9e" in table
+
+
+def test_weights_suites(tmp_path):
+    import numpy as np
+    from squeeze_weights import formats as F
+
+    w = (np.random.default_rng(3).standard_normal(60_000) * 0.02).astype(np.float32)
+    f = tmp_path / "tiny.safetensors"
+    f.write_bytes(F.write_safetensors([("w", "BF16", [60_000],
+                                        (w.view(np.uint32) >> 16).astype(np.uint16).tobytes())]))
+    env = suites_env(tmp_path)
+    out = tmp_path / "w.json"
+    rc, table, err = bench_in(env, "--suite", "weights", f, "--peers", "zstd-3-planes",
+                              "--repeat", "1", "--json", out)
+    assert rc == 0, err
+    res = json.loads(out.read_text())["results"]
+    assert {r["codec"] for r in res} == {"sqz-dfloat11", "sqz-enec", "zstd-3-planes"}
+    assert all(r["ok"] for r in res)
+    rc, text, err = bench_in(env, "--suite", "weights-threads", f, "--reps", "2", "--repeat", "1")
+    assert rc == 0 and "speed-up" in text, err
+
+
+def test_exe_suites(tmp_path):
+    exe = Path("/usr/bin/true")
+    if not exe.is_file():
+        import pytest
+
+        pytest.skip("no /usr/bin/true")
+    env = suites_env(tmp_path)
+    out = tmp_path / "exe.json"
+    rc, table, err = bench_in(env, "--suite", "exe", exe, "--ablate", "6", "--repeat", "1",
+                              "--json", out)
+    assert rc == 0, err
+    doc = json.loads(out.read_text())
+    assert {r["codec"] for r in doc["results"]} == {"sqz-exe-6", "xz-9e", "xz-x86-9e"}
+    assert "ablate_L6" in doc["summary"] and "vs xz-x86-9e" in table
+    rc, table, err = bench_in(env, "--suite", "exe-transform", exe)
+    assert rc == 0 and "x86-regions+xz" in table, err
+
+
+def test_image_suite(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    y, x = np.mgrid[0:200, 0:208]
+    noise = np.random.default_rng(1).integers(0, 20, (200, 208, 1))
+    rgb = np.stack([x, y, (x + y) // 2], -1) + noise
+    f = tmp_path / "tiny.png"
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(f)
+    out = tmp_path / "img.json"
+    rc, table, err = bench_in(suites_env(tmp_path), "--suite", "image", f, "--bpp", "0.3",
+                              "--peers", "jpeg", "--part", "rd", "--repeat", "1", "--json", out)
+    assert rc == 0, err
+    doc = json.loads(out.read_text())
+    assert set(doc["summary"]) == {"squeeze-frappe", "jpeg"}
+    assert {r["file"] for r in doc["results"]} == {"tiny.png@0.3bpp"}
+    assert "squeeze-frappe" in table

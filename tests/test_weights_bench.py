@@ -1,8 +1,8 @@
-"""Bench peers and inputs (squeeze_weights.bench)."""
+"""Bench peers and inputs of the weights suites (benchmarks/suites/weights.py)."""
 
 import numpy as np
 import pytest
-from squeeze_weights import bench as B
+from benchmarks.suites import weights as B
 from squeeze_weights import formats as F
 from weights_util import weight_bits
 

@@ -5,7 +5,7 @@ import struct
 
 import numpy as np
 import pytest
-from squeeze_weights import bench as B
+from benchmarks.suites import weights as B
 from squeeze_weights import codec as C
 from squeeze_weights import formats as F
 from weights_util import mixed_safetensors, special_bits, weight_bits

@@ -4,7 +4,8 @@ Each peer is in-process (Python bindings of the reference libraries), so its
 time is measured the same way as squeeze's.  Most peers' packages come with
 the ``bench`` extra only: a peer whose package (or program) is missing is
 skipped with one line on stderr naming what is missing, never silently
-dropped, and the others run.
+dropped, and the others run.  Suites add peers of their own (``Suite.extra_peers``:
+format-aware compressors such as ZipNN for model weights).
 """
 
 from __future__ import annotations
@@ -186,19 +187,3 @@ PEERS: dict[str, Peer] = {
 #: the set ``squeeze bench`` runs when --peers is not given
 DEFAULT_PEERS = ["gzip-9", "bzip2-9", "xz-9e", "zstd-3", "zstd-19", "brotli-11", "ppmd8-o8"]
 
-
-def _ignore_size(fn: Callable[[bytes], bytes]) -> Callable[[bytes, int], bytes]:
-    return lambda blob, n: fn(blob)
-
-
-def extra_peers(suite: str) -> dict[str, Peer]:
-    """Peers contributed by codec families (e.g. zipnn for weights), if installed."""
-    if suite == "weights":
-        try:
-            from squeeze_weights.bench import PEERS as wp
-        except ImportError:
-            return {}
-        return {name: Peer(name, p.compress, _ignore_size(p.decompress),
-                           needs=getattr(p, "needs", ""))
-                for name, p in wp.items()}
-    return {}

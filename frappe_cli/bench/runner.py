@@ -14,14 +14,13 @@ import io
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from frappe_cli.bench.peers import PEERS, Peer, extra_peers
+from frappe_cli.bench.peers import PEERS, Peer
+from frappe_cli.bench.timing import median_time
 
 
 @dataclass
@@ -71,7 +70,7 @@ def squeeze_entry(spec: str, threads: int = 1) -> Entry:
 
     def dec(blob: bytes, n: int) -> None:
         # as `squeeze -dc > file`: every block checked and written to a sink
-        container.decompress_stream(io.BytesIO(blob), _Sink(), threads=threads)
+        container.decompress_stream(io.BytesIO(blob), NullSink(), threads=threads)
 
     def full(blob: bytes, n: int) -> bytes:
         return container.decompress(blob, threads=threads)
@@ -82,11 +81,14 @@ def squeeze_entry(spec: str, threads: int = 1) -> Entry:
     return Entry(label, comp, dec, full)
 
 
-class _Sink:
-    """A write-only file that keeps nothing (the timed decode writes here)."""
+class NullSink:
+    """A write-only file that keeps nothing (timed decoders stream into it)."""
 
     def write(self, b) -> int:
         return len(b)
+
+    def flush(self) -> None:
+        pass
 
 
 def peer_entry(p: Peer) -> Entry:
@@ -108,41 +110,24 @@ def load_input(spec: str) -> tuple[str, bytes]:
     return label, data
 
 
-def _cpu_with_children() -> float:
-    t = os.times()
-    return time.process_time() + t.children_user + t.children_system
-
-
-def _timer(kind: str) -> Callable[[], float]:
-    """CPU time of this process and its waited-for children (external peers), or wall."""
-    return _cpu_with_children if kind == "cpu" else time.perf_counter
-
-
 def run_one(label: str, data: bytes, e: Entry, repeat: int, timer: str) -> Result:
-    clock = _timer(timer)
+    """One (input, codec or peer) measurement: untimed warm-up, then ``repeat`` timed
+    compressions and decompressions (medians), then the round-trip check."""
     try:
         warm = data[: 1 << 12]
         try:
             e.decompress(e.compress(warm), len(warm))
         except Exception:  # noqa: BLE001 - e.g. a format codec refusing a cut-off header
             e.decompress(e.compress(data), len(data))
-        ctimes, dtimes = [], []
-        blob = b""
-        for _ in range(repeat):
-            t = clock()
-            blob = e.compress(data)
-            ctimes.append(clock() - t)
-        out = b""
-        for _ in range(repeat):
-            t = clock()
-            out = e.decompress(blob, len(data))
-            dtimes.append(clock() - t)
+        ctimes: list[float] = []
+        dtimes: list[float] = []
+        comp_s, blob = median_time(lambda: e.compress(data), repeat, timer, ctimes)
+        dec_s, out = median_time(lambda: e.decompress(blob, len(data)), repeat, timer, dtimes)
         if out is None and e.verify is not None:
             out = e.verify(blob, len(data))
         ok = out == data
-        return Result(label, e.name, len(data), len(blob), statistics.median(ctimes),
-                      statistics.median(dtimes), ok, "" if ok else "round trip differs",
-                      ctimes, dtimes)
+        return Result(label, e.name, len(data), len(blob), comp_s, dec_s, ok,
+                      "" if ok else "round trip differs", ctimes, dtimes)
     except Exception as exc:  # noqa: BLE001 - a failing peer is reported, not fatal
         return Result(label, e.name, len(data), None, None, None, False,
                       f"{type(exc).__name__}: {exc}")
@@ -205,8 +190,8 @@ def summarize(results: list[Result]) -> dict[str, dict]:
             t["csize"] = None
         else:
             t["csize"] += r.csize
-            t["comp_s"] += r.comp_s or 0.0
-            t["dec_s"] += r.dec_s or 0.0
+            for k in ("comp_s", "dec_s"):  # None: not timed (a reference size)
+                t[k] = None if t[k] is None or getattr(r, k) is None else t[k] + getattr(r, k)
         t["ok"] = t["ok"] and r.ok
     return totals
 
@@ -252,21 +237,22 @@ def check_baseline(results: list[Result], baseline_path: str, max_regression: fl
 
 
 def run(paths: list[str], codecs: list[str], peers: list[str], *, repeat: int = 3,
-        threads: int = 1, timer: str = "cpu", suite: str = "lossless",
+        threads: int = 1, timer: str = "cpu", extra_peers: dict[str, Peer] | None = None,
         progress: Callable[[str], None] | None = None,
         warn: Callable[[str], None] | None = None) -> list[Result]:
     """Results of every codec and peer on every input.
 
-    An unknown peer name is a ValueError; a known peer whose package or program
-    is missing is skipped with one ``warn`` line (default: stderr) naming what
-    is missing, and the rest run.
+    ``peers`` are names of ``PEERS`` or of ``extra_peers`` (a suite's own, e.g.
+    format-aware compressors).  An unknown peer name is a ValueError; a known
+    peer whose package or program is missing is skipped with one ``warn`` line
+    (default: stderr) naming what is missing, and the rest run.
     """
     if warn is None:
         def warn(text: str) -> None:
             print(text, file=sys.stderr, flush=True)
 
     available = dict(PEERS)
-    available.update(extra_peers(suite))
+    available.update(extra_peers or {})
     entries = [squeeze_entry(c, threads) for c in codecs]
     for name in peers:
         p = available.get(name)

@@ -1,5 +1,5 @@
-"""Image benchmark behind ``squeeze bench --suite image``: FRAPPE against the usual
-lossy image codecs at matched rates, in one run.
+"""The image suite, ``squeeze bench --suite image``: FRAPPE against the usual lossy
+image codecs at matched rates, in one run.
 
 * Peers: JPEG (libjpeg-turbo, optimised Huffman) and WebP (method 4) from Pillow;
   AVIF with Pillow's own libavif/aom at speed 6 and with SVT-AV1 at speed 6 via
@@ -13,31 +13,37 @@ lossy image codecs at matched rates, in one run.
 * Metrics on 8-bit RGB: PSNR, MS-SSIM (own numpy implementation: Gaussian
   window 11 / sigma 1.5, 5 scales, per channel then averaged, as pytorch-msssim)
   and SSIMULACRA2 (the ``ssimulacra2`` package).
-* Times: CPU time of this process (all threads), median of ``repeat`` runs,
-  pixels in memory -> bytes (encode) and bytes -> pixels (decode), no file I/O.
+* Times: the harness's clock (``--timer``, default CPU time of this process, all
+  threads), median of ``--repeat`` runs, pixels in memory -> bytes (encode) and
+  bytes -> pixels (decode), no file I/O.
   squeeze's encode is its whole encoder (analysis, rate search, entropy coding);
   ``squeeze compress`` adds one decoder run for the container's check.
-* 1920x1080 encode speed: a frame tiled from a training photograph (never Kodak),
-  FRAPPE at 0.1 bpp against SVT-AV1 speed 6 at the same rate, CPU and wall time.
+* 1920x1080 encode speed (``--part speed``): a frame tiled from a training
+  photograph (never Kodak), FRAPPE at 0.1 bpp against SVT-AV1 speed 6 at the same
+  rate, CPU and wall time.
+* Latent coding (``--part latents``): the context coder against JPEG-LS and an
+  ideal order-0 code on the same latents, at the ``--bpp`` rates.
 """
 
 from __future__ import annotations
 
-import datetime
 import io
-import json
 import math
 import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import click
 import numpy as np
+
+from benchmarks.suites import corpora
+from frappe_cli.bench import runner
+from frappe_cli.bench.suite import Args, Report, Suite
+from frappe_cli.bench.timing import median_time
 
 DEFAULT_TARGETS = [0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5]
 ALL_PEERS = ["jpeg", "webp", "avif-aom-s6", "avif-svt-s6", "jpeg2000", "jpegxl"]
@@ -110,7 +116,11 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ssimulacra2(orig_png: str, dec: np.ndarray, tmpdir: str) -> float:
-    import ssimulacra2 as s2
+    """SSIMULACRA2 (the ``ssimulacra2`` package of the bench extra); NaN without it."""
+    try:
+        import ssimulacra2 as s2
+    except ImportError:
+        return float("nan")
     from PIL import Image
 
     p = os.path.join(tmpdir, "dist.png")
@@ -266,24 +276,6 @@ def _match(peer: Peer, rgb: np.ndarray, target_bytes: float, cache: dict) -> tup
     return best, cache[round(best, 4)]
 
 
-def _cpu_median(fn, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(max(1, repeat)):
-        t = time.process_time()
-        out = fn()
-        times.append(time.process_time() - t)
-    return statistics.median(times), out
-
-
-def _wall_median(fn, repeat: int) -> float:
-    times = []
-    for _ in range(max(1, repeat)):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 @dataclass
 class Point:
     codec: str
@@ -298,9 +290,11 @@ class Point:
     param: float | None = None
     floor: bool = False
     extra: dict = field(default_factory=dict)
+    nbytes: int = 0  # the file's size (bpp's numerator)
+    pixels: int = 0
 
 
-def _squeeze_point(name, rgb, pic_bytes_len, target, repeat, orig_png, tmpdir) -> Point:
+def _squeeze_point(name, rgb, target, repeat, orig_png, tmpdir, timer="cpu") -> Point:
     from frappe_cli import container
     from squeeze_image import image
     from squeeze_image.codec import FrappeCodec
@@ -308,7 +302,7 @@ def _squeeze_point(name, rgb, pic_bytes_len, target, repeat, orig_png, tmpdir) -
     h, w, _ = rgb.shape
     pic = image.Picture(rgb, False, None, image.FMT_PNG)
     codec = FrappeCodec(bpp=target)
-    enc_t, payload = _cpu_median(lambda: codec.encode_picture(pic), repeat)
+    enc_t, payload = median_time(lambda: codec.encode_picture(pic), repeat, timer)
     raw = codec.reconstruction(None, payload)
     # the real .sqz file: container framing around exactly this payload
     png = io.BytesIO()
@@ -316,7 +310,8 @@ def _squeeze_point(name, rgb, pic_bytes_len, target, repeat, orig_png, tmpdir) -
 
     Image.fromarray(rgb).save(png, format="PNG", compress_level=1)
     blob = container.compress(png.getvalue(), FrappeCodec(bpp=target))
-    dec_t, raw2 = _cpu_median(lambda: FrappeCodec().decode_block(payload, len(raw)), repeat)
+    dec_t, raw2 = median_time(lambda: FrappeCodec().decode_block(payload, len(raw)), repeat,
+                              timer)
     if raw2 != raw:
         raise RuntimeError("FRAPPE decoder output differs from the encoder's reconstruction")
     if container.decompress(blob, finish=False) != raw:
@@ -324,19 +319,20 @@ def _squeeze_point(name, rgb, pic_bytes_len, target, repeat, orig_png, tmpdir) -
     dec = np.frombuffer(raw, np.uint8, offset=image.RAW_HEAD.size).reshape(h, w, 3)
     return Point(name, "", target, len(blob) * 8 / (h * w), psnr(rgb, dec), ms_ssim(rgb, dec),
                  ssimulacra2(orig_png, dec, tmpdir), 1e3 * enc_t, 1e3 * dec_t,
-                 extra={"payload_bytes": len(payload), "sqz_bytes": len(blob)})
+                 extra={"payload_bytes": len(payload), "sqz_bytes": len(blob)},
+                 nbytes=len(blob), pixels=h * w)
 
 
-def _peer_point(peer, rgb, target, repeat, orig_png, tmpdir, cache) -> Point:
+def _peer_point(peer, rgb, target, repeat, orig_png, tmpdir, cache, timer="cpu") -> Point:
     h, w, _ = rgb.shape
     q, data = _match(peer, rgb, target * h * w / 8, cache)
-    enc_t, _ = _cpu_median(lambda: peer.encode(rgb, q), repeat)
-    dec_t, dec = _cpu_median(lambda: peer.decode(data), repeat)
+    enc_t, _ = median_time(lambda: peer.encode(rgb, q), repeat, timer)
+    dec_t, dec = median_time(lambda: peer.decode(data), repeat, timer)
     dec = np.ascontiguousarray(np.asarray(dec, np.uint8)[..., :3])
     bpp = len(data) * 8 / (h * w)
     return Point(peer.name, "", target, bpp, psnr(rgb, dec), ms_ssim(rgb, dec),
                  ssimulacra2(orig_png, dec, tmpdir), 1e3 * enc_t, 1e3 * dec_t, param=q,
-                 floor=bpp > 1.1 * target)
+                 floor=bpp > 1.1 * target, nbytes=len(data), pixels=h * w)
 
 
 # ------------------------------------------------------------------------------------
@@ -344,8 +340,7 @@ def _peer_point(peer, rgb, target, repeat, orig_png, tmpdir, cache) -> Point:
 
 
 def _corpora() -> Path | None:
-    env = os.environ.get("SQUEEZE_CORPORA")
-    p = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "corpora"
+    p = corpora()
     return p if (p / "train-images").is_dir() else None
 
 
@@ -378,17 +373,13 @@ def speed_1080p(repeat: int, log) -> dict | None:
     pic = image.Picture(frame, False, None, image.FMT_PNG)
     codec = FrappeCodec(bpp=0.1)
     codec.encode_picture(pic)  # warm-up (JIT cache, model load)
-    cpu, payload = _cpu_median(lambda: codec.encode_picture(pic), reps)
-    wall = _wall_median(lambda: codec.encode_picture(pic), reps)
+    cpu, payload = median_time(lambda: codec.encode_picture(pic), reps)
+    wall, _ = median_time(lambda: codec.encode_picture(pic), reps, "wall")
     sq_q = FrappeCodec(quality=50)
     sq_q.encode_picture(pic)
-    cpu_q, payload_q = _cpu_median(lambda: sq_q.encode_picture(pic), reps)
+    cpu_q, payload_q = median_time(lambda: sq_q.encode_picture(pic), reps)
     raw = codec.reconstruction(None, payload)
-    dec_cpu, _ = _cpu_median(lambda: FrappeCodec().decode_block(payload, len(raw)), 3)
-    svt = make_peer("avif-svt-s6")
-    q, data = _match(svt, frame, 0.1 * h * w / 8, {})
-    svt_cpu, _ = _cpu_median(lambda: svt.encode(frame, q), reps)
-    svt_wall = _wall_median(lambda: svt.encode(frame, q), reps)
+    dec_cpu, _ = median_time(lambda: FrappeCodec().decode_block(payload, len(raw)), 3)
     res = {
         "frame": "1920x1080, mirrored tiles of the first train-images photograph",
         "squeeze_bpp": len(payload) * 8 / (h * w),
@@ -397,20 +388,30 @@ def speed_1080p(repeat: int, log) -> dict | None:
         "squeeze_quality50_bpp": len(payload_q) * 8 / (h * w),
         "squeeze_quality50_encode_cpu_ms": 1e3 * cpu_q,
         "squeeze_decode_cpu_ms": 1e3 * dec_cpu,
+        "repeat": reps,
+    }
+    line = (f"1080p encode @0.1 bpp: squeeze {1e3 * cpu:.1f} ms CPU ({1 / cpu:.1f} fps), "
+            f"{1e3 * wall:.1f} ms wall ({1 / wall:.1f} fps)")
+    lack = peer_missing("avif-svt-s6")
+    if lack is not None:
+        log(f"{line}; SVT-AV1 skipped: {lack}")
+        return res
+    svt = make_peer("avif-svt-s6")
+    q, data = _match(svt, frame, 0.1 * h * w / 8, {})
+    svt_cpu, _ = median_time(lambda: svt.encode(frame, q), reps)
+    svt_wall, _ = median_time(lambda: svt.encode(frame, q), reps, "wall")
+    res.update({
         "svt_s6_quality": q, "svt_s6_bpp": len(data) * 8 / (h * w),
         "svt_s6_encode_cpu_ms": 1e3 * svt_cpu, "svt_s6_encode_wall_ms": 1e3 * svt_wall,
         "speedup_cpu": svt_cpu / cpu, "speedup_wall": svt_wall / wall,
-        "repeat": reps,
-    }
-    log(f"1080p encode @0.1 bpp: squeeze {1e3 * cpu:.1f} ms CPU ({1 / cpu:.1f} fps), "
-        f"{1e3 * wall:.1f} ms wall ({1 / wall:.1f} fps); SVT-AV1 s6 {1e3 * svt_cpu:.0f} ms CPU, "
-        f"{1e3 * svt_wall:.0f} ms wall -> {svt_cpu / cpu:.1f}x (CPU), "
-        f"{svt_wall / wall:.1f}x (wall)")
+    })
+    log(f"{line}; SVT-AV1 s6 {1e3 * svt_cpu:.0f} ms CPU, {1e3 * svt_wall:.0f} ms wall -> "
+        f"{svt_cpu / cpu:.1f}x (CPU), {svt_wall / wall:.1f}x (wall)")
     return res
 
 
 # ------------------------------------------------------------------------------------
-# driver
+# summary, table, plot
 
 
 def _summary(points: list[Point], codecs: list[str], targets: list[float]) -> dict:
@@ -425,7 +426,7 @@ def _summary(points: list[Point], codecs: list[str], targets: list[float]) -> di
                 "bpp": statistics.fmean(p.bpp for p in ps),
                 "psnr": statistics.fmean(p.psnr for p in ps),
                 "msssim": statistics.fmean(p.msssim for p in ps),
-                "ssimulacra2": statistics.fmean(p.s2 for p in ps),
+                "ssimulacra2": statistics.fmean(p.s2 for p in ps),  # NaN without the package
                 "enc_ms": statistics.median(p.enc_ms for p in ps),
                 "dec_ms": statistics.median(p.dec_ms for p in ps),
                 "floor_images": sum(p.floor for p in ps),
@@ -434,117 +435,15 @@ def _summary(points: list[Point], codecs: list[str], targets: list[float]) -> di
     return out
 
 
-def plot(summary: dict, path: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker  # noqa: F401
-
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
-    for ax, key, label in zip(axes, ("psnr", "msssim", "ssimulacra2"),
-                              ("PSNR (dB)", "MS-SSIM", "SSIMULACRA2")):
-        for codec, pts in summary.items():
-            xs = [v["bpp"] for v in pts.values()]
-            ys = [v[key] for v in pts.values()]
-            order = np.argsort(xs)
-            bold = codec == SQUEEZE
-            ax.plot(np.array(xs)[order], np.array(ys)[order], marker="o" if bold else ".",
-                    lw=2.5 if bold else 1.2, color="black" if bold else None, label=codec)
-        ax.set_xscale("log")
-        ax.set_xlim(0.025, 0.6)
-        ticks = [0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5]
-        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([f"{t:g}" for t in ticks]))
-        ax.set_xlabel("bits per pixel (real file size)")
-        ax.set_ylabel(label)
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def run_bench(paths, *, bpp_targets=None, peers=None, repeat=3, json_path=None,
-              plot_path=None, speed=True, log=None, peer_targets=None,
-              timed_targets=None) -> int:
-    """Run the image benchmark on ``paths``; print a table; 0 on success, 1 on errors.
-
-    ``peer_targets``: the rates the peers are matched at (default: ``bpp_targets``),
-    so a long squeeze sweep can sit beside a shorter peer sweep.  ``timed_targets``:
-    the rates whose encode/decode times are medians of ``repeat`` runs (default: all);
-    the other points are timed once."""
-    from PIL import Image
-
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
-    targets = sorted(bpp_targets or DEFAULT_TARGETS)
-    ptargets = sorted(peer_targets or targets)
-    timed = set(timed_targets) if timed_targets else None
-
-    def reps(t):
-        return repeat if timed is None or t in timed else 1
-
-    peer_names = []
-    for p in (peers or ALL_PEERS):
-        if p == "none":
-            continue
-        lack = peer_missing(p) if p in ALL_PEERS else None
-        if lack is not None:  # an optional package (the bench extra): run the others
-            log(f"squeeze bench: {lack}; skipping {p}")
-            continue
-        peer_names.append(p)
-    peer_objs = [make_peer(p) for p in peer_names]
-    files = [Path(p) for p in paths]
-    if not files:
-        log("squeeze bench: no images given")
-        return 1
-    codecs = [SQUEEZE] + peer_names
-    points: list[Point] = []
-    t_start = time.time()
-    with tempfile.TemporaryDirectory() as tmpdir:
-        for fi, f in enumerate(files):
-            with Image.open(f) as im:
-                rgb = np.ascontiguousarray(np.asarray(im.convert("RGB")))
-            orig_png = os.path.join(tmpdir, "orig.png")
-            Image.fromarray(rgb).save(orig_png, format="PNG", compress_level=1)
-            if fi == 0:  # warm-up: model load and kernel (JIT cache) start-up are not timed
-                _squeeze_point(SQUEEZE, rgb, 0, targets[0], 1, orig_png, tmpdir)
-                for peer in peer_objs:
-                    peer.decode(peer.encode(rgb, peer.hi))
-            log(f"[{fi + 1}/{len(files)}] {f.name} {rgb.shape[1]}x{rgb.shape[0]} "
-                f"({time.time() - t_start:.0f} s)")
-            for t in targets:
-                p = _squeeze_point(SQUEEZE, rgb, 0, t, reps(t), orig_png, tmpdir)
-                p.image = f.name
-                points.append(p)
-            for peer in peer_objs:
-                cache: dict = {}
-                for t in ptargets:
-                    p = _peer_point(peer, rgb, t, reps(t), orig_png, tmpdir, cache)
-                    p.image = f.name
-                    points.append(p)
-    all_targets = sorted(set(targets) | set(ptargets))
-    summary = _summary(points, codecs, all_targets)
-    speed_res = speed_1080p(repeat, log) if speed else None
-    meta = {
-        "command": " ".join(sys.argv),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
-        "images": [f.name for f in files], "targets": targets, "peer_targets": ptargets,
-        "timed_targets": sorted(timed) if timed else targets, "repeat": repeat,
-        "timer": "CPU time of the process (all threads), median",
-        "peers": {p.name: p.note for p in peer_objs},
-    }
-    _print_table(summary, all_targets, codecs)
-    if json_path:
-        Path(json_path).write_text(json.dumps({
-            "meta": meta, "summary": summary, "speed_1080p": speed_res,
-            "points": [p.__dict__ for p in points]}, indent=1) + "\n")
-    if plot_path:
-        plot(summary, plot_path, f"{len(files)} images, mean; {meta['date']}")
-    return 0
+def rd_plot(summary: dict, title: str) -> dict:
+    """The rate-distortion curves as the harness's ``plot.curves`` arguments."""
+    panels = []
+    for key, label in (("psnr", "PSNR (dB)"), ("msssim", "MS-SSIM"),
+                       ("ssimulacra2", "SSIMULACRA2")):
+        panels.append((label, {codec: [(v["bpp"], v[key]) for v in pts.values()]
+                               for codec, pts in summary.items()}))
+    return {"panels": panels, "title": title, "xlabel": "bits per pixel (real file size)",
+            "xlog": True, "xlim": (0.025, 0.6), "xticks": DEFAULT_TARGETS, "highlight": SQUEEZE}
 
 
 def _print_table(summary: dict, targets: list[float], codecs: list[str]) -> None:
@@ -565,7 +464,7 @@ def _print_table(summary: dict, targets: list[float], codecs: list[str]) -> None
 # latent coding: the context model against JPEG-LS (the paper's coder) and order-0
 
 
-def latent_coding_comparison(paths, targets=(0.05, 0.1, 0.3), log=None) -> dict:
+def latent_coding_comparison(paths, targets=(0.05, 0.1, 0.3), log=print) -> dict:
     """Bytes for the same latents: squeeze's context coder (real constriction streams),
     JPEG-LS per scale group as FRAPPE v1 codes them ((C*H, W) uint8 images, +127,
     CharLS via imagecodecs, 4-byte length each) and an ideal static per-channel
@@ -576,7 +475,6 @@ def latent_coding_comparison(paths, targets=(0.05, 0.1, 0.3), log=None) -> dict:
     from squeeze_image import entropy, image
     from squeeze_image.codec import FrappeCodec
 
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     mdl = FrappeCodec._model()
     res = {}
     for t in targets:
@@ -606,30 +504,134 @@ def latent_coding_comparison(paths, targets=(0.05, 0.1, 0.3), log=None) -> dict:
     return res
 
 
-def main(argv=None) -> int:
-    """``python -m squeeze_image.bench``: the image benchmark with separate peer rates."""
-    import argparse
+# ------------------------------------------------------------------------------------
+# the suite
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("paths", nargs="+", help="images or folders of images")
-    ap.add_argument("--bpp", type=float, action="append", help="squeeze's target rates")
-    ap.add_argument("--peer-bpp", type=float, action="append", help="the peers' target rates")
-    ap.add_argument("--timed-bpp", type=float, action="append",
-                    help="rates timed as medians of --repeat runs (others: once)")
-    ap.add_argument("--peers", default=",".join(ALL_PEERS))
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--json")
-    ap.add_argument("--plot")
-    ap.add_argument("--no-speed", action="store_true")
-    a = ap.parse_args(argv)
-    files = []
-    for p in map(Path, a.paths):
-        files += sorted(q for q in p.iterdir() if q.suffix.lower() in (".png", ".ppm", ".jpg")) \
-            if p.is_dir() else [p]
-    return run_bench(files, bpp_targets=a.bpp, peers=[x for x in a.peers.split(",") if x],
-                     repeat=a.repeat, json_path=a.json, plot_path=a.plot, speed=not a.no_speed,
-                     peer_targets=a.peer_bpp, timed_targets=a.timed_bpp)
+PARTS = ("rd", "speed", "latents")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _has(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+IMAGE_SUFFIXES = (".png", ".ppm", ".jpg")
+
+
+class ImageSuite(Suite):
+    name = "image"
+    description = ("FRAPPE vs JPEG/WebP/AVIF/JPEG 2000/JPEG XL at matched rates "
+                   "(rate-distortion on images; default ../shared/corpora/kodak)")
+    options = (
+        {"flag": "--bpp", "param": "bpps", "type": float, "multiple": True,
+         "help": "Target rates (default 0.03..0.5)."},
+        {"flag": "--peer-bpp", "param": "peer_bpps", "type": float, "multiple": True,
+         "help": "The peers' target rates (default: the --bpp list)."},
+        {"flag": "--timed-bpp", "param": "timed_bpps", "type": float, "multiple": True,
+         "help": "Rates timed as medians of --repeat runs (default: all; others once)."},
+        {"flag": "--part", "param": "parts", "type": click.Choice(PARTS), "multiple": True,
+         "help": "What to measure: rd (the rate-distortion sweep), speed (1080p encode vs "
+                 "SVT-AV1), latents (latent coding vs JPEG-LS, at the --bpp rates) "
+                 "(default: rd and speed)."},
+    )
+    default_codecs = ("frappe",)
+    default_peers = tuple(ALL_PEERS)
+    ref = None
+
+    def inputs(self, args: Args) -> list[str]:
+        kodak = corpora() / "kodak"
+        return [str(p) for p in sorted(kodak.glob("*.png"))] if kodak.is_dir() else []
+
+    def run(self, args: Args) -> Report:
+        """The parts asked for; tables on stdout, every point in the report."""
+        if args.codecs != ["frappe"]:
+            raise ValueError("the image suite measures --codec frappe only")
+        log = args.log
+        opts = args.options
+        parts = set(opts.get("parts") or ("rd", "speed"))
+        targets = sorted(opts.get("bpps") or DEFAULT_TARGETS)
+        ptargets = sorted(opts.get("peer_bpps") or targets)
+        timed = set(opts["timed_bpps"]) if opts.get("timed_bpps") else None
+        repeat = args.repeat
+
+        def reps(t):
+            return repeat if timed is None or t in timed else 1
+
+        files = [Path(p) for p in args.files if Path(p).suffix.lower() in IMAGE_SUFFIXES]
+        report = Report(meta={"images": [f.name for f in files], "targets": targets,
+                              "timed_targets": sorted(timed) if timed else targets})
+        if parts & {"rd", "latents"} and not files:
+            raise ValueError("no images given (.png, .ppm, .jpg)")
+        if "rd" in parts:
+            self._rd(args, files, targets, ptargets, reps, report)
+        if "speed" in parts:
+            report.data["speed_1080p"] = speed_1080p(repeat, log)
+        if "latents" in parts and not _has("imagecodecs"):
+            log("squeeze bench: imagecodecs not installed (pip install 'squeeze-codecs[bench]'); "
+                "no latent coding comparison (JPEG-LS)")
+        elif "latents" in parts:
+            report.data["latents"] = latent_coding_comparison(files, targets, log)
+        return report
+
+    def _rd(self, args: Args, files: list[Path], targets: list[float], ptargets: list[float],
+            reps: Callable[[float], int], report: Report) -> None:
+        """The rate-distortion sweep: a table on stdout, every point in ``report``."""
+        from PIL import Image
+
+        log = args.log
+        if not _has("ssimulacra2"):
+            log("squeeze bench: ssimulacra2 not installed (pip install 'squeeze-codecs[bench]');"
+                " SSIMULACRA2 is reported as nan")
+        peer_names = []
+        for p in args.peers:
+            lack = peer_missing(p) if p in ALL_PEERS else None
+            if lack is not None:  # an optional package (the bench extra): run the others
+                log(f"squeeze bench: {lack}; skipping {p}")
+                continue
+            peer_names.append(p)
+        peer_objs = [make_peer(p) for p in peer_names]
+        codecs = [SQUEEZE] + peer_names
+        points: list[Point] = []
+        t_start = time.time()
+        with tempfile.TemporaryDirectory() as tmpdir:
+            for fi, f in enumerate(files):
+                with Image.open(f) as im:
+                    rgb = np.ascontiguousarray(np.asarray(im.convert("RGB")))
+                orig_png = os.path.join(tmpdir, "orig.png")
+                Image.fromarray(rgb).save(orig_png, format="PNG", compress_level=1)
+                if fi == 0:  # warm-up: model load and kernel (JIT cache) start-up are not timed
+                    _squeeze_point(SQUEEZE, rgb, targets[0], 1, orig_png, tmpdir)
+                    for peer in peer_objs:
+                        peer.decode(peer.encode(rgb, peer.hi))
+                log(f"[{fi + 1}/{len(files)}] {f.name} {rgb.shape[1]}x{rgb.shape[0]} "
+                    f"({time.time() - t_start:.0f} s)")
+                for t in targets:
+                    p = _squeeze_point(SQUEEZE, rgb, t, reps(t), orig_png, tmpdir, args.timer)
+                    p.image = f.name
+                    points.append(p)
+                for peer in peer_objs:
+                    cache: dict = {}
+                    for t in ptargets:
+                        p = _peer_point(peer, rgb, t, reps(t), orig_png, tmpdir, cache,
+                                        args.timer)
+                        p.image = f.name
+                        points.append(p)
+        all_targets = sorted(set(targets) | set(ptargets))
+        summary = _summary(points, codecs, all_targets)
+        _print_table(summary, all_targets, codecs)
+        report.meta.update({
+            "peer_targets": ptargets,
+            "peers": {p.name: p.note for p in peer_objs},
+            "metrics": "PSNR and MS-SSIM on 8-bit RGB; SSIMULACRA2 (NaN without the "
+                       "ssimulacra2 package)"})
+        report.data.update({"summary": summary, "points": [p.__dict__ for p in points]})
+        # one row per (image, rate, codec): file sizes for the JSON and --baseline
+        report.results = [runner.Result(f"{p.image}@{p.target}bpp", p.codec, 3 * p.pixels,
+                                        p.nbytes, p.enc_ms / 1e3, p.dec_ms / 1e3, True)
+                          for p in points]
+        report.plot = rd_plot(summary, f"{len(files)} images, mean")
+
+
+IMAGE = ImageSuite()

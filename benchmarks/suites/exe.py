@@ -1,44 +1,33 @@
-"""Measurements behind docs/bench-binary.md (tokenizer and x86 transform).
+"""Executable suites (the measurements behind docs/bench-exe.md and docs/bench-binary.md).
 
-    PYTHONPATH=.:codecs python -m squeeze_binary.benchmark tokenizer DIR_OR_FILE... [--exact]
-    PYTHONPATH=.:codecs python -m squeeze_binary.benchmark transform DIR_OR_FILE...
-    PYTHONPATH=.:codecs python -m squeeze_binary.benchmark contexts FILE...
-    PYTHONPATH=.:codecs python -m squeeze_binary.benchmark exe DIR_OR_FILE... \
-        [--levels 6,9] [--ablate 6,9] [--zpaq] [--repeat 1]
+* ``exe``: the exe codec per file, at the ``--codec exe:N`` levels, against
+  xz -9e with and without its x86 filter (Python's ``lzma``, .xz format, CRC32)
+  and, with ``--zpaq``, zpaq -m5 (the program); ``--ablate N`` also codes level N
+  without the Binary BPE token contexts (codec stream sizes only).
+* ``exe-tokenizer``: bytes per token and encode/decode speed of the shipped
+  Binary BPE family (greedy, and with ``--exact`` merge-order BPE).
+* ``exe-transform``: the x86 transform's value for LZMA2 (xz -9e on transformed
+  bytes, by regions / without Jcc / whole file).
+* ``exe-contexts``: indicative value of structure contexts for a byte model
+  (single adaptive context, no mixing).
 
-Speeds are CPU time (time.process_time) of this process, median of ``--repeat``
-runs; sizes are exact.  Output is JSON on stdout, a summary on stderr.
+Sizes are exact (whole .sqz files for the codec); speeds are the harness's CPU
+time, median of ``--repeat`` runs; every stream is decoded and compared.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import lzma
 import statistics
 import sys
-import time
 from pathlib import Path
 
-
-def _files(inputs) -> list[Path]:
-    out = []
-    for i in inputs:
-        p = Path(i)
-        out.extend(sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p])
-    return out
+from frappe_cli.bench import runner
+from frappe_cli.bench.suite import Args, Report, Suite
+from frappe_cli.bench.timing import median_time
 
 
-def _cpu(fn, repeat):
-    times, res = [], None
-    for _ in range(repeat):
-        t0 = time.process_time()
-        res = fn()
-        times.append(time.process_time() - t0)
-    return statistics.median(times), res
-
-
-def bench_tokenizer(files, repeat, exact, model):
+def bench_tokenizer(files, repeat, exact, model, log=print):
     from squeeze_binary.tokenizer import FAMILY_SIZES, BinaryBPE
 
     full = BinaryBPE.load(model) if model else BinaryBPE.shipped()
@@ -51,8 +40,8 @@ def bench_tokenizer(files, repeat, exact, model):
         row = {"vocab": v, "bytes": total}
         methods = ["greedy"] + (["exact"] if exact else [])
         for m in methods:
-            t_enc, ids = _cpu(lambda: [tok.encode(d, m) for d in datas], repeat)  # noqa: B023 (called at once)
-            t_dec, back = _cpu(lambda: [tok.decode(i) for i in ids], repeat)  # noqa: B023
+            t_enc, ids = median_time(lambda: [tok.encode(d, m) for d in datas], repeat)  # noqa: B023 (called at once)
+            t_dec, back = median_time(lambda: [tok.decode(i) for i in ids], repeat)  # noqa: B023
             assert back == datas, f"{v} {m}: round trip differs"
             n = sum(map(len, ids))
             per_file = [len(d) / max(len(i), 1) for d, i in zip(datas, ids)]
@@ -67,7 +56,7 @@ def bench_tokenizer(files, repeat, exact, model):
         if exact:
             e = row["exact"]
             msg += f"; exact {e['bytes_per_token']:.3f} B/tok (enc {e['encode_MBps']:.1f} MB/s)"
-        print(msg, file=sys.stderr, flush=True)
+        log(msg)
     return {"files": len(files), "bytes": total, "rows": rows}
 
 
@@ -79,7 +68,7 @@ def _xz(data, x86_filter=False):
                              filters=filters))
 
 
-def bench_transform(files):
+def bench_transform(files, log=print):
     from squeeze_binary import x86
 
     variants = ["xz", "xz_x86", "ours_regions", "ours_regions_nojcc", "ours_whole"]
@@ -94,14 +83,14 @@ def bench_transform(files):
                         ("ours_whole", x86.x86_forward(d, jcc=True))):
             r[name] = _xz(t)
         per.append(r)
-        print(f.name[-50:], " ".join(f"{k} {8 * r[k] / len(d):.3f}" for k in variants),
-              file=sys.stderr, flush=True)
+        log(f"{f.name[-50:]} " + " ".join(f"{k} {8 * r[k] / len(d):.3f}" for k in variants))
     total = sum(r["bytes"] for r in per)
     summary = {}
     for k in variants:
         summary[k] = {"bpb_total": 8 * sum(r[k] for r in per) / total,
                       "bpb_mean_per_file": statistics.fmean(8 * r[k] / r["bytes"] for r in per)}
-    print(json.dumps(summary, indent=1), file=sys.stderr)
+    for k, v in summary.items():
+        log(f"{k:<20} {v['bpb_total']:.4f} bpb in total, {v['bpb_mean_per_file']:.4f} per file")
     return {"files": len(per), "bytes": total, "summary": summary, "per_file": per}
 
 
@@ -171,7 +160,7 @@ def _context_kernels():
     return codelen, suffix_tokens
 
 
-def bench_contexts(files):
+def bench_contexts(files, log=print):
     """Indicative value of structure contexts for a byte model (single adaptive context)."""
     import numpy as np
 
@@ -207,9 +196,8 @@ def bench_contexts(files):
             row[f"o2+tokoffset{v // 1024}K(non-causal)"] = codelen(
                 arr, np.minimum(offs, 3).astype(np.int64), 2, 24) / n
         out.append(row)
-        print(f.name, " ".join(f"{k} {v:.3f}" for k, v in row.items() if k not in ("file",
-                                                                                    "bytes")),
-              file=sys.stderr, flush=True)
+        log(f"{f.name} " + " ".join(f"{k} {v:.3f}" for k, v in row.items()
+                                    if k not in ("file", "bytes")))
     return {"files": out}
 
 
@@ -219,19 +207,19 @@ def _zpaq_m5(path: Path):
     import tempfile
 
     if not shutil.which("zpaq"):
+        print("squeeze bench: zpaq not installed (no 'zpaq' program on PATH; e.g. apt-get "
+              "install zpaq); no zpaq -m5 column", file=sys.stderr)
         return None, None
     with tempfile.TemporaryDirectory() as td:
         arc = Path(td) / "a.zpaq"
-        t0 = time.perf_counter()
-        r = subprocess.run(["zpaq", "a", str(arc), str(path.resolve()), "-m5"],
-                           capture_output=True)
-        wall = time.perf_counter() - t0
+        wall, r = median_time(lambda: subprocess.run(
+            ["zpaq", "a", str(arc), str(path.resolve()), "-m5"], capture_output=True), 1, "wall")
         if r.returncode != 0:
             return None, None
         return arc.stat().st_size, wall
 
 
-def bench_exe(files, levels, ablate, repeat, zpaq):
+def bench_exe(files, levels, ablate, repeat, zpaq, log=print):
     """The exe codec per file against xz -9e (with and without its x86 filter) and zpaq -m5.
 
     Sizes are whole .sqz files (container framing included); speeds are CPU time of
@@ -240,7 +228,7 @@ def bench_exe(files, levels, ablate, repeat, zpaq):
     BPE token contexts (codec stream size only, same level otherwise).
     """
     from frappe_cli import container
-    from squeeze_binary import exe_levels, exe_runner
+    from squeeze_binary import exe_block_coder, exe_levels
 
     # load every kernel once (numba cache, tokenizer tries) before anything is timed
     warm = files[0].read_bytes()[:65536] if files else b""
@@ -254,14 +242,14 @@ def bench_exe(files, levels, ablate, repeat, zpaq):
         if zpaq:
             row["zpaq_m5"], row["zpaq_m5_wall_s"] = _zpaq_m5(f)
         for lv in levels:
-            t_c, blob = _cpu(lambda: container.compress(data, "exe", level=lv), repeat)  # noqa: B023
-            t_d, back = _cpu(lambda: container.decompress(blob), repeat)  # noqa: B023
+            t_c, blob = median_time(lambda: container.compress(data, "exe", level=lv), repeat)  # noqa: B023
+            t_d, back = median_time(lambda: container.decompress(blob), repeat)  # noqa: B023
             assert back == data, f"{f}: level {lv} round trip differs"
             row[f"L{lv}"] = {"bytes": len(blob), "c_cpu_s": t_c, "d_cpu_s": t_d}
         for lv in ablate:
             spec = exe_levels.LEVELS[lv]
-            with_tok = exe_runner.compress(data, spec)
-            without = exe_runner.compress(data, exe_levels.without_tokens(spec))
+            with_tok = exe_block_coder.compress(data, spec)
+            without = exe_block_coder.compress(data, exe_levels.without_tokens(spec))
             row[f"ablate_L{lv}"] = {"with_tokens": len(with_tok) if with_tok else len(data),
                                     "without_tokens": len(without) if without else len(data)}
         rows.append(row)
@@ -271,7 +259,7 @@ def bench_exe(files, levels, ablate, repeat, zpaq):
             r = row[f"L{lv}"]
             msg += (f" L{lv} {8 * r['bytes'] / n:.3f} ({r['bytes'] / row['xz_x86_9e']:.3f}x)"
                     f" c {n / 1e6 / r['c_cpu_s']:.2f} d {n / 1e6 / r['d_cpu_s']:.2f} MB/s")
-        print(msg, file=sys.stderr, flush=True)
+        log(msg)
     total = sum(r["bytes"] for r in rows)
     summary = {"files": len(rows), "bytes": total}
     for key in ["xz_9e", "xz_x86_9e"] + (["zpaq_m5"] if zpaq else []):
@@ -290,41 +278,102 @@ def bench_exe(files, levels, ablate, repeat, zpaq):
         print(f"TOTAL L{lv}: {8 * s['bytes'] / total:.4f} bpb, xz --x86 -9e "
               f"{8 * summary['xz_x86_9e'] / total:.4f}, ratio {s['vs_xz_x86']:.4f} "
               f"(worst file {s['worst_file_vs_xz_x86']:.4f}); c {s['c_MBps']:.3f} MB/s, "
-              f"d {s['d_MBps']:.3f} MB/s CPU", file=sys.stderr, flush=True)
+              f"d {s['d_MBps']:.3f} MB/s CPU", flush=True)
     for lv in ablate:
         k = f"ablate_L{lv}"
         w = sum(r[k]["with_tokens"] for r in rows)
         wo = sum(r[k]["without_tokens"] for r in rows)
         summary[k] = {"with_tokens": w, "without_tokens": wo, "gain": 1 - w / wo}
         print(f"ABLATION L{lv}: with tokens {w}, without {wo}: {100 * (1 - w / wo):.2f} % "
-              f"smaller with them", file=sys.stderr, flush=True)
+              f"smaller with them", flush=True)
     return {"rows": rows, "summary": summary}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["tokenizer", "transform", "contexts", "exe"])
-    ap.add_argument("inputs", nargs="+")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--exact", action="store_true", help="also the merge-order encoder")
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--levels", default="6", help="exe: comma-separated levels")
-    ap.add_argument("--ablate", default="", help="exe: levels for the token ablation")
-    ap.add_argument("--zpaq", action="store_true", help="exe: also zpaq -m5 (CLI)")
-    a = ap.parse_args()
-    files = _files(a.inputs)
-    if a.what == "tokenizer":
-        out = bench_tokenizer(files, a.repeat, a.exact, a.model)
-    elif a.what == "transform":
-        out = bench_transform(files)
-    elif a.what == "exe":
-        lv = [int(x) for x in a.levels.split(",") if x]
-        ab = [int(x) for x in a.ablate.split(",") if x]
-        out = bench_exe(files, lv, ab, a.repeat, a.zpaq)
-    else:
-        out = bench_contexts(files)
-    json.dump(out, sys.stdout, indent=1)
+# ------------------------------------------------------------------------------------------
+# the suites
 
 
-if __name__ == "__main__":
-    main()
+class ExeSuite(Suite):
+    name = "exe"
+    description = "the exe codec vs xz -9e (with and without --x86) and zpaq -m5, per file"
+    options = (
+        {"flag": "--ablate", "param": "ablate", "type": int, "multiple": True,
+         "help": "Levels also coded without the Binary BPE token contexts."},
+        {"flag": "--zpaq", "param": "zpaq", "is_flag": True,
+         "help": "Also zpaq -m5 (the zpaq program; wall time)."},
+    )
+    default_codecs = ("exe:6",)
+    default_peers = ()
+    ref = "xz-x86-9e"
+
+    def run(self, args: Args) -> Report:
+        levels = []
+        for spec in args.codecs:
+            cid, _, lvl = spec.partition(":")
+            if cid != "exe":
+                raise ValueError("the exe suite measures --codec exe:LEVEL only")
+            levels.append(int(lvl) if lvl else 6)
+        files = [Path(f) for f in args.files]
+        out = bench_exe(files, levels, list(args.options.get("ablate") or ()), args.repeat,
+                        args.options.get("zpaq"), log=args.log)
+        results = []
+        for row in out["rows"]:
+            name, n = Path(row["file"]).name, row["bytes"]
+            for lv in levels:
+                r = row[f"L{lv}"]
+                results.append(runner.Result(name, f"sqz-exe-{lv}", n, r["bytes"], r["c_cpu_s"],
+                                             r["d_cpu_s"], True))
+            for key, label in (("xz_9e", "xz-9e"), ("xz_x86_9e", "xz-x86-9e"),
+                               ("zpaq_m5", "zpaq-m5")):
+                if row.get(key):
+                    results.append(runner.Result(name, label, n, row[key], None, None, True))
+        return Report(results, data=out, table=True)
+
+
+class TokenizerSuite(Suite):
+    name = "exe-tokenizer"
+    description = "Binary BPE: bytes per token and encode/decode speed per vocabulary size"
+    options = (
+        {"flag": "--exact", "param": "exact", "is_flag": True,
+         "help": "Also the merge-order (HF-identical) encoder."},
+        {"flag": "--model", "param": "model", "help": "A .bpe merge list (default: shipped)."},
+    )
+    default_codecs = ()
+    default_peers = ()
+
+    def run(self, args: Args) -> Report:
+        out = bench_tokenizer([Path(f) for f in args.files], args.repeat,
+                              args.options.get("exact"), args.options.get("model"), log=print)
+        return Report(data=out)
+
+
+class TransformSuite(Suite):
+    name = "exe-transform"
+    description = "the x86 transform's value for LZMA2 (xz -9e on the transformed bytes)"
+    default_codecs = ()
+    default_peers = ()
+    ref = "xz-x86-9e"
+
+    def run(self, args: Args) -> Report:
+        out = bench_transform([Path(f) for f in args.files], log=args.log)
+        names = {"xz": "xz-9e", "xz_x86": "xz-x86-9e", "ours_regions": "x86-regions+xz",
+                 "ours_regions_nojcc": "x86-regions-nojcc+xz", "ours_whole": "x86-whole+xz"}
+        results = [runner.Result(Path(r["file"]).name, label, r["bytes"], r[key], None, None,
+                                 True) for r in out["per_file"] for key, label in names.items()]
+        return Report(results, data=out, table=True)
+
+
+class ContextsSuite(Suite):
+    name = "exe-contexts"
+    description = "indicative value of structure contexts for a byte model (one context)"
+    default_codecs = ()
+    default_peers = ()
+
+    def run(self, args: Args) -> Report:
+        return Report(data=bench_contexts([Path(f) for f in args.files], log=print))
+
+
+EXE = ExeSuite()
+TOKENIZER = TokenizerSuite()
+TRANSFORM = TransformSuite()
+CONTEXTS = ContextsSuite()
