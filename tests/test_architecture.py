@@ -50,6 +50,12 @@ def test_runtime_packages_hold_no_training_code():
         assert "torch" not in {m.split(".")[0] for m in imported_modules(path)} or \
             path.name in ("safetensors_io.py",), path
     assert not list((ROOT / "codecs").rglob("train_*.py"))
+    # trainers live in models/ (models/train_*.py), not in a codec package
+    for path in sorted((ROOT / "codecs").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        trainers = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)
+                    and n.name.startswith("train")]
+        assert not trainers, f"{path.relative_to(ROOT)} defines {trainers}"
 
 
 def test_runtime_packages_hold_no_bench_code():

@@ -1,7 +1,8 @@
-"""``squeeze tokenizer ...``: train, apply and export Binary BPE tokenizers.
+"""``squeeze tokenizer ...``: apply and export Binary BPE tokenizers.
 
-The lead attaches the group to the main CLI (``main.add_command(tokenizer)``);
-it also runs alone: ``python -m squeeze_binary.cli --help``.
+Contributed to ``squeeze`` through ``ExeCodec.subcommands``; it also runs alone:
+``python -m squeeze_binary.cli --help``.  Training a merge list is tooling, not
+runtime: models/train_binary_bpe.py (train / export into the package data).
 
 Token streams on disk are raw little-endian u16 ids (every vocabulary has at
 most 65,536 tokens), or one decimal id per line with ``--text``.  Messages go to
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -86,29 +86,7 @@ vocab_opt = click.option("--vocab-size", "-V", type=int, default=None,
 
 @click.group("tokenizer")
 def tokenizer():
-    """Binary BPE tokenizers for executables (train, encode, decode, stats, export-hf)."""
-
-
-@tokenizer.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="the .bpe file to write (the 64K list; smaller sizes are its prefixes)")
-@click.option("--vocab-size", "-V", type=int, default=65536, show_default=True)
-@click.option("--min-freq", type=int, default=10, show_default=True)
-@click.option("--max-len", type=int, default=16, show_default=True)
-def train(inputs, output, vocab_size, min_freq, max_len):
-    """Train one merge list on files or folders (8 KiB chunks, byte-level BPE)."""
-    from squeeze_binary import tokenizer as tk
-
-    files = _expand(inputs)
-    t0 = time.process_time()
-    tok, stats = _run(output, tk.train, files, vocab_size, min_freq=min_freq, max_len=max_len)
-    cpu = time.process_time() - t0
-    _run(output, tok.save, output)
-    click.echo(f"{stats['files']} files, {stats['bytes']:,} bytes ({stats['distinct_chunks']:,} "
-               f"distinct 8 KiB chunks); {stats['merges']:,} merges (last count "
-               f"{stats['last_count']}); vocabulary {tok.vocab_size}; {cpu:.1f} CPU s",
-               err=True)
+    """Binary BPE tokenizers for executables (encode, decode, stats, export-hf)."""
 
 
 @tokenizer.command()
@@ -174,6 +152,8 @@ def stats(model, sizes, method, as_json, inputs):
 
     from squeeze_binary.tokenizer import FAMILY_SIZES
 
+    from frappe_cli.bench.timing import median_time
+
     files = _expand(inputs)
     full = _run(model or "model", _load_model, model, None)
     sizes = [s for s in (sizes or FAMILY_SIZES) if s <= full.vocab_size]
@@ -187,16 +167,13 @@ def stats(model, sizes, method, as_json, inputs):
         n_tok = 0
         t_enc = t_dec = 0.0
         for name, d in datas:
-            t0 = time.process_time()
-            ids = tok.encode(d, method)
-            t1 = time.process_time()
-            back = tok.decode(ids)
-            t2 = time.process_time()
+            te, ids = median_time(lambda: tok.encode(d, method))  # noqa: B023 (called at once)
+            td, back = median_time(lambda: tok.decode(ids))  # noqa: B023
             if back != d:
                 _fail(name, f"Internal error: {v}-token round trip differs")
             n_tok += len(ids)
-            t_enc += t1 - t0
-            t_dec += t2 - t1
+            t_enc += te
+            t_dec += td
         rows.append({"vocab_size": v, "bytes": total, "tokens": n_tok,
                      "bytes_per_token": total / max(n_tok, 1),
                      "encode_MBps": total / 1e6 / max(t_enc, 1e-9),

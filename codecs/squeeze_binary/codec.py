@@ -27,7 +27,7 @@ class ExeCodec(CMCodec):
                    "match model, 2-layer gated mixer network, SSE")
     buffers = 3  # a writable copy of the block, the label array, the coder's output
     subcommands = {"tokenizer": ("squeeze_binary.cli:tokenizer",
-                                 "Binary BPE tokenizers (train, encode, decode, stats)")}
+                                 "Binary BPE tokenizers (encode, decode, stats, export-hf)")}
 
     @classmethod
     def sniff(cls, head: bytes) -> tuple[int, str, str] | None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable
 from pathlib import Path
 
 from frappe_cli.errors import CorruptError, OptionError
@@ -257,61 +256,3 @@ def _load_shipped(path: str) -> BinaryBPE:
     if path not in _SHIPPED:
         _SHIPPED[path] = BinaryBPE.load(path)
     return _SHIPPED[path]
-
-
-# ------------------------------------------------------------------------------------------
-# training
-
-
-def chunk_corpus(files: Iterable, chunk_size: int = CHUNK_SIZE):
-    """(data uint8 in 8 KiB-stride layout, lens int32, weights int64, stats) of the distinct
-    chunks of the files; identical chunks are stored once with their count as weight."""
-    np = _np()
-    if chunk_size != 1 << _k().CHUNK_SHIFT:
-        raise OptionError(f"the trainer uses {1 << _k().CHUNK_SHIFT}-byte chunks")
-    index: dict[bytes, int] = {}
-    chunks: list[bytes] = []
-    weights: list[int] = []
-    total = nfiles = 0
-    for f in files:
-        data = Path(f).read_bytes() if not isinstance(f, (bytes, bytearray)) else bytes(f)
-        nfiles += 1
-        total += len(data)
-        for i in range(0, len(data), chunk_size):
-            c = data[i:i + chunk_size]
-            j = index.get(c)
-            if j is None:
-                index[c] = len(chunks)
-                chunks.append(c)
-                weights.append(1)
-            else:
-                weights[j] += 1
-    index.clear()
-    n = len(chunks)
-    buf = np.zeros(n * chunk_size, dtype=np.uint8)
-    lens = np.empty(n, dtype=np.int32)
-    for i, c in enumerate(chunks):
-        buf[i * chunk_size:i * chunk_size + len(c)] = np.frombuffer(c, dtype=np.uint8)
-        lens[i] = len(c)
-    stats = {"files": nfiles, "bytes": total, "chunks": int(sum(weights)), "distinct_chunks": n,
-             "distinct_bytes": int(lens.sum())}
-    return buf, lens, np.asarray(weights, dtype=np.int64), stats
-
-
-def train(files: Iterable, vocab_size: int = 65536, *, min_freq: int = MIN_FREQ,
-          max_len: int = MAX_TOKEN_LEN, chunk_size: int = CHUNK_SIZE):
-    """Train one merge list of up to ``vocab_size - 256`` merges; returns (BinaryBPE, stats).
-
-    Fewer merges result when no pair reaches ``min_freq`` any more.
-    """
-    if not 256 < vocab_size <= MAX_VOCAB:
-        raise OptionError(f"vocabulary size must be 257..{MAX_VOCAB}")
-    if not 2 <= max_len <= 255 or min_freq < 1:
-        raise OptionError("max_len must be 2..255 and min_freq >= 1")
-    buf, lens, weights, stats = chunk_corpus(files, chunk_size)
-    left, right, counts = _k().train_kernel(buf, lens, weights, vocab_size - 256, min_freq,
-                                            max_len)
-    stats["merges"] = len(left)
-    stats["last_count"] = int(counts[-1]) if len(counts) else 0
-    tok = BinaryBPE(left, right, max_len=max_len, chunk_size=chunk_size, min_freq=min_freq)
-    return tok, stats
