@@ -237,7 +237,7 @@ def _encode_one(codec: Codec, data: bytes, hint: Any, check: int) -> tuple[int, 
         return KIND_CODEC, payload, usize, chk
     kind = KIND_CODEC
     if codec.fallback == "zstd" and codec.codec_id != "zstd":
-        from frappe_cli.fallback import zstd_compress
+        from frappe_cli.zstd_store import zstd_compress
 
         z = zstd_compress(data, codec.level)
         if len(z) < len(payload):
@@ -474,7 +474,7 @@ def _decode_one(codec: Codec, info: BlockInfo, payload: bytes, chk_type: int, ch
         if info.kind == KIND_STORED:
             out = payload
         elif info.kind == KIND_ZSTD:
-            from frappe_cli.fallback import zstd_decompress
+            from frappe_cli.zstd_store import zstd_decompress
 
             out = zstd_decompress(payload, info.usize)
         else:

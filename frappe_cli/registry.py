@@ -24,8 +24,8 @@ ENTRY_POINT_GROUP = "squeeze.codecs"
 
 #: id -> "module:Class"; modules must import cheaply (kernels load lazily)
 BUILTIN: dict[str, str] = {
-    "store": "frappe_cli.fallback:StoreCodec",
-    "zstd": "frappe_cli.fallback:ZstdCodec",
+    "store": "frappe_cli.zstd_store:StoreCodec",
+    "zstd": "frappe_cli.zstd_store:ZstdCodec",
     "text": "squeeze_text.codec:TextCodec",
     "exe": "squeeze_binary.codec:ExeCodec",
     "dfloat11": "squeeze_weights.codec:DFloat11Codec",

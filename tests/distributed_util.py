@@ -2,7 +2,7 @@
 
 import time
 
-from frappe_cli.fallback import ZstdCodec
+from frappe_cli.zstd_store import ZstdCodec
 
 
 class SlowZstd(ZstdCodec):

@@ -203,21 +203,21 @@ def test_arbitrary_bytes_roundtrip(data, level, as_elf):
 
 
 def test_encoder_and_decoder_probabilities_identical():
-    from squeeze_binary import exe_levels, exe_runner
+    from squeeze_binary import exe_levels, exe_block_coder
 
     data = synthetic_elf(8000, 2) + system_file("/usr/bin/true")[:8000]
     for level in (0, 6, 9):
-        enc, dec, out = exe_runner.probabilities(data, exe_levels.LEVELS[level])
+        enc, dec, out = exe_block_coder.probabilities(data, exe_levels.LEVELS[level])
         assert out == data
         assert np.array_equal(enc, dec)
         assert enc.min() >= 1 and enc.max() <= 65535
 
 
 def test_region_table_from_elf():
-    from squeeze_binary import exe_runner, regions
+    from squeeze_binary import exe_block_coder, regions
 
     data = synthetic_elf(6000, 1)
-    plan = exe_runner.plan_block(data, np.frombuffer(data, dtype=np.uint8))
+    plan = exe_block_coder.plan_block(data, np.frombuffer(data, dtype=np.uint8))
     assert plan.x86 and plan.mode64
     labels = [lab for _, lab, _ in plan.regions]
     assert regions.CODE in labels and regions.RODATA in labels
@@ -227,12 +227,12 @@ def test_region_table_from_elf():
             assert start == 64 and (start + delta) == 0x401000
         start += length
     # the header round-trips and is validated
-    hb = exe_runner.header_bytes(plan)
-    again, off = exe_runner.parse_header(hb + b"xyz", len(data))
+    hb = exe_block_coder.header_bytes(plan)
+    again, off = exe_block_coder.parse_header(hb + b"xyz", len(data))
     assert off == len(hb) and again.regions == plan.regions and again.flags == plan.flags
     for n in (len(data) - 1, len(data) + 1):
         with pytest.raises(CorruptError):
-            exe_runner.parse_header(hb, n)
+            exe_block_coder.parse_header(hb, n)
 
 
 def test_incremental_x86_decoder_agrees_with_length_decoder():
@@ -256,14 +256,14 @@ def test_incremental_x86_decoder_agrees_with_length_decoder():
 def test_token_contexts_are_causal():
     # a token context may only use bytes before the coded one: changing a later
     # byte never changes the probabilities of earlier bits
-    from squeeze_binary import exe_levels, exe_runner
+    from squeeze_binary import exe_levels, exe_block_coder
 
     lv = exe_levels.LEVELS[9]
     assert lv["vocab"] > 0 and "tok" in lv["names"]["hashed"]
     data = bytearray(system_file("/usr/bin/true")[:5000])
-    enc1, _, _ = exe_runner.probabilities(bytes(data), lv)
+    enc1, _, _ = exe_block_coder.probabilities(bytes(data), lv)
     data[3000] ^= 0x5A
-    enc2, _, _ = exe_runner.probabilities(bytes(data), lv)
+    enc2, _, _ = exe_block_coder.probabilities(bytes(data), lv)
     assert np.array_equal(enc1[: 3000 * 8], enc2[: 3000 * 8])
     assert not np.array_equal(enc1, enc2)
 

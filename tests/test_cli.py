@@ -330,11 +330,12 @@ def test_help_is_light():
 
     The codec *classes* load (their hooks contribute options and commands; codec
     modules import only the standard library and the core, which
-    check_cheap_import holds them to), never their runners, kernels or models."""
+    check_cheap_import holds them to), never their block coders, kernels or models."""
     code = ("import sys\nfrom frappe_cli import cli\n"
             "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('numpy', 'numba', 'constriction', 'zstandard', 'torch',"
-            " 'squeeze_text.runner', 'squeeze_text.kernels', 'squeeze_binary.exe_runner',"
+            " 'squeeze_text.block_coder', 'squeeze_text.kernels',"
+            " 'squeeze_binary.exe_block_coder',"
             " 'squeeze_image.model', 'squeeze_weights.kernels', 'frappe_cli.coding.cm.engine')"
             " if m in sys.modules]\nprint('HEAVY', heavy, file=sys.stderr)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=ENV, timeout=60)

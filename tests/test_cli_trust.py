@@ -311,7 +311,7 @@ def test_progress_moves_inside_a_block():
     import threading
 
     from frappe_cli import progress
-    from squeeze_text import runner
+    from squeeze_text import block_coder
     from squeeze_text.levels import LEVELS
 
     data = DATA * 8  # 1.3 MB, one block
@@ -326,7 +326,7 @@ def test_progress_moves_inside_a_block():
     t = threading.Thread(target=poll)
     t.start()
     try:
-        runner.compress(data, LEVELS[0])
+        block_coder.compress(data, LEVELS[0])
     finally:
         stop.set()
         t.join()

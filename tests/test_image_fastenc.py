@@ -40,7 +40,7 @@ def test_fast_coder_is_enabled_for_the_shipped_model(mdl):
 
 
 def test_fast_coder_matches_constriction_random_rows():
-    from frappe_cli.coding import ans
+    from frappe_cli.coding import constriction_ans as ans
 
     rng = np.random.default_rng(7)
     for k in (2, 5, 43, 64):

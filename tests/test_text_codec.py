@@ -97,12 +97,12 @@ def test_arbitrary_bytes_roundtrip(data, level):
 
 
 def test_encoder_and_decoder_probabilities_identical():
-    from squeeze_text import runner
+    from squeeze_text import block_coder
     from squeeze_text.levels import LEVELS
 
     data = corpus_file("canterbury/cp.html").read_bytes()[:12000]
     for level in (0, 6):
-        enc, dec, out = runner.probabilities(data, LEVELS[level])
+        enc, dec, out = block_coder.probabilities(data, LEVELS[level])
         assert out == data
         assert np.array_equal(enc, dec)
         assert enc.min() >= 1 and enc.max() <= 65535

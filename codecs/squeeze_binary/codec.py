@@ -53,11 +53,11 @@ class ExeCodec(CMCodec):
         return LEVELS
 
     def compress_cm(self, data: bytes, lv: dict) -> bytes | None:
-        from squeeze_binary import exe_runner
+        from squeeze_binary import exe_block_coder
 
-        return exe_runner.compress(bytes(data), lv)
+        return exe_block_coder.compress(bytes(data), lv)
 
     def decompress_cm(self, body, size: int, lv: dict):
-        from squeeze_binary import exe_runner
+        from squeeze_binary import exe_block_coder
 
-        return memoryview(exe_runner.decompress(body, size, lv)).toreadonly()
+        return memoryview(exe_block_coder.decompress(body, size, lv)).toreadonly()

@@ -133,7 +133,7 @@ class FastCoder:
             self.ok = False
 
     def _probe(self, cdf: np.ndarray, freqs: np.ndarray) -> bool:
-        from frappe_cli.coding import ans
+        from frappe_cli.coding import constriction_ans as ans
 
         rows, k = freqs.shape
         rng = np.random.default_rng(12345)
@@ -263,7 +263,7 @@ class ChannelCache:
 
 def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
     """Code channels 0..n-1; returns the two constriction streams, concatenated."""
-    from frappe_cli.coding import ans
+    from frappe_cli.coding import constriction_ans as ans
     from squeeze_image import kernels as kk
 
     table, esc_table = model.freq_table()
@@ -295,7 +295,7 @@ def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
 def decode(model, data: memoryview, offset: int, n: int, D: int,
            shapes: list[tuple[int, int]]) -> tuple[list[np.ndarray], int]:
     """Inverse of :func:`encode`; returns the channels and the offset after the streams."""
-    from frappe_cli.coding import ans
+    from frappe_cli.coding import constriction_ans as ans
     from squeeze_image import kernels as kk
 
     table, esc_table = model.freq_table()

@@ -106,7 +106,7 @@ class Model:
     def freq_table(self):
         """The validated constriction table (built once, shared by all threads)."""
         if self._tables is None:
-            from frappe_cli.coding import ans
+            from frappe_cli.coding import constriction_ans as ans
 
             with self._lock:
                 if self._tables is None:

@@ -34,11 +34,11 @@ class TextCodec(CMCodec):
         return LEVELS
 
     def compress_cm(self, data: bytes, lv: dict) -> bytes | None:
-        from squeeze_text import runner
+        from squeeze_text import block_coder
 
-        return runner.compress(data, lv)
+        return block_coder.compress(data, lv)
 
     def decompress_cm(self, body, size: int, lv: dict):
-        from squeeze_text import runner
+        from squeeze_text import block_coder
 
-        return runner.decompress(body, size, lv)
+        return block_coder.decompress(body, size, lv)

@@ -202,7 +202,7 @@ class _WeightsCodec(Codec):
         return self._encode_bytes(data)
 
     def _encode_bytes(self, data: bytes) -> bytes:
-        from frappe_cli.fallback import zstd_compress
+        from frappe_cli.zstd_store import zstd_compress
 
         z = zstd_compress(data, min(self.level, 3))
         if len(z) < len(data):
@@ -324,7 +324,7 @@ def _zstd_probe(data: bytes, coded: int) -> bool:
     such noise-like float bytes higher zstd levels gain only a few percent,
     far from the entropy coder's margin.
     """
-    from frappe_cli.fallback import zstd_compress
+    from frappe_cli.zstd_store import zstd_compress
 
     n = len(data)
     if n <= 1 << 17 or coded * 4 < n:

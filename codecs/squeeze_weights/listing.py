@@ -51,7 +51,7 @@ def describe_sqz(path, entropy: bool = True) -> list[dict]:
     import numpy as np
 
     from frappe_cli import container, registry
-    from frappe_cli.fallback import zstd_decompress
+    from frappe_cli.zstd_store import zstd_decompress
 
     path = Path(path)
     with open(path, "rb") as f:

@@ -2,7 +2,7 @@
 
 Modules (import the one you need; nothing heavy is imported here):
 
-* ``ans``        - the constriction adapter (the only module that imports constriction)
+* ``constriction_ans`` - the constriction adapter (the only module that imports constriction)
 * ``quant``      - probability quantisation shared by every coder (exact invertibility)
 * ``binary_ac``  - numba binary arithmetic coder for bitwise context mixing
 * ``huffman``    - numba length-limited canonical Huffman, multi-symbol decode tables

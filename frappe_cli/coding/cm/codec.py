@@ -9,7 +9,8 @@ payload', executable SPEC.md section 4):
 
 ``CMCodec`` implements that, the level lookups and the ``-M`` estimate once; a
 subclass names its levels table and implements ``compress_cm``/``decompress_cm``
-(importing its runner lazily, so that the codec module stays cheap).
+(importing its block coder - the module that runs its kernel on a block through
+``runtime`` - lazily, so that the codec module stays cheap).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class CMCodec(Codec):
     lossless = True
     fallback = "zstd"
     options: dict[str, type] = {}
-    #: block-sized arrays the runner allocates besides the model (``config.memory_usage``)
+    #: block-sized arrays the block coder allocates besides the model (``config.memory_usage``)
     buffers = 2
 
     # -- what a configuration provides -------------------------------------------------

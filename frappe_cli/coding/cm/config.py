@@ -87,7 +87,7 @@ def memory_usage(lv: dict, buffers: int) -> int:
     """Bytes to code one block of level ``lv`` besides the block itself (``-M``).
 
     The model at full table size plus ``buffers`` block-sized arrays of the
-    runner (a writable copy of the block, the coder's output, a label array...)
+    block coder (a writable copy of the block, the coder's output, a label array...)
     and the output's slack of 1/8 block.
     """
     block = lv["block_mib"] << 20

@@ -9,9 +9,10 @@ the level's catalogue ids, ``ids``; ``extra`` whatever else the configuration
 needs) and returns the encoder's byte count (-1: output overflow) or, decoding,
 0 (clean end), -1 (the stream did not end where it should), -2 (it ran out of
 input).  ``encode``/``decode``/``probabilities`` allocate the model, the coder and
-the buffers, publish the progress and map those codes; the codec-specific
-runner only prepares ``buf`` and ``extra`` (and, for the executable codec, its
-block header and transform).
+the buffers, publish the progress and map those codes; a CM codec's block
+coder (its module that codes one block through this runtime) only prepares
+``buf`` and ``extra`` (and, for the executable codec, its block header and
+transform).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Glue between the codec and its numba kernel (imports numpy/numba; loaded lazily).
+"""The text codec's block coder: one block through its numba CM kernel (imports
+numpy/numba; loaded lazily).
 
 ``lv`` is a level of ``levels.LEVELS``; the shared CM runtime
 (``frappe_cli.coding.cm.runtime``) sizes the model, runs the kernel and checks

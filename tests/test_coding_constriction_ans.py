@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from frappe_cli.coding import ans
+from frappe_cli.coding import constriction_ans as ans
 from frappe_cli.errors import CorruptError
 from frappe_cli.testing import corpus_file
 
