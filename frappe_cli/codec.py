@@ -233,12 +233,20 @@ class Codec(ABC):
         """
 
     def reconstruction(self, data: bytes, payload: bytes) -> bytes:
-        """Lossy codecs only: the exact bytes ``decode_block(payload)`` will return.
-
-        The container checks them (so a decoder that drifts from the encoder is
-        caught) and stores their length as the block's uncompressed size.
-        """
+        """Lossy codecs only: the exact bytes ``decode_block(payload)`` will return,
+        for a payload already made (the container's fallback when it has only the
+        payload)."""
         raise OptionError(f"lossy codec '{self.codec_id}' does not define reconstruction()")
+
+    def encode_lossy(self, data: bytes, hint: Any = None) -> tuple[bytes, bytes]:
+        """Lossy codecs: ``(payload, reconstruction)`` of one block, where the
+        reconstruction is exactly what ``decode_block(payload)`` will return.  The
+        container checks those bytes (so a decoder that drifts from the encoder is
+        caught) and stores their length as the block's uncompressed size.  A codec
+        that computes its reconstruction while encoding returns it here, so it keeps
+        no state between calls; the default encodes, then asks ``reconstruction``."""
+        payload = self.encode_block(data, hint)
+        return payload, self.reconstruction(data, payload)
 
     #: lossy codecs: the block check of new streams covers the payload (FORMAT.md
     #: header flags bit 2), so nothing is decoded at encode time; needs

@@ -217,7 +217,13 @@ class StreamStats:
 
 def _encode_one(codec: Codec, data: bytes, hint: Any, check: int) -> tuple[int, bytes, int, bytes]:
     """Code one block; returns (kind, payload, uncompressed size, check bytes)."""
-    payload = codec.encode_block(data, hint)
+    recon = None
+    if not codec.lossless and not check & CHECK_PAYLOAD:
+        # the check covers the reconstruction (or there is none, and its size is
+        # needed): the codec hands it back with the payload
+        payload, recon = codec.encode_lossy(data, hint)
+    else:
+        payload = codec.encode_block(data, hint)
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise TypeError(f"{codec.codec_id}.encode_block returned {type(payload).__name__}")
     payload = bytes(payload)
@@ -230,7 +236,6 @@ def _encode_one(codec: Codec, data: bytes, hint: Any, check: int) -> tuple[int, 
                 usize = len(codec.reconstruction(data, payload))
             chk = compute_check(check, payload)
         else:
-            recon = codec.reconstruction(data, payload)  # type: ignore[attr-defined]
             usize, chk = len(recon), compute_check(check, recon)
         if not 0 < usize <= MAX_BLOCK_SIZE:
             raise OptionError("reconstruction too large for one block")
@@ -284,6 +289,7 @@ def compress_stream(
             check_covers == "payload" or (check_covers is None and codec.check_payload)):
         chk |= CHECK_PAYLOAD
     bs = block_size or codec.block_size()
+    codec.threads = max(1, threads)  # the codec's own threads (Codec.threads)
     if not 1 <= bs <= MAX_BLOCK_SIZE:
         raise OptionError(f"block size must be 1..{MAX_BLOCK_SIZE}")
     header = StreamHeader(codec.codec_id, codec.bitstream_version, chk, bs, codec.get_config())
@@ -546,6 +552,7 @@ def iter_decompress(
         first = False
         codec = codec_for(header)
         fit = _memory_check(codec, header, threads, memlimit, max_block)
+        codec.threads = max(1, fit)
         yield from _decode_stream(r, header, codec, fit, progress, finish, budget)
 
 

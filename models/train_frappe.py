@@ -45,20 +45,41 @@ from pathlib import Path
 
 import numpy as np
 
-PATCHES = [32] * 3 + [16] * 6 + [8] * 4 + [4] * 10  # 23 channels, coarse to fine
+# Architectures.  "v1" is the first shipped model (kept so its export can be
+# reproduced); "v2" adds patch-size-2 channels, position-expanded coarse inputs, a
+# linear synthesis path (the head also sees the decoder input: PCA-initialised) and
+# a deeper decoder.
+ARCHS = {
+    "v1": dict(patches=[32] * 3 + [16] * 6 + [8] * 4 + [4] * 10, dim=128, blocks=4,
+               expand=False, skip=False, d_min=0.25, d_max=6.0, n_min=3, lam=10.0),
+    "v2": dict(patches=[32] * 3 + [16] * 6 + [8] * 6 + [4] * 10 + [2] * 4, dim=128, blocks=6,
+               expand=True, skip=True, closed=True, d_min=0.125, d_max=6.0, n_min=3, lam=10.0),
+}
+ARCH = dict(ARCHS["v2"])
+PATCHES = ARCH["patches"]
 GRID = 8  # decoder works on the 1/8-resolution grid
-DIM = 128
-BLOCKS = 4
-LAMBDA = 10.0  # dB per bpp
-N_MIN = 3
-D_MIN = 0.25  # quantisation steps below 1 (finer than int8) give the highest rates
-D_MAX = 6.0
+DIM = ARCH["dim"]
+BLOCKS = ARCH["blocks"]
+LAMBDA = ARCH["lam"]  # dB per bpp
+N_MIN = ARCH["n_min"]
+D_MIN = ARCH["d_min"]  # quantisation steps below 1 (finer than int8) give the highest rates
+D_MAX = ARCH["d_max"]
 CTX_PREV = 3  # previous channels used as context
 N_FEAT_MU = 4 + CTX_PREV  # N, NW, NE, NN, prev1..3
 N_FEAT_SC = N_FEAT_MU + 3  # |.| of those + |N-NW|, |N-NE|, |N-NN|
 
+
+def set_arch(name: str) -> None:
+    """Select an architecture preset (module globals, read by build())."""
+    global ARCH, PATCHES, DIM, BLOCKS, LAMBDA, N_MIN, D_MIN, D_MAX
+    ARCH = dict(ARCHS[name], name=name)
+    PATCHES, DIM, BLOCKS = ARCH["patches"], ARCH["dim"], ARCH["blocks"]
+    LAMBDA, N_MIN, D_MIN, D_MAX = ARCH["lam"], ARCH["n_min"], ARCH["d_min"], ARCH["d_max"]
+
+
 DEFAULT_DATA = "/work/shared/corpora/train-images"
 DEFAULT_WORK = "/work/frappe-train"
+DEFAULT_CLIC = "/work/shared/corpora/train-images-clic"
 
 
 def split_files(data: Path) -> tuple[list[Path], list[Path]]:
@@ -93,7 +114,11 @@ def build(torch):
         else:
             groups.append([p, i, 1])
     n_ch = len(PATCHES)
-    dec_in = sum(c * max(1, (GRID // p) ** 2) for p, _, c in groups)
+    expand, skip = ARCH["expand"], ARCH["skip"]
+    # decoder input slots per channel: p < GRID space-to-depth (GRID/p)^2; p > GRID
+    # position-expanded (p/GRID)^2 when ``expand`` (else nearest-upsampled, 1)
+    dec_in = sum(c * ((GRID // p) ** 2 if p < GRID else
+                      ((p // GRID) ** 2 if expand else 1)) for p, _, c in groups)
 
     class Encoder(nn.Module):
         def __init__(self):
@@ -199,10 +224,15 @@ def build(torch):
             cond = n_ch + 1
             self.inp = nn.Conv2d(dec_in, DIM, 3, padding=1)
             self.blocks = nn.ModuleList([Block(DIM, cond) for _ in range(BLOCKS)])
-            self.head = nn.Conv2d(DIM, 3 * GRID * GRID, 1)
+            # with ``skip`` the head also reads the decoder input (a linear synthesis
+            # path, initialised to the PCA synthesis by pca_init)
+            self.head = nn.Conv2d(DIM + (dec_in if skip else 0), 3 * GRID * GRID, 1)
 
         def forward(self, lat, c):
-            return F.pixel_shuffle(self.head(self.body(lat, c)), GRID)
+            h = self.body(lat, c)
+            if skip:
+                h = torch.cat([h, lat], 1)
+            return F.pixel_shuffle(self.head(h), GRID)
 
         def body(self, lat, c):
             h = self.inp(lat)
@@ -211,15 +241,27 @@ def build(torch):
             return h
 
     def to_grid(groups_y):
+        return torch.cat([group_slots(p, y) for (p, _, _c), y in zip(groups, groups_y)], 1)
+
+    def group_slots(p, y):
+        """One group's decoder-input slots on the 1/GRID grid."""
         parts = []
-        for (p, _, _c), y in zip(groups, groups_y):
-            if p > GRID:
+        if True:
+            if p > GRID and expand:
+                r = p // GRID
+                B, c, h, w = y.shape
+                up = F.interpolate(y, scale_factor=r, mode="nearest")  # (B, c, hr, wr)
+                pos = torch.eye(r * r, dtype=y.dtype, device=y.device).view(r * r, r, r)
+                pos = pos.repeat(1, h, w)  # one-hot of the cell's place in its patch
+                parts.append((up.unsqueeze(2) * pos.view(1, 1, r * r, h * r, w * r))
+                             .reshape(B, c * r * r, h * r, w * r))
+            elif p > GRID:
                 parts.append(F.interpolate(y, scale_factor=p // GRID, mode="nearest"))
             elif p == GRID:
                 parts.append(y)
             else:
                 parts.append(F.pixel_unshuffle(y, GRID // p))
-        return torch.cat(parts, 1)
+        return parts[0]
 
     class Model(nn.Module):
         def __init__(self):
@@ -230,6 +272,8 @@ def build(torch):
 
         def forward(self, x, n, delta, noise_rate=True):
             """x (B,3,H,W) in [-1,1]; n (B,) channel counts; delta (B,) steps."""
+            if ARCH.get("closed"):
+                return self.forward_closed(x, n, delta, noise_rate)
             B = x.shape[0]
             ys = self.enc(x)
             s, g = self.enc.scales()
@@ -255,6 +299,44 @@ def build(torch):
             xh = self.dec(to_grid(dq), cond)
             return xh, bpp, bits
 
+        def forward_closed(self, x, n, delta, noise_rate=True):
+            """Closed-loop analysis (v2): each group projects what the decoder's linear
+            path has not yet reconstructed from the quantised coarser groups; the rate is
+            that of the quantised symbols q = y / delta (noisy in training)."""
+            B, _, H, W = x.shape
+            s, g = self.enc.scales()
+            kidx = torch.arange(n_ch, device=x.device).view(1, -1)
+            mask = (kidx < n.view(-1, 1)).float()
+            dl = delta.view(-1, 1, 1, 1)
+            head_w = self.dec.head.weight
+            rec = F.pixel_shuffle(self.dec.head.bias.view(1, -1, 1, 1)
+                                  .expand(B, -1, H // GRID, W // GRID), GRID)
+            col = DIM
+            slots, sym = [], []
+            for ((p, k0, c), conv) in zip(groups, self.enc.convs):
+                z = conv(x - rec)
+                ss = s[k0:k0 + c].view(1, c, 1, 1)
+                gg = g[k0:k0 + c].view(1, c, 1, 1)
+                y = gg * z / (ss + z.abs())
+                u = y / dl
+                if noise_rate:
+                    sym.append(u + torch.rand_like(u) - 0.5)
+                else:
+                    sym.append(torch.round(u))
+                uq = u + (torch.round(u) - u).detach()
+                m = mask[:, k0:k0 + c].view(B, c, 1, 1)
+                sl = group_slots(p, uq * dl / gg * m)
+                ns = sl.shape[1]
+                rec = rec + F.pixel_shuffle(F.conv2d(sl, head_w[:, col:col + ns]), GRID)
+                col += ns
+                slots.append(sl)
+            chans = [t[:, i:i + 1] for t in sym for i in range(t.shape[1])]
+            bits = self.ctx.bits(chans)
+            bpp = (bits * mask).sum(1) / (H * W)
+            cond = torch.cat([mask, torch.log(delta).view(-1, 1)], 1)
+            xh = self.dec(torch.cat(slots, 1), cond)
+            return xh, bpp, bits
+
     return Model, groups, dec_in
 
 
@@ -267,6 +349,8 @@ def sample_nd(rng: np.random.Generator, b: int) -> tuple[np.ndarray, np.ndarray]
     choices = np.arange(N_MIN, n_ch + 1)
     w = np.ones(len(choices))
     w[(choices >= 6) & (choices <= 15)] = 2.0
+    if ARCH.get("name", "v2") != "v1":
+        w[:] = 1.0
     n = rng.choice(choices, size=b, p=w / w.sum())
     d = np.exp(rng.uniform(math.log(D_MIN), math.log(D_MAX), size=b))
     d[rng.random(b) < 0.3] = 1.0
@@ -287,6 +371,131 @@ def get_batch(rng, imgs, b, crop):
             c = c[::-1]
         out[i] = c
     return out
+
+
+def load_pyramid(files: list[Path], scales=(1, 2, 4)) -> list[np.ndarray]:
+    """High-resolution photographs at full size and area-downscaled by 2 and 4
+    (the smaller versions have the detail density of Kodak-sized photographs)."""
+    from PIL import Image
+
+    out = []
+    for p in files:
+        with Image.open(p) as im:
+            im = im.convert("RGB")
+            for sc in scales:
+                w, h = im.size[0] // sc, im.size[1] // sc
+                out.append(np.asarray(im if sc == 1 else im.resize((w, h), Image.BOX),
+                                      dtype=np.uint8))
+    return out
+
+
+def get_batch_list(rng, sources, b, crop):
+    """sources: list of (probability, list of HxWx3 arrays); random crops and flips."""
+    probs = np.array([s[0] for s in sources], np.float64)
+    out = np.empty((b, crop, crop, 3), np.uint8)
+    for i in range(b):
+        imgs = sources[rng.choice(len(sources), p=probs / probs.sum())][1]
+        im = imgs[rng.integers(len(imgs))]
+        H, W, _ = im.shape
+        y = rng.integers(0, H - crop + 1)
+        x = rng.integers(0, W - crop + 1)
+        c = im[y:y + crop, x:x + crop]
+        if rng.random() < 0.5:
+            c = c[:, ::-1]
+        if rng.random() < 0.5:
+            c = c[::-1]
+        out[i] = c
+    return out
+
+
+def pca_init(torch, model, groups, dec_in, crops, gain=10.0, log=print):
+    """Initialise the encoder from a PCA of image patches and the decoder's linear
+    path from a greedy least-squares synthesis (the body starts at zero output).
+
+    Scale by scale, coarse to fine: the projection filters of a group are the top
+    eigenvectors of the second-moment matrix of the patches of the residual left by
+    the coarser channels; each channel's softsign is set nearly linear over its range
+    (s = 4 std, g = gain * s, at most 120).  The skip weights are fitted one channel
+    at a time, each on what the channels before it left (so every prefix of
+    channels has a sensible linear reconstruction, as nested truncation needs)."""
+    F = torch.nn.functional
+    x = crops.astype(np.float64) / 127.5 - 1.0  # (N, S, S, 3)
+    N, S, _, _ = x.shape
+    G = GRID
+    target = torch.from_numpy(x).permute(0, 3, 1, 2)
+    target = F.pixel_unshuffle(target, G).permute(0, 2, 3, 1).reshape(-1, 3 * G * G).numpy()
+    resid = target.copy()
+    enc = model.enc
+    head = model.dec.head
+    W_skip = np.zeros((dec_in, 3 * G * G))
+    bias = resid.mean(0)
+    resid -= bias
+    col = 0
+    n_ch = len(PATCHES)
+    s_init = np.ones(n_ch)
+    g_init = np.ones(n_ch)
+    with torch.no_grad():
+        for gi, (p, k0, c) in enumerate(groups):
+            # residual image from the current linear reconstruction
+            r_img = torch.from_numpy(resid.reshape(N, S // G, S // G, 3 * G * G)).permute(0, 3, 1, 2)
+            r_img = F.pixel_shuffle(r_img, G).permute(0, 2, 3, 1).numpy()  # (N, S, S, 3)
+            pt = r_img.reshape(N, S // p, p, S // p, p, 3).transpose(0, 1, 3, 5, 2, 4)
+            pt = pt.reshape(-1, 3 * p * p)
+            C = pt.T @ pt / len(pt)
+            ev, E = np.linalg.eigh(C)
+            E = E[:, np.argsort(ev)[::-1][:c]].T  # (c, 3 p p), in conv weight order
+            conv = enc.convs[gi]
+            conv.weight.copy_(torch.from_numpy(E.reshape(c, 3, p, p)).float())
+            conv.bias.zero_()
+            # closed loop: the group projects the residual image
+            z = F.conv2d(torch.from_numpy(r_img).permute(0, 3, 1, 2).float(), conv.weight,
+                         stride=p).double().numpy()  # (N, c, S/p, S/p)
+            sd = z.std(axis=(0, 2, 3)) + 1e-4
+            s_k = 4.0 * sd
+            g_k = np.minimum(120.0, gain * s_k)
+            s_init[k0:k0 + c] = s_k
+            g_init[k0:k0 + c] = g_k
+            y = g_k.reshape(1, c, 1, 1) * z / (s_k.reshape(1, c, 1, 1) + np.abs(z))
+            x0 = y / g_k.reshape(1, c, 1, 1)  # decoder input (unquantised)
+            # the group's decoder-input slots, as to_grid lays them out
+            if p < G:
+                r = G // p
+                slots = F.pixel_unshuffle(torch.from_numpy(x0), r).numpy()  # (N, c r r, S/G, S/G)
+                per = r * r
+            elif p > G and ARCH["expand"]:
+                r = p // G
+                up = np.repeat(np.repeat(x0, r, 2), r, 3)  # (N, c, S/G, S/G)
+                pos = np.zeros((r * r, S // G, S // G))
+                for a in range(r):
+                    for b_ in range(r):
+                        pos[a * r + b_, a::r, b_::r] = 1.0
+                slots = (up[:, :, None] * pos[None, None]).reshape(N, c * r * r, S // G, S // G)
+                per = r * r
+            elif p > G:
+                r = p // G
+                slots = np.repeat(np.repeat(x0, r, 2), r, 3)
+                per = 1
+            else:
+                slots = x0
+                per = 1
+            slots = slots.transpose(0, 2, 3, 1).reshape(-1, c * per)
+            for t in range(c):
+                X = slots[:, t * per:(t + 1) * per]
+                A = X.T @ X + 1e-6 * len(X) * np.eye(per)
+                Wt = np.linalg.solve(A, X.T @ resid)
+                resid -= X @ Wt
+                W_skip[col + t * per: col + (t + 1) * per] = Wt
+            col += c * per
+            mse = (resid ** 2).mean() * 127.5 ** 2
+            log(f"pca_init group p={p} c={c}: linear PSNR with channels 0..{k0 + c - 1}: "
+                f"{10 * math.log10(255 ** 2 / mse):.2f} dB")
+        enc.s_raw.copy_(torch.from_numpy(np.log(np.expm1(np.maximum(s_init - 1e-3, 1e-6)))).float())
+        gg = np.clip(g_init / 127.0, 1e-6, 1 - 1e-6)
+        enc.g_raw.copy_(torch.from_numpy(np.log(gg / (1 - gg))).float())
+        w = torch.zeros_like(head.weight)
+        w[:, DIM:, 0, 0] = torch.from_numpy(W_skip.T).float()
+        head.weight.copy_(w)
+        head.bias.copy_(torch.from_numpy(bias).float())
 
 
 def to_tensor(torch, u8, dev):
@@ -325,39 +534,110 @@ def evaluate(torch, model, val, dev,
     return res
 
 
+def clic_split(data: Path) -> tuple[list[Path], list[Path]]:
+    files = sorted(p for p in data.iterdir() if p.suffix.lower() == ".png")
+    return [p for i, p in enumerate(files) if i % 10], files[::10]
+
+
+def center_crops(imgs: list[np.ndarray], size: int) -> np.ndarray:
+    out = []
+    for im in imgs:
+        H, W, _ = im.shape
+        y, x = (H - size) // 2, (W - size) // 2
+        out.append(im[y:y + size, x:x + size])
+    return np.stack(out)
+
+
+def _rng_state(rng):
+    return rng.bit_generator.state
+
+
 def cmd_train(args):
+    """Resumable training: the checkpoint holds the weights, their EMA, the optimiser,
+    the numpy and torch random states, the step and the CPU seconds spent, so that a
+    run stopped and resumed at a checkpoint is bit-for-bit the run never stopped (on
+    the same machine type, with the same --threads)."""
     import torch
 
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    ck = work / "ckpt.pt"
+    state = torch.load(ck, map_location="cpu", weights_only=False) if ck.exists() else None
+    arch = state["arch"] if state is not None and "arch" in state else args.arch
+    if state is not None and "arch" not in state:
+        arch = "v1"
+    set_arch(arch)
     torch.manual_seed(args.seed)
+    torch.use_deterministic_algorithms(True)
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
     train_files, val_files = split_files(Path(args.data))
-    imgs = load_images(train_files)
-    val = load_images(val_files)
-    Model, _, _ = build(torch)
+    if arch == "v1":
+        imgs = load_images(train_files)
+        val = load_images(val_files)
+        sources = None
+    else:
+        cid = list(load_images(train_files))
+        val = load_images(val_files)
+        sources = [(0.4, cid)]
+        if args.clic and Path(args.clic).is_dir():
+            ctrain, _cval = clic_split(Path(args.clic))
+            sources.append((0.6, load_pyramid(ctrain)))
+    Model, groups, dec_in = build(torch)
     model = Model().to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    ck = work / "ckpt.pt"
+    total = args.steps
     step = 0
+    cpu_before = 0.0
     rng = np.random.default_rng(args.seed)
-    if ck.exists():
-        state = torch.load(ck, map_location=dev, weights_only=False)
+    if state is None and arch != "v1":
+        crops = get_batch_list(np.random.default_rng(args.seed + 1000), sources, 96, 192)
+        pca_init(torch, model, groups, dec_in, crops)
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
-        rng = np.random.default_rng([args.seed, step])
-        print(f"resumed at step {step}", flush=True)
+        total = state.get("total", total)
+        cpu_before = state.get("cpu_s", 0.0)
+        if "ema" in state:
+            ema = state["ema"]
+        if "np_rng" in state:
+            rng.bit_generator.state = state["np_rng"]
+            torch.set_rng_state(state["torch_rng"])
+        else:  # checkpoints of the first run (v1) kept no random state
+            rng = np.random.default_rng([args.seed, step])
+        print(f"resumed {arch} at step {step}/{total} ({cpu_before / 3600:.2f} CPU-h before)",
+              flush=True)
+    if args.steps != total and args.extend:
+        total = args.steps
     logf = open(work / "train.log", "a")
     t0 = time.time()
     c0 = time.process_time()
     acc = []
-    while step < args.steps:
+    ema_decay = args.ema
+
+    def save():
+        tmp = work / "ckpt.tmp"
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                    "total": total, "arch": arch, "ema": ema, "np_rng": _rng_state(rng),
+                    "torch_rng": torch.get_rng_state(),
+                    "cpu_s": cpu_before + time.process_time() - c0,
+                    "data": {"cid22": str(args.data), "clic": str(args.clic)},
+                    "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed,
+                    "threads": args.threads}, tmp)
+        os.replace(tmp, ck)
+
+    last_save = time.time()
+    while step < min(total, args.stop_at or total):
         for gp in opt.param_groups:
-            gp["lr"] = lr_at(step, args.steps, args.lr)
-        xb = to_tensor(torch, get_batch(rng, imgs, args.batch, args.crop), dev)
+            gp["lr"] = lr_at(step, total, args.lr)
+        if sources is None:
+            xb = get_batch(rng, imgs, args.batch, args.crop)
+        else:
+            xb = get_batch_list(rng, sources, args.batch, args.crop)
+        xb = to_tensor(torch, xb, dev)
         n, d = sample_nd(rng, args.batch)
         nt = torch.from_numpy(n).to(dev)
         dt = torch.from_numpy(d).float().to(dev)
@@ -370,27 +650,43 @@ def cmd_train(args):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                if v.dtype.is_floating_point:
+                    ema[k].mul_(ema_decay).add_(v.detach(), alpha=1 - ema_decay)
+                else:
+                    ema[k].copy_(v)
         acc.append((loss.item(), dist.mean().item(), bpp.mean().item()))
         if step % 50 == 0:
             a = np.mean(acc, 0)
             acc = []
             msg = (f"step {step} loss {a[0]:.3f} dist_dB {a[1]:.3f} bpp {a[2]:.4f} "
-                   f"lr {lr_at(step, args.steps, args.lr):.2e} wall {time.time() - t0:.0f}s "
-                   f"cpu {time.process_time() - c0:.0f}s")
+                   f"lr {lr_at(step, total, args.lr):.2e} wall {time.time() - t0:.0f}s "
+                   f"cpu {cpu_before + time.process_time() - c0:.0f}s")
             print(msg, flush=True)
             logf.write(msg + "\n")
             logf.flush()
-        if step % 250 == 0 or step == args.steps:
-            tmp = work / "ckpt.tmp"
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, tmp)
-            os.replace(tmp, ck)
-        if step % args.eval_every == 0 or step == args.steps:
-            r = evaluate(torch, model, val, dev)
-            msg = f"eval step {step} " + json.dumps(r)
+        if step % args.ckpt_every == 0 or step == total or time.time() - last_save > 600:
+            save()
+            last_save = time.time()
+        if step % args.eval_every == 0 or step == total:
+            cur = {k: v.clone() for k, v in model.state_dict().items()}
+            model.load_state_dict(ema)
+            r = evaluate(torch, model, val[:, :384, :384] if arch != "v1" else val, dev,
+                         settings=EVAL_SETTINGS.get(arch, EVAL_SETTINGS["v1"]))
+            model.load_state_dict(cur)
+            msg = f"eval(ema) step {step} " + json.dumps(r)
             print(msg, flush=True)
             logf.write(msg + "\n")
             logf.flush()
-    print("done", flush=True)
+    save()
+    print("stopped" if step < total else "done", flush=True)
+
+
+EVAL_SETTINGS = {
+    "v1": ((6, 1.0), (9, 1.0), (13, 1.0), (13, 2.0), (23, 1.0)),
+    "v2": ((6, 2.0), (9, 1.0), (15, 1.0), (25, 0.5), (29, 0.25)),
+}
 
 
 # ------------------------------------------------------------------------------------
@@ -406,10 +702,11 @@ def cmd_export(args):
     from squeeze_image import fit  # the integer context model lives with the codec
 
     work = Path(args.work)
+    state = torch.load(work / "ckpt.pt", map_location="cpu", weights_only=False)
+    set_arch(state.get("arch", "v1"))
     Model, groups, dec_in = build(torch)
     model = Model()
-    state = torch.load(work / "ckpt.pt", map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state["ema"] if "ema" in state and not args.raw else state["model"])
     model.eval()
     sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     s, g = model.enc.scales()
@@ -417,6 +714,12 @@ def cmd_export(args):
               "dim": np.int32(DIM), "blocks": np.int32(BLOCKS),
               "enc_s": s.detach().numpy().astype(np.float32),
               "enc_g": g.detach().numpy().astype(np.float32)}
+    if ARCH["name"] != "v1":
+        # model format 2: position-expanded coarse inputs, head reads [body, input]
+        arrays["format"] = np.int32(2)
+        arrays["expand"] = np.int32(ARCH["expand"])
+        arrays["skip"] = np.int32(ARCH["skip"])
+        arrays["cond_min"] = np.float32(D_MIN)  # finest step the decoder was trained at
     for gi in range(len(groups)):
         arrays[f"enc{gi}_w"] = sd[f"enc.convs.{gi}.weight"]
         arrays[f"enc{gi}_b"] = sd[f"enc.convs.{gi}.bias"]
@@ -433,7 +736,7 @@ def cmd_export(args):
     arrays["ctx_a_sc"] = sd["ctx.a_sc"]
     # fit the integer context model on the TRAINING split's latents
     train_files, val_files = split_files(Path(args.data))
-    imgs = load_images(train_files)
+    imgs = load_images(train_files[::args.fit_every])
     arrays.update(fit.fit_tables(arrays, imgs))
     # rate-control path fitted on the validation split
     if not args.no_path:
@@ -448,9 +751,9 @@ def cmd_export(args):
     os.replace(tmp, final)
     man_path = out / "MANIFEST.json"
     man = json.loads(man_path.read_text()) if man_path.exists() else []
-    man = [e for e in man if e["name"] != "frappe-image"]
+    man = [e for e in man if e["name"] != args.name]
     man.append({
-        "name": "frappe-image",
+        "name": args.name,
         "file": name,
         "sha256": digest,
         "size": final.stat().st_size,
@@ -475,14 +778,28 @@ def main(argv=None):
     t.add_argument("--crop", type=int, default=192)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=1)
-    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--threads", type=int, default=1)
     t.add_argument("--eval-every", type=int, default=1000)
+    t.add_argument("--arch", choices=sorted(ARCHS), default="v2",
+                   help="architecture of a NEW run (a resumed run keeps its own)")
+    t.add_argument("--clic", default=DEFAULT_CLIC, help="CLIC training photographs (v2)")
+    t.add_argument("--ema", type=float, default=0.999, help="decay of the exported weight EMA")
+    t.add_argument("--ckpt-every", type=int, default=100,
+                   help="steps between checkpoints (also one at least every 10 minutes)")
+    t.add_argument("--stop-at", type=int, default=0,
+                   help="stop (with a checkpoint) at this step, to go on in a later session")
+    t.add_argument("--extend", action="store_true",
+                   help="a resumed run takes --steps as its new total (the schedule stretches)")
     e = sub.add_parser("export")
     e.add_argument("--data", default=DEFAULT_DATA)
     e.add_argument("--work", default=DEFAULT_WORK)
     e.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "codecs"
                                            / "squeeze_image" / "models"))
     e.add_argument("--no-path", action="store_true")
+    e.add_argument("--raw", action="store_true", help="export the raw weights, not the EMA")
+    e.add_argument("--name", default="frappe-image", help="manifest name of the export")
+    e.add_argument("--fit-every", type=int, default=1, help="fit the entropy tables on every "
+                   "k-th training image (1 = all; more only for quick development exports)")
     e.add_argument("--path-images", type=int, default=0, help="validation images for the "
                    "rate path (0 = all; fewer only for quick development exports)")
     e.add_argument("--made-by", default="python models/train_frappe.py train && "

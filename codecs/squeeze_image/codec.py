@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 import struct
 import threading
-from collections import OrderedDict
 from typing import Any, BinaryIO, Iterator
 
 from frappe_cli import varint
@@ -127,8 +126,6 @@ class FrappeCodec(Codec):
             if isinstance(quality, bool) or not isinstance(quality, (int, float)) or not (
                     0.0 <= float(quality) <= 100.0):
                 raise OptionError(f"quality must be a number in 0..100, not {quality!r}")
-        self._cache: OrderedDict[bytes, tuple] = OrderedDict()
-        self._lock = threading.Lock()
 
     @classmethod
     def from_config(cls, cfg: dict) -> "FrappeCodec":
@@ -433,9 +430,10 @@ class FrappeCodec(Codec):
             raise OptionError("bitrate control needs the frame index")
         return frames.encode_indexed(enc, rgb, self._frame_spec, ctl, index or 0)[0]
 
-    def encode_picture(self, pic) -> bytes:
-        """Pixels (an ``image.Picture``) -> payload: the codec's whole encoder."""
-
+    def encode_picture(self, pic, with_reconstruction: bool = False):
+        """Pixels (an ``image.Picture``) -> payload: the codec's whole encoder; with
+        ``with_reconstruction`` -> (payload, the raw reconstruction decode_block will
+        return), synthesised from the encoder's own quantised channels."""
 
         mdl = self._model()
         if not mdl.has_ctx or mdl.path_bpp is None:
@@ -454,11 +452,12 @@ class FrappeCodec(Codec):
         qs = [cc.q(k, D) for k in range(n)]
         streams = cc.encode(n, D)
         payload = head0 + bytes([n]) + struct.pack("<H", D) + streams + alpha_blob
-        with self._lock:
-            self._cache[payload] = (qs, n, D, H, W, pic)
-            while len(self._cache) > 4:
-                self._cache.popitem(last=False)
-        return payload
+        if not with_reconstruction:
+            return payload
+        from squeeze_image import image
+
+        rgb = mdl.synthesis(qs, n, D / 256.0, H, W, pic.height, pic.width)
+        return payload, image.make_raw(rgb, pic.grey, pic.alpha, pic.fmt)
 
     @staticmethod
     def _alpha_blob(alpha) -> bytes:
@@ -477,20 +476,23 @@ class FrappeCodec(Codec):
                 best = (method, z)
         return bytes([best[0]]) + best[1]
 
-    def reconstruction(self, data: bytes, payload: bytes) -> bytes:
+    def encode_lossy(self, data: bytes, hint: Any = None) -> tuple[bytes, bytes]:
+        """(payload, reconstruction) in one pass: the synthesis runs on the encoder's
+        own quantised channels (no entropy decoding, no cache between calls)."""
         from squeeze_image import image
 
-        if self.frames is not None:
-            return self.decode_block(payload, self.frames[0] * self.frames[1] * 3)
-        with self._lock:
-            hit = self._cache.pop(bytes(payload), None)
         with self._thread_budget():
-            if hit is None:  # not made by this instance: decode the payload itself
-                return self._decode(payload)[0]
-            qs, n, D, H, W, pic = hit
-            mdl = self._model()
-            rgb = mdl.synthesis(qs, n, D / 256.0, H, W, pic.height, pic.width)
-        return image.make_raw(rgb, pic.grey, pic.alpha, pic.fmt)
+            if self.frames is not None:
+                payload = self.encode_frame(data, hint)
+                return payload, self.decode_block(payload, self.frames[0] * self.frames[1] * 3)
+            return self.encode_picture(image.read_picture(bytes(data)), True)
+
+    def reconstruction(self, data: bytes, payload: bytes) -> bytes:
+        """What decode_block returns for ``payload`` (decodes it)."""
+        with self._thread_budget():
+            if self.frames is not None:
+                return self.decode_block(payload, self.frames[0] * self.frames[1] * 3)
+            return self._decode(payload)[0]
 
     # -- decode ------------------------------------------------------------------------
     def decode_block(self, payload: bytes, size: int) -> bytes:
@@ -537,11 +539,14 @@ class FrappeCodec(Codec):
     def _checked_head(self, buf: memoryview) -> dict:
         from squeeze_image import entropy
 
+        from squeeze_image import model
+
         head = self._parse_head(buf)
-        mdl = self._model()
-        if head["ident"] != mdl.ident:
+        mdl = model.load_ident(head["ident"])  # every shipped model: old streams decode
+        if mdl is None:
             raise UnsupportedError(f"Unsupported options: encoded with FRAPPE model "
-                                   f"{head['ident']}, this build has {mdl.ident}")
+                                   f"{head['ident']}, which this build does not have")
+        head["model"] = mdl
         if not 1 <= head["n"] <= mdl.n_ch or not entropy.D_MIN <= head["D"] <= entropy.D_MAX:
             raise CorruptError("Compressed data is corrupt (image rate parameters)")
         return head
@@ -553,7 +558,7 @@ class FrappeCodec(Codec):
 
         buf = memoryview(bytes(payload))
         head = self._checked_head(buf)
-        mdl = self._model()
+        mdl = head.pop("model")
         n, D = head["n"], head["D"]
         w0, h0 = head["width"], head["height"]
         if expect is not None and ((w0, h0) != tuple(expect) or head["grey"]

@@ -35,7 +35,10 @@ def qlimit(D: int) -> int:
 
 
 def quantise(y: np.ndarray, D: int) -> np.ndarray:
-    """q = round(y / (D / 256)), clipped to +-qlimit(D) (encoder only)."""
+    """q = round(y / (D / 256)), clipped to +-qlimit(D) (encoder only).  A lazy
+    closed-loop channel (model.ClosedChannel) quantises itself."""
+    if not isinstance(y, np.ndarray):
+        return y.quantised(D)
     q = np.rint(y * np.float32(D_ONE / D))
     lim = qlimit(D)
     return np.clip(q, -lim, lim).astype(np.int32)

@@ -176,6 +176,8 @@ def fit_path(arrays: dict, val: np.ndarray, log=print) -> dict:
 
     model = Model(arrays, "fit")
     ns = list(range(1, model.n_ch + 1))
+    if model.n_ch > 24:  # large models: a subset of channel counts (synthesis is the cost)
+        ns = sorted(set(list(range(1, 10)) + list(range(10, model.n_ch + 1, 2)) + [model.n_ch]))
     bpp = np.zeros((len(ns), len(PATH_STEPS)))
     mse = np.zeros((len(ns), len(PATH_STEPS)))
     for im in val:

@@ -226,7 +226,7 @@ class _Core:
     def get(cls) -> "_Core":
         from squeeze_image import model
 
-        mdl = model.load()
+        mdl = model.load_frames()
         with cls._lock:
             core = cls._cores.get(mdl.ident)
             if core is None:
@@ -770,7 +770,7 @@ class FrameDecoder:
 
         self.threads = threads
         self._codec = FrappeCodec()
-        self._codec._model()  # load once, now
+        model.load_frames()  # load once, now
 
     def decode(self, payload: bytes, *, expect: tuple[int, int] | None = None) -> np.ndarray:
         """One payload -> (H, W, 3) uint8.  ``expect`` = (W, H) refuses other sizes."""

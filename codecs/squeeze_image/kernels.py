@@ -48,6 +48,11 @@ def conv3x3_dense(x, w, b, out):
                         continue
                     for c in range(Ci):
                         v = x[ii, jj, c]
+                        if v == 0.0:
+                            # absent channels and the position-expanded coarse slots are
+                            # mostly zeros; skipping them changes at most the sign of a
+                            # zero sum, never a pixel
+                            continue
                         for o in range(Co):
                             out[i, j, o] += v * w[dy, dx, c, o]
 
@@ -394,6 +399,57 @@ def project_group_z(img, p, A, bias, out, i0, i1):
         for j in range(wp):
             for k in range(c):
                 out[i, j, k] = acc[j, k] + bias[k]
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def closed_project(x, rec, G, Wf, bias, out):
+    """Closed-loop analysis of one group (format-2 models, encoder only):
+    z = <Wf_k, patch of (x - rec)> + bias_k.
+
+    x: (H, W, 3) float32 image in [-1, 1]; rec: (H/G, W/G, 3 G G) the linear
+    path's reconstruction on the cell grid (channel order ch, dy, dx, as the head
+    writes it); Wf: (p p 3, c) over (dy, dx, ch) patch vectors; out: (H/p, W/p, c).
+    Rows of patches are independent (prange); each z is one sequential sum, so the
+    result does not depend on the thread count."""
+    hp, wp, c = out.shape
+    p = x.shape[0] // hp
+    GG = G * G
+    for i in prange(hp):
+        acc = np.empty(c, np.float32)
+        for j in range(wp):
+            for k in range(c):
+                acc[k] = 0.0
+            for dy in range(p):
+                y = i * p + dy
+                cy = y // G
+                ry = (y % G) * G
+                for dx in range(p):
+                    xx = j * p + dx
+                    cx = xx // G
+                    rx = ry + xx % G
+                    base = (dy * p + dx) * 3
+                    for ch in range(3):
+                        r = x[y, xx, ch] - rec[cy, cx, ch * GG + rx]
+                        for k in range(c):
+                            acc[k] += r * Wf[base + ch, k]
+            for k in range(c):
+                out[i, j, k] = acc[k] + bias[k]
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def skip_accumulate(sl, w, rec):
+    """rec (h, w, Co) += sl (h, w, S) @ w (S, Co) cell by cell, zero slots skipped
+    (encoder only: the closed loop's linear reconstruction)."""
+    h, wd, S = sl.shape
+    Co = w.shape[1]
+    for i in prange(h):
+        for j in range(wd):
+            for s in range(S):
+                v = sl[i, j, s]
+                if v == 0.0:
+                    continue
+                for o in range(Co):
+                    rec[i, j, o] += v * w[s, o]
 
 
 # ------------------------------------------------------------------------------------

@@ -78,6 +78,28 @@ class Model:
             ))
         self.head_w = np.ascontiguousarray(z["head_w"][:, :, 0, 0].T, np.float32)
         self.head_b = z["head_b"].astype(np.float32)
+        # model format 2 (SPEC.md section 5): coarse channels position-expanded on the
+        # grid, the head reads [body output, decoder input] (a linear synthesis path)
+        # and the encoder is closed-loop (each group codes what that path left)
+        self.format = int(z["format"]) if "format" in z else 1
+        self.expand = bool(int(z["expand"])) if "expand" in z else False
+        self.skip = bool(int(z["skip"])) if "skip" in z else False
+        self.cond_min = float(z["cond_min"]) if "cond_min" in z else 0.25
+        self.slots = [(self.grid // p) ** 2 if p < self.grid else
+                      ((p // self.grid) ** 2 if self.expand else 1) for p in self.patches]
+        if self.format == 2:
+            # encoder weights over float (dy, dx, channel) patch vectors of the residual
+            self.enc_wf = []
+            for gi, g in enumerate(self.groups):
+                w = z[f"enc{gi}_w"].astype(np.float32)  # (c, 3, p, p)
+                self.enc_wf.append(np.ascontiguousarray(
+                    w.transpose(0, 2, 3, 1).reshape(g.count, -1).T))  # (p p 3, c)
+            self.enc_bf = [z[f"enc{gi}_b"].astype(np.float32) for gi in range(len(self.groups))]
+            # the head's rows that read the decoder input: the linear synthesis path
+            self.skip_w = np.ascontiguousarray(self.head_w[self.dim:])
+        if self.head_w.shape[0] != self.dim + (self.dec_in if self.skip else 0) \
+                or self.dec_in != sum(self.slots):
+            raise SqueezeError("the image model file is inconsistent (decoder sizes)")
         self.inv_g = (np.float32(1.0) / self.enc_g).astype(np.float32)
         # --- integer context model (absent while models/train_frappe.py fits it)
         self.has_ctx = "ctx_K" in z
@@ -134,7 +156,16 @@ class Model:
         return H // p, W // p
 
     def analysis(self, img: np.ndarray, n: int, first: int = 0,
-                 shape: tuple[int, int] | None = None) -> list[np.ndarray]:
+                 shape: tuple[int, int] | None = None) -> list:
+        if self.format == 2:
+            # closed loop: a channel's values depend on the step; lazy channels of
+            # first..N-1 (all of them, whatever n), quantised on demand per step
+            st = ClosedAnalysis(self, img, shape)
+            return [ClosedChannel(st, k) for k in range(first, self.n_ch)]
+        return self._analysis_open(img, n, first, shape)
+
+    def _analysis_open(self, img: np.ndarray, n: int, first: int = 0,
+                       shape: tuple[int, int] | None = None) -> list[np.ndarray]:
         """Softsign latents y (float32, unrounded) of channels first..n-1.
 
         img: (H, W, 3) uint8 with H, W multiples of the largest patch size, or any
@@ -186,12 +217,17 @@ class Model:
         d32 = np.float32(delta)
         for g in self.groups:
             p = g.patch
-            per = max(1, (G // p) ** 2)
+            per = self.slots[g.first]
             for t in range(g.count):
                 k = g.first + t
                 if k < n:
                     v = qs[k].astype(np.float32) * d32 * self.inv_g[k]
-                    if p > G:
+                    if p > G and self.expand:
+                        r = p // G  # slot a r + b holds v at the cells (a, b) mod r
+                        for a in range(r):
+                            for b in range(r):
+                                x[a::r, b::r, col + a * r + b] = v
+                    elif p > G:
                         r = p // G
                         v = np.repeat(np.repeat(v, r, 0), r, 1)
                         x[:, :, col] = v
@@ -214,7 +250,7 @@ class Model:
         cond = np.zeros(self.n_ch + 1, np.float32)
         cond[:n] = 1.0
         # steps finer than trained (0.25) condition the network as 0.25
-        cond[self.n_ch] = np.float32(det_log(max(delta, 0.25)))
+        cond[self.n_ch] = np.float32(det_log(max(delta, self.cond_min)))
         x = np.empty((h8, w8, self.dim), np.float32)
         kk.conv3x3_dense(x0, self.in_w, self.in_b, x)
         hn = np.empty_like(x)
@@ -223,8 +259,102 @@ class Model:
             kk.dw_ln_film(x, b["dw_w"], b["dw_b"], gam, bet, hn)
             kk.mlp_residual(hn, b["w1"], b["b1"], b["w2"], b["b2"], b["ls"], x)
         out = np.empty((out_h, out_w, 3), np.uint8)
+        if self.skip:
+            x = np.concatenate([x, x0], axis=2)
         kk.head_to_pixels(x, self.head_w, self.head_b, self.grid, out_h, out_w, out)
         return out
+
+    def group_slots(self, gi: int, q: np.ndarray, delta: float) -> np.ndarray:
+        """Decoder-input slots (h8, w8, count * slots) of group gi from its quantised
+        channels q (h, w, count): what decoder_input writes for that group."""
+        g = self.groups[gi]
+        G, p = self.grid, g.patch
+        v = q.astype(np.float32) * np.float32(delta) * self.inv_g[g.first:g.first + g.count]
+        h, w, c = v.shape
+        if p > G:
+            r = p // G
+            out = np.zeros((h * r, w * r, c, r * r), np.float32)
+            for a in range(r):
+                for b in range(r):
+                    out[a::r, b::r, :, a * r + b] = v
+            return out.reshape(h * r, w * r, c * r * r)
+        if p == G:
+            return v
+        r = G // p
+        return (v.reshape(h // r, r, w // r, r, c).transpose(0, 2, 4, 1, 3)
+                .reshape(h // r, w // r, c * r * r))
+
+
+class ClosedAnalysis:
+    """Encoder state of one image for a closed-loop (format 2) model.
+
+    Group by group, coarse to fine: the group's projections read the residual
+    between the image and the decoder's linear path (head bias + skip weights) fed
+    with the quantised values of the groups before it, at the same step D.  Floats
+    here only choose the latents (BLAS is fine); the decoder never recomputes them.
+    The last ``KEEP`` steps' results are kept."""
+
+    KEEP = 3
+
+    def __init__(self, mdl: Model, img: np.ndarray, shape: tuple[int, int] | None):
+        h, w, _ = img.shape
+        H, W = (h, w) if shape is None else shape
+        if not (0 < h <= H and 0 < w <= W):
+            raise ValueError("image larger than the analysis shape")
+        self.mdl = mdl
+        self.H, self.W = H, W
+        x = np.pad(img, ((0, H - h), (0, W - w), (0, 0)), mode="edge") if (H, W) != (h, w) \
+            else img
+        self.x = x.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
+        self.steps: dict[int, dict] = {}
+
+    def shape(self, k: int) -> tuple[int, int]:
+        p = self.mdl.patches[k]
+        return self.H // p, self.W // p
+
+    def q(self, k: int, D: int) -> np.ndarray:
+        from squeeze_image import entropy, kernels as kk
+
+        mdl = self.mdl
+        st = self.steps.pop(D, None)
+        if st is None:
+            G = mdl.grid
+            rec = np.broadcast_to(mdl.head_b, (self.H // G, self.W // G, mdl.head_b.size))
+            st = {"q": [], "rec": np.array(rec, np.float32), "group": 0}
+        self.steps[D] = st  # most recent last
+        while len(self.steps) > self.KEEP:
+            self.steps.pop(next(iter(self.steps)))
+        while len(st["q"]) <= k:
+            gi = st["group"]
+            g = mdl.groups[gi]
+            p, G = g.patch, mdl.grid
+            hp, wp = self.H // p, self.W // p
+            z = np.empty((hp, wp, g.count), np.float32)
+            kk.closed_project(self.x, st["rec"], G, mdl.enc_wf[gi], mdl.enc_bf[gi], z)
+            s_, g_ = mdl.enc_s[g.first:g.first + g.count], mdl.enc_g[g.first:g.first + g.count]
+            y = (z * g_) / (s_ + np.abs(z))
+            qg = entropy.quantise(y, D).reshape(hp, wp, g.count)
+            for t in range(g.count):
+                st["q"].append(np.ascontiguousarray(qg[:, :, t]))
+            if gi + 1 < len(mdl.groups):  # the next group reads the updated residual
+                sl = mdl.group_slots(gi, qg, D / 256.0)
+                c0 = sum(mdl.slots[:g.first])
+                kk.skip_accumulate(np.ascontiguousarray(sl), mdl.skip_w[c0:c0 + sl.shape[2]],
+                                   st["rec"])
+            st["group"] = gi + 1
+        return st["q"][k]
+
+
+class ClosedChannel:
+    """Channel k of a ClosedAnalysis: quantised on demand (``entropy.quantise``)."""
+
+    def __init__(self, state: ClosedAnalysis, k: int):
+        self.state, self.k = state, k
+        self.shape = state.shape(k)
+        self.size = self.shape[0] * self.shape[1]
+
+    def quantised(self, D: int) -> np.ndarray:
+        return self.state.q(self.k, D)
 
 
 _LN2 = 0.6931471805599453
@@ -277,10 +407,40 @@ def _load(path: str) -> Model:
     return Model(data, ident)
 
 
-def load(path: str | None = None) -> Model:
-    """The shipped model (verified against models/MANIFEST.json), or a given file."""
+def load(path: str | None = None, name: str = MODEL_NAME) -> Model:
+    """A shipped model by manifest name (verified against models/MANIFEST.json; the
+    default is the one new still images are encoded with), or a given file."""
     if path is None:
         from frappe_cli.models import model_path
 
-        path = str(model_path("squeeze_image", MODEL_NAME))
+        path = str(model_path("squeeze_image", name))
     return _load(str(path))
+
+
+FRAMES_MODEL = "frappe-image-v1"
+
+
+def load_frames() -> Model:
+    """The model frame streams are encoded with: an open-loop (format 1) model,
+    whose analysis the frame kernels compute in one pass per frame (a closed-loop
+    model's groups depend on each other's quantised values)."""
+    from frappe_cli.models import manifest
+
+    names = manifest("squeeze_image")
+    for name in (FRAMES_MODEL, MODEL_NAME):
+        if name in names:
+            mdl = load(name=name)
+            if mdl.format == 1:
+                return mdl
+    raise SqueezeError("no image model for frame streams (format 1) is installed")
+
+
+def load_ident(ident: str) -> Model | None:
+    """The shipped model whose file's sha256 starts with ``ident`` (the model id a
+    payload names), or None: every model ever shipped stays, so old streams decode."""
+    from frappe_cli.models import manifest
+
+    for name, entry in manifest("squeeze_image").items():
+        if name.startswith(MODEL_NAME) and entry.get("sha256", "").startswith(ident):
+            return load(name=name)
+    return None
