@@ -91,6 +91,19 @@ with frappe_cli.open(work / "t.sqz", "wb", codec="zstd") as f:
 with frappe_cli.open(work / "t.sqz") as f:
     f.seek(1000)
     assert f.read(10) == text[1000:1010]
+# `squeeze bench` ships (the harness and its lossless suite); the codec families' suites are
+# tooling of the source checkout: the installed command says so in one line
+r = subprocess.run([squeeze, "bench", str(work / "text.bin"), "--codec", "zstd", "--peers",
+                    "gzip-9", "--repeat", "1"], capture_output=True, text=True)
+assert r.returncode == 0 and "sqz-zstd" in r.stdout, r.stderr
+r = subprocess.run([squeeze, "bench", "--suite", "image", str(work / "img.png")],
+                   capture_output=True, text=True)
+assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+assert "suite 'image' is not installed" in r.stderr, r.stderr
+# the tokenizer subcommand the exe codec contributes (training is not in the wheel)
+r = subprocess.run([squeeze, "tokenizer", "stats", "-V", "4096", str(work / "exe.bin")],
+                   capture_output=True, text=True)
+assert r.returncode == 0 and "bytes/token" in r.stderr, r.stderr
 print(json.dumps(report))
 '''
 
@@ -108,6 +121,40 @@ def _tracked_files() -> list[str]:
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("the wheel test needs git to list the checkout's files")
     return [f for f in out.splitlines() if f and (ROOT / f).is_file()]
+
+
+def _check_runtime_only(wheel: Path, names: list[str]) -> None:
+    """No bench suite, bench driver or trainer in the wheel (they live in benchmarks/ and
+    models/); the harness of ``squeeze bench`` (frappe_cli/bench) ships and names no codec
+    package; the suites the wheel's entry points declare are outside it."""
+    import ast
+    import configparser
+
+    modules = [n for n in names if n.endswith(".py")]
+    assert any(n.startswith("frappe_cli/bench/") for n in modules)
+    stems = {n: n.rsplit("/", 1)[1][:-3] for n in modules}
+    assert not [n for n, stem in stems.items() if n.startswith("squeeze_")
+                and ("bench" in stem or stem.startswith("train"))]
+    zf = zipfile.ZipFile(wheel)
+    for n in modules:
+        tree = ast.parse(zf.read(n), n)
+        trainers = [f.name for f in tree.body if isinstance(f, ast.FunctionDef)
+                    and f.name.startswith("train")]
+        assert not trainers, (n, trainers)
+        if n.startswith("frappe_cli/bench/"):
+            imported = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                        for a in node.names}
+            imported |= {node.module for node in ast.walk(tree)
+                         if isinstance(node, ast.ImportFrom) and node.module}
+            bad = {m for m in imported if m.split(".")[0].startswith("squeeze_")
+                   or m.split(".")[0] == "benchmarks"}
+            assert not bad, (n, bad)
+    (ep,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    cp = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    cp.read_string(zf.read(ep).decode())
+    suites = dict(cp.items("squeeze.bench_suites"))
+    assert suites and all(t.strip().startswith("benchmarks.suites.") for t in suites.values())
+    assert not any(n.startswith("benchmarks/") for n in names)
 
 
 def test_wheel_in_fresh_venv(tmp_path):
@@ -131,7 +178,8 @@ def test_wheel_in_fresh_venv(tmp_path):
         assert needed in names
     assert any(n.startswith("squeeze_image/models/frappe-image-") for n in names)
     assert any(n.startswith("squeeze_binary/models/binary-bpe-64k-") for n in names)
-    assert not any(n.startswith(("tests/", "models/", "benchmarks/")) for n in names)
+    assert not any(n.startswith(("tests/", "models/", "benchmarks/", "corpora/")) for n in names)
+    _check_runtime_only(wheel, names)
     size = wheel.stat().st_size
     print(f"\nwheel {wheel.name}: {size:,} bytes")
     assert size < 20 << 20
