@@ -61,6 +61,7 @@ from squeeze_binary.bpe_kernels import (  # noqa: E402
     _heap_pop,
     _heap_push,
 )
+from squeeze_binary.cli import expand_inputs  # noqa: E402
 from squeeze_binary.tokenizer import (  # noqa: E402
     CHUNK_SIZE,
     MAX_TOKEN_LEN,
@@ -427,22 +428,9 @@ def train(files: Iterable, vocab_size: int = 65536, *, min_freq: int = MIN_FREQ,
 # stages
 
 
-def _expand(inputs) -> list[Path]:
-    files: list[Path] = []
-    for i in inputs:
-        p = Path(i)
-        if p.is_dir():
-            files.extend(sorted(q for q in p.rglob("*") if q.is_file() and not q.is_symlink()))
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise SystemExit(f"train_binary_bpe.py: {p}: No such file or directory")
-    return files
-
-
 def cmd_train(args) -> None:
     """Train one merge list on files or folders; write it and its statistics to --work."""
-    files = _expand(args.inputs)
+    files = expand_inputs(args.inputs)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.process_time()

@@ -65,7 +65,10 @@ def _write_output(out: str | None, data: bytes) -> None:
     os.replace(tmp, out)
 
 
-def _expand(inputs) -> list[Path]:
+def expand_inputs(inputs) -> list[Path]:
+    """Files, and every file under folders (sorted, links skipped); a missing one is
+    ``squeeze: NAME: No such file or directory`` and exit 1 (models/train_binary_bpe.py
+    reads its corpus through it too)."""
     files: list[Path] = []
     for i in inputs:
         p = Path(i)
@@ -154,7 +157,7 @@ def stats(model, sizes, method, as_json, inputs):
 
     from frappe_cli.bench.timing import median_time
 
-    files = _expand(inputs)
+    files = expand_inputs(inputs)
     full = _run(model or "model", _load_model, model, None)
     sizes = [s for s in (sizes or FAMILY_SIZES) if s <= full.vocab_size]
     datas = [(str(f), _run(str(f), f.read_bytes)) for f in files]
