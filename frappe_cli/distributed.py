@@ -1160,13 +1160,13 @@ def for_each(session: Session, items: Iterable[Any], fn: Callable[[Any], None], 
 
 
 # ------------------------------------------------------------------------------------
-# the command line (frappe_cli.cli routes here when --scheduler is given)
+# the command line (frappe_cli.cli_files routes here when --scheduler is given)
 
 
 def cli_run(run: Any, targets: tuple, work: Callable[[Any, str], None]) -> bool:
     """Open the run's session, do every file, close it; False (after one message)
     when the scheduler cannot be reached or the cluster cannot start."""
-    from frappe_cli.cli import message
+    from frappe_cli.cli_reports import message
 
     debug = os.environ.get("SQUEEZE_DEBUG", "") not in ("", "0")
     try:
@@ -1188,7 +1188,7 @@ def cli_run_files(run: Any, targets: tuple, work: Callable[[Any, str], None]) ->
     """``run_files``' loop with a session: several files at once when they go to
     files of their own (not stdout, not stdin); a lost scheduler stops the run
     after one message."""
-    from frappe_cli.cli import _display
+    from frappe_cli.cli_files import display_name
 
     session: Session = run.session
     opts = run.opts
@@ -1211,7 +1211,7 @@ def cli_run_files(run: Any, targets: tuple, work: Callable[[Any, str], None]) ->
                     run.status = max(run.status, 1)
                     return
                 reported["lost"] = True
-            run.fail(_display(path), exc)
+            run.fail(display_name(path), exc)
 
     concurrent = (len(targets) > 1 and "-" not in targets and not opts.stdout
                   and opts.mode in ("compress", "decompress", "test"))
@@ -1220,7 +1220,7 @@ def cli_run_files(run: Any, targets: tuple, work: Callable[[Any, str], None]) ->
             one(path)
         return
     opts.progress = False  # one bar per file would interleave
-    order = {_display(t): i for i, t in enumerate(targets)}
+    order = {display_name(t): i for i, t in enumerate(targets)}
     try:
         for_each(session, targets, one)
     finally:
@@ -1239,7 +1239,7 @@ def cli_compress_stream(run: Any, reader: BinaryIO, out: BinaryIO, codec: Codec,
 
 def cli_decompress_stream(run: Any, src: BinaryIO, out: BinaryIO | None, limits: dict,
                           update: Callable | None) -> int:
-    """The CLI's decode step; ``limits`` = ``cli.decode_limits(opts)``."""
+    """The CLI's decode step; ``limits`` = ``cli_options.decode_limits(opts)``."""
     return decompress_stream(run.session, src, out, memlimit=limits.get("memlimit"),
                              max_block=limits.get("max_block"), progress=update)
 
@@ -1261,7 +1261,8 @@ def cli_compress_url(run: Any, url: str) -> None:
     name + suffix in the current folder (or -o / -c); the workers read the input."""
     import sys
 
-    from frappe_cli import cli, fileio, registry
+    from frappe_cli import cli_files, fileio, registry
+    from frappe_cli.cli_reports import message
 
     opts = run.opts
     if opts.rm:
@@ -1270,10 +1271,10 @@ def cli_compress_url(run: Any, url: str) -> None:
         raise SkipWarning(f"File already has '{opts.suffix}' suffix, skipping")
     size = url_size(url)
     head = url_read(url, 0, min(size, SNIFF_BYTES))
-    codec, reason = cli._build_codec(opts, head)
+    codec, reason = cli_files.build_codec(opts, head)
     if opts.verbose >= 2 and reason:
-        cli.message(f"{url}: auto: {codec.codec_id} ({reason})")
-    update, bar = cli._make_progress(opts, size, url)
+        message(f"{url}: auto: {codec.codec_id} ({reason})")
+    update, bar = cli_files.make_progress(opts, size, url)
 
     def run_with(c: Codec):
         kw = dict(check=opts.check, block_size=opts.block_size, progress=update)
@@ -1296,7 +1297,7 @@ def cli_compress_url(run: Any, url: str) -> None:
             if opts.codec != "auto" or opts.stdout:
                 raise
             if opts.verbose >= 1:
-                cli.message(f"{url}: {codec.codec_id}: {exc.message}; using zstd")
+                message(f"{url}: {codec.codec_id}: {exc.message}; using zstd")
             codec = registry.make("zstd", opts.level)
             stats, dest = run_with(codec)
     finally:
@@ -1308,13 +1309,15 @@ def cli_compress_url(run: Any, url: str) -> None:
                         "block_kinds": stats.kinds, "status": "ok"})
     if opts.verbose and not opts.json:
         ratio = stats.compressed / stats.uncompressed if stats.uncompressed else 0.0
-        cli.message(f"{url}: {stats.uncompressed} -> {stats.compressed} bytes "
+        message(f"{url}: {stats.uncompressed} -> {stats.compressed} bytes "
                     f"({ratio:.3f}, {8 * ratio:.3f} bits/byte, {stats.codec_id} -{codec.level})")
 
 
 def cli_decompress_url(run: Any, url: str) -> None:
     """``squeeze --scheduler X decompress|test URL`` (index first, ranged reads)."""
-    from frappe_cli import cli, fileio
+    from frappe_cli import cli_files, fileio
+    from frappe_cli.cli_options import decode_limits
+    from frappe_cli.cli_reports import message
 
     opts = run.opts
     test = opts.mode == "test"
@@ -1323,8 +1326,8 @@ def cli_decompress_url(run: Any, url: str) -> None:
     if not test and not opts.stdout and not opts.output and not url.endswith(opts.suffix):
         raise SkipWarning("Filename has an unknown suffix, skipping")
     size = url_size(url)
-    update, bar = cli._make_progress(opts, size, url)
-    limits = cli.decode_limits(opts)
+    update, bar = cli_files.make_progress(opts, size, url)
+    limits = decode_limits(opts)
     kw = dict(memlimit=limits.get("memlimit"), max_block=limits.get("max_block"),
               progress=update)
     try:
@@ -1348,4 +1351,4 @@ def cli_decompress_url(run: Any, url: str) -> None:
     run.records.append({"file": url, "output": dest, "uncompressed": n, "compressed": size,
                         "status": "ok"})
     if opts.verbose and not opts.json:
-        cli.message(f"{url}: {'OK' if test else 'decompressed'} ({n} bytes)")
+        message(f"{url}: {'OK' if test else 'decompressed'} ({n} bytes)")

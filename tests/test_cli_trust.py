@@ -63,7 +63,7 @@ def test_unreadable_file_is_reported_and_the_rest_done(sample, tmp_path):
 
 def test_unreadable_file_in_process(sample, tmp_path, monkeypatch):
     """The same rule without root's privilege: the open fails, the run goes on."""
-    from frappe_cli import cli
+    from frappe_cli import cli, cli_files
 
     real_open = open
 
@@ -74,7 +74,7 @@ def test_unreadable_file_in_process(sample, tmp_path, monkeypatch):
 
     bad = tmp_path / "noread.c"
     bad.write_bytes(b"x")
-    monkeypatch.setattr(cli, "open", fake_open, raising=False)
+    monkeypatch.setattr(cli_files, "open", fake_open, raising=False)
     assert cli.run_files(cli.Opts(codec="zstd", progress=False), (str(bad), str(sample))) == 1
     assert (tmp_path / "beer.txt.sqz").exists()
 
@@ -225,6 +225,28 @@ def test_files_named_like_subcommands_are_files(tmp_path):
     assert rc == 0 and b"zstd" in out
 
 
+def test_codec_option_without_its_codec_names_its_codec(sample, tmp_path):
+    """--bpp (the frappe codec's, by its cli_options hook) without --codec frappe: one
+    line naming the codec it belongs to, never the codec auto would have chosen;
+    exit 1 and no output, whatever the number of files."""
+    other = tmp_path / "small.txt"
+    other.write_bytes(b"hello\n")  # auto would choose zstd for it
+    rc, out, err = sq("--bpp", "0.1", sample, other)
+    assert (rc, out, err) == (1, b"", "squeeze: --bpp is an option of codec frappe; "
+                                      "add --codec frappe\n")
+    rc, out, err = sq("--codec", "zstd", "--bpp", "0.1", sample)
+    assert (rc, out, err) == (1, b"", "squeeze: --bpp is an option of codec frappe, not of "
+                                      "zstd; use --codec frappe\n")
+    rc, out, err = sq("-O", "quality=5", "-c", "-", input=DATA)
+    assert (rc, out) == (1, b"") and err == ("squeeze: --quality is an option of codec "
+                                             "frappe; add --codec frappe\n")
+    # an option of a lossless codec: auto may choose that codec, so it is checked per file
+    rc, out, err = sq("--dtype", "bf16", sample)
+    assert (rc, out) == (1, b"") and err == (f"squeeze: {sample}: --dtype is an option of "
+                                             "codecs dfloat11 and enec; add --codec dfloat11\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["beer.txt", "small.txt"]
+
+
 def test_decompress_help_has_no_compression_options():
     rc, out, _ = sq("decompress", "--help")
     assert rc == 0
@@ -276,14 +298,14 @@ def test_auto_on_a_pipe_falls_back_to_zstd(tmp_path):
 
 
 def test_rm_keeps_an_input_that_changed(sample, monkeypatch):
-    from frappe_cli import cli
+    from frappe_cli import cli_files
     from frappe_cli.errors import SqueezeError
 
-    before = cli._identity(sample)
+    before = cli_files._identity(sample)
     with open(sample, "ab") as f:
         f.write(b"appended while compressing\n")
     with pytest.raises(SqueezeError, match="changed while it was being processed"):
-        cli._remove_input(sample, before)
+        cli_files._remove_input(sample, before)
     assert sample.exists()
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import pytest
 
-from frappe_cli import cli, container, detect, registry
+from frappe_cli import cli, cli_files, cli_options, cli_reports, container, detect, registry
 from frappe_cli.codec import Codec, layout_ranges, read_exact
 from frappe_cli.errors import CorruptError, OptionError
 
@@ -104,7 +104,7 @@ def test_cli_options_hook():
         specs = cli.codec_option_specs()
         assert specs["flip"]["flag"] == "--flip"
         assert specs["bpp"]["flag"] == "--bpp"  # the built-in image codec's, by the hook
-        opts = cli._opts_from("compress", _click_kw("--flip", "3", "--codec", "opt-test"))
+        opts = cli_options.opts_from("compress", _click_kw("--flip", "3", "--codec", "opt-test"))
         assert opts.params == {"flip": 3} and opts.codec == "opt-test"
     finally:
         registry.unregister(OptCodec.codec_id)
@@ -127,10 +127,10 @@ def test_codec_option_without_its_codec_is_explained(tmp_path):
     src = tmp_path / "t.txt"
     src.write_bytes(b"some text " * 500)
     opts = cli.Opts(codec="auto", params={"bpp": 0.1}, progress=False)
-    run = cli.Run(opts)
-    with pytest.raises(Exception, match="--bpp is an option of the frappe codec: add --codec "
+    run = cli_reports.Run(opts)
+    with pytest.raises(Exception, match="--bpp is an option of codec frappe; add --codec "
                                         "frappe"):
-        cli.compress_one(run, str(src))
+        cli_files.compress_one(run, str(src))
 
 
 # -- the hooks of issue 14's last core exceptions: array claims and split ranges ------
