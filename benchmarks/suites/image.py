@@ -464,6 +464,22 @@ def _print_table(summary: dict, targets: list[float], codecs: list[str]) -> None
 # latent coding: the context model against JPEG-LS (the paper's coder) and order-0
 
 
+def _latents(codec, rgb: np.ndarray) -> tuple:
+    """(model, quantised channels, n, D) of ``codec``'s payload for ``rgb``: read back
+    from the payload as the decoder does (the codec keeps no encoder state)."""
+    from squeeze_image import entropy, image
+
+    buf = memoryview(codec.encode_picture(image.Picture(rgb, False, None, image.FMT_PNG)))
+    head = codec._checked_head(buf)
+    mdl = head["model"]
+    mp = mdl.max_patch
+    H = -(-head["height"] // mp) * mp
+    W = -(-head["width"] // mp) * mp
+    shapes = [mdl.channel_shape(k, H, W) for k in range(mdl.n_ch)]
+    qs, _ = entropy.decode(mdl, buf, head["pos"], head["n"], head["D"], shapes)
+    return mdl, qs, head["n"], head["D"]
+
+
 def latent_coding_comparison(paths, targets=(0.05, 0.1, 0.3), log=print) -> dict:
     """Bytes for the same latents: squeeze's context coder (real constriction streams),
     JPEG-LS per scale group as FRAPPE v1 codes them ((C*H, W) uint8 images, +127,
@@ -472,19 +488,16 @@ def latent_coding_comparison(paths, targets=(0.05, 0.1, 0.3), log=print) -> dict
     import imagecodecs
     from PIL import Image
 
-    from squeeze_image import entropy, image
+    from squeeze_image import entropy
     from squeeze_image.codec import FrappeCodec
 
-    mdl = FrappeCodec._model()
     res = {}
     for t in targets:
         ours = jls = order0 = 0
         for f in paths:
             with Image.open(f) as im:
                 rgb = np.ascontiguousarray(np.asarray(im.convert("RGB")))
-            codec = FrappeCodec(bpp=t)
-            codec.encode_picture(image.Picture(rgb, False, None, image.FMT_PNG))
-            qs, n, D, H, W, _ = codec._cache.popitem()[1]
+            mdl, qs, n, D = _latents(FrappeCodec(bpp=t), rgb)
             ours += len(entropy.encode(mdl, qs, n, D))
             for g in mdl.groups:
                 chans = [qs[k] for k in range(g.first, min(g.first + g.count, n))]
