@@ -237,7 +237,7 @@ def test_codec_option_without_its_codec_names_its_codec(sample, tmp_path):
     rc, out, err = sq("--codec", "zstd", "--bpp", "0.1", sample)
     assert (rc, out, err) == (1, b"", "squeeze: --bpp is an option of codec frappe, not of "
                                       "zstd; use --codec frappe\n")
-    rc, out, err = sq("-O", "quality=5", "-c", "-", input=DATA)
+    rc, out, err = sq("-O", "quality=5", "-c", sample)
     assert (rc, out) == (1, b"") and err == ("squeeze: --quality is an option of codec "
                                              "frappe; add --codec frappe\n")
     # an option of a lossless codec: auto may choose that codec, so it is checked per file
