@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 from typing import Any
@@ -47,13 +48,20 @@ class RevCodec(Codec):
         return bytes(payload[1:])[::-1]
 
 
+@contextlib.contextmanager
+def registered(cls):
+    """``cls`` registered for the duration of the block (as an entry point would)."""
+    registry.register(cls)
+    try:
+        yield cls
+    finally:
+        registry.unregister(cls.codec_id)
+
+
 @pytest.fixture
 def plugin():
-    registry.register(RevCodec)
-    try:
-        yield RevCodec
-    finally:
-        registry.unregister(RevCodec.codec_id)
+    with registered(RevCodec) as cls:
+        yield cls
 
 
 def test_sniff_hook_wins_auto(plugin):
@@ -99,15 +107,12 @@ class OptCodec(RevCodec):
 
 
 def test_cli_options_hook():
-    registry.register(OptCodec)
-    try:
+    with registered(OptCodec):
         specs = cli.codec_option_specs()
         assert specs["flip"]["flag"] == "--flip"
         assert specs["bpp"]["flag"] == "--bpp"  # the built-in image codec's, by the hook
         opts = cli_options.opts_from("compress", _click_kw("--flip", "3", "--codec", "opt-test"))
         assert opts.params == {"flip": 3} and opts.codec == "opt-test"
-    finally:
-        registry.unregister(OptCodec.codec_id)
 
 
 def _click_kw(*args):
@@ -194,11 +199,8 @@ class SegCodec(Codec):
 
 @pytest.fixture
 def seg():
-    registry.register(SegCodec)
-    try:
-        yield SegCodec
-    finally:
-        registry.unregister(SegCodec.codec_id)
+    with registered(SegCodec) as cls:
+        yield cls
 
 
 def test_array_hooks_in_the_numcodecs_codec(seg):
