@@ -39,24 +39,6 @@ def test_fast_coder_is_enabled_for_the_shipped_model(mdl):
     assert (np.diff(fc.cdf, axis=1) >= 1).all() and (fc.cdf[:, -1] == 1 << 24).all()
 
 
-def test_fast_coder_matches_constriction_random_rows():
-    from frappe_cli.coding import constriction_ans as ans
-
-    rng = np.random.default_rng(7)
-    for k in (2, 5, 43, 64):
-        f = rng.integers(1, 3000, (9, k))
-        f[:, 0] += (1 << 16) - f.sum(1)
-        f = np.where(f < 1, 1, f)
-        fc = entropy.FastCoder(f, f)
-        assert fc.ok
-        for n in (1, 2, 37, 5000):
-            sym = rng.integers(0, k, n).astype(np.int32)
-            row = rng.integers(0, 9, n).astype(np.int64)
-            ref = ans.Encoder("ans")
-            ref.categorical_indexed(sym, ans.FreqTable(f), row)
-            assert fc.stream(sym, row, fc.cdf) == ref.finish()
-
-
 @pytest.mark.parametrize("seed,D,n", [(0, 475, 14), (1, 64, 23), (2, 2048, 3), (3, 16, 23)])
 def test_channel_cache_matches_reference_path(mdl, seed, D, n):
     img = _img(96, 160, seed)

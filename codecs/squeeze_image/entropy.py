@@ -18,7 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from frappe_cli.errors import CorruptError
-from squeeze_image.model import ESC_LEN, ESC_SPLIT
+
+ESC_LEN = 4096  # escape magnitudes 0..4095 (at most 2 * 2032 - 21), sent as e >> 6, e & 63
+ESC_SPLIT = 64
 
 D_ONE = 256  # quantisation step D / 256
 D_MIN, D_MAX = 16, 2048  # step 1/16 .. 8
@@ -95,79 +97,6 @@ def estimate_bits(model, qs: list[np.ndarray], n: int, D: int) -> float:
     return total / 256.0
 
 
-def quantised_cdf(freqs: np.ndarray) -> np.ndarray:
-    """The 24-bit CDFs constriction 0.5's ``Categorical(perfect=False)`` builds from
-    integer frequency rows given as float32 (its fast "leaky" quantisation, float32
-    arithmetic): cdf[i] = trunc(c_i * ((2**24 - k) / total)) + i, c_i the float32
-    partial sums, cdf[k] = 2**24.  (rows, k) int -> (rows, k + 1) int64."""
-    f = np.asarray(freqs, np.float32)
-    rows, k = f.shape
-    free = np.float32((1 << 24) - k)
-    cdf = np.empty((rows, k + 1), np.int64)
-    for r in range(rows):
-        norm = np.float32(0.0)
-        for v in f[r]:
-            norm = np.float32(norm + v)
-        scale = np.float32(free / norm)
-        cum = np.zeros(k, np.float32)
-        cum[1:] = np.cumsum(f[r][:-1], dtype=np.float32)  # integers < 2**24: exact
-        cdf[r, :k] = (cum * scale).astype(np.float32).astype(np.int64) + np.arange(k)
-        cdf[r, k] = 1 << 24
-    return cdf
-
-
-class FastCoder:
-    """Bit-exact replacement of ``ans.Encoder`` for indexed categorical rows.
-
-    Encodes with a numba stack-ANS kernel from quantised CDFs instead of handing
-    constriction one float32 frequency row per symbol.  Built per model, it proves
-    itself first: a probe stream that uses every (row, symbol) pair of both tables
-    must come out byte-identical to constriction's; otherwise ``ok`` is False and
-    the caller keeps using constriction (the bitstream never depends on the path)."""
-
-    def __init__(self, freqs: np.ndarray, esc_freqs: np.ndarray):
-        self.cdf = quantised_cdf(freqs)
-        self.esc_cdf = quantised_cdf(esc_freqs)
-        self.ok = False
-        try:
-            self.ok = all(self._probe(c, f) for c, f in ((self.cdf, freqs),
-                                                          (self.esc_cdf, esc_freqs)))
-        except Exception:  # noqa: BLE001 - any failure: constriction stays in charge
-            self.ok = False
-
-    def _probe(self, cdf: np.ndarray, freqs: np.ndarray) -> bool:
-        from frappe_cli.coding import constriction_ans as ans
-
-        rows, k = freqs.shape
-        rng = np.random.default_rng(12345)
-        sym = np.tile(np.arange(k, dtype=np.int32), rows)
-        row = np.repeat(np.arange(rows, dtype=np.int64), k)
-        order = rng.permutation(sym.size)
-        # the pairs twice (shuffled and in order), plus runs of likely symbols that
-        # push the state through long stretches without renormalisation
-        likely = np.argmax(freqs, axis=1).astype(np.int32)
-        run_r = np.repeat(np.arange(rows, dtype=np.int64), 64)
-        sym = np.concatenate([sym[order], sym, likely[run_r]])
-        row = np.concatenate([row[order], row, run_r])
-        ref = ans.Encoder("ans")
-        ref.categorical_indexed(sym, ans.FreqTable(freqs), row)
-        return self.stream(sym, row, cdf) == ref.finish()
-
-    @staticmethod
-    def stream(sym: np.ndarray, row: np.ndarray, cdf: np.ndarray) -> bytes:
-        """One ans.py stream: u32 symbol count | u32 word count | words."""
-        import struct
-
-        from squeeze_image import kernels as kk
-
-        words = np.empty(sym.size + 2, np.uint32)
-        nw = kk.ans_encode_rows(np.ascontiguousarray(sym, np.int32),
-                                np.ascontiguousarray(row, np.int64), cdf, words)
-        if nw < 0:
-            raise ValueError("symbol outside the model's support")
-        return struct.pack("<II", sym.size, nw) + words[:nw].astype("<u4").tobytes()
-
-
 class ChannelCache:
     """Per-image encoder state: channel k's symbols at step D, computed once.
 
@@ -219,7 +148,7 @@ class ChannelCache:
         """Context pass of the channels < n not yet done at step D, the independent
         channels spread over the encoder threads (nogil kernel)."""
         from squeeze_image import kernels as kk
-        from squeeze_image.model import run_parallel
+        from squeeze_image.threads import run_parallel
 
         self._touch(D)
         todo = [k for k in range(n) if (k, D) not in self._c]

@@ -128,7 +128,8 @@ def fit_ctx_ls(model, imgs: np.ndarray, steps=(90, 256, 1024), log=print) -> dic
 
 def fit_tables(arrays: dict, imgs: np.ndarray, log=print) -> dict:
     from squeeze_image import entropy, kernels as kk
-    from squeeze_image.model import ESC_LEN, ESC_SPLIT, Model
+    from squeeze_image.entropy import ESC_LEN, ESC_SPLIT
+    from squeeze_image.model import Model
 
     out = fit_ctx_ls(Model(arrays, "fit"), imgs[::3], log=log)
     model = Model({**arrays, **out, "ctx_freqs": np.ones((1, 1, 1)),

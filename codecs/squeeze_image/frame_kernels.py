@@ -8,7 +8,7 @@ constriction's stack ANS), and these kernels reproduce it exactly:
 * ``frame_ctx_rows`` computes the same (mean, bucket) as ``kernels._ctx_at`` for a
   whole row at once (the encoder knows every latent, so the positions of a row are
   independent), as a few simple loops LLVM vectorises;
-* ``frame_ans_encode`` writes the same words as ``kernels.ans_encode_rows`` over
+* ``frame_ans_encode`` writes the same words as ``frappe_cli.coding.fast_ans.encode_rows`` over
   the wavefront order of SPEC.md section 4, read straight from raster arrays;
 * ``frame_project`` is the analysis transform (floats that only *choose* the
   latents; fastmath, like ``kernels.project_group_z``, but one contiguous dot
@@ -292,7 +292,7 @@ def frame_ans_encode(packed, offs, hs, ws, cdf, esc_cdf, words, esc_words, rev):
 
     packed: the channels' raster (h, w) arrays of ``frame_ctx_rows`` flattened and
     concatenated, channel c at offs[c]; cdf/esc_cdf: quantised CDF rows
-    (entropy.quantised_cdf).  The main stream holds channels 0..n-1 in wavefront
+    (fast_ans.quantised_cdf).  The main stream holds channels 0..n-1 in wavefront
     order, the escape stream each escape magnitude e as (e >> 6 under row 0, e & 63
     under row 1) in the same order; stack ANS encodes the last symbol first, so
     both are walked backwards.  Returns (main words, escapes, escape words) with

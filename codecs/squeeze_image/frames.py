@@ -766,6 +766,7 @@ class FrameDecoder:
     def __init__(self, threads: int = 1):
         if type(threads) is not int or threads < 1:
             raise OptionError(f"threads must be an integer >= 1, not {threads!r}")
+        from squeeze_image import model
         from squeeze_image.codec import FrappeCodec
 
         self.threads = threads

@@ -455,7 +455,7 @@ def skip_accumulate(sl, w, rec):
 # ------------------------------------------------------------------------------------
 # encoder fast path: one context pass per (channel, step) gives both the ideal code
 # length and the coder's symbols, and a bit-exact ANS encoder replaces the per-symbol
-# frequency rows constriction needs (see entropy.FastCoder; checked against
+# frequency rows constriction needs (see frappe_cli.coding.fast_ans; checked against
 # constriction before use).
 
 
@@ -541,42 +541,3 @@ def ctx_channel_symbols(qp, p0, p1, p2, prm, thr, cost, esc_cost, sym, bkt, esc)
             esc[n_esc] = em[pos]
             n_esc += 1
     return total, n_esc
-
-
-ANS_PRECISION = 24
-
-
-@njit(cache=True, nogil=True)
-def ans_encode_rows(sym, row, cdf, words):
-    """Stack-ANS encode (32-bit words, 64-bit state, 24-bit probabilities) of symbol
-    i under quantised CDF row ``row[i]``, last symbol first, so a decoder reads them
-    in order.  cdf: (rows, k + 1) int64, cdf[r, 0] = 0, cdf[r, k] = 2**24.
-    Writes the compressed words (bulk, then the state's low and, if non-zero, high
-    word) into ``words`` and returns their count; -1 if a symbol is out of range."""
-    state = np.uint64(0)
-    nw = 0
-    sh = np.uint64(64 - ANS_PRECISION)
-    prec = np.uint64(ANS_PRECISION)
-    w32 = np.uint64(32)
-    mask = np.uint64(0xFFFFFFFF)
-    k = cdf.shape[1] - 1
-    for t in range(sym.shape[0] - 1, -1, -1):
-        s = sym[t]
-        r = row[t]
-        if s < 0 or s >= k:
-            return -1
-        lo = np.uint64(cdf[r, s])
-        p = np.uint64(cdf[r, s + 1]) - lo
-        if (state >> sh) >= p:
-            words[nw] = np.uint32(state & mask)
-            nw += 1
-            state = state >> w32
-        state = ((state // p) << prec) | (state % p + lo)
-    if state != np.uint64(0):
-        words[nw] = np.uint32(state & mask)
-        nw += 1
-        hi = state >> w32
-        if hi != np.uint64(0):
-            words[nw] = np.uint32(hi)
-            nw += 1
-    return nw

@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from frappe_cli.errors import SqueezeError
+from squeeze_image.entropy import ESC_LEN, ESC_SPLIT
 
 MODEL_NAME = "frappe-image"
-ESC_LEN = 4096  # escape magnitudes 0..4095 (at most 2 * 2032 - 21), sent as e >> 6, e & 63
-ESC_SPLIT = 64
 
 
 @dataclass
@@ -141,11 +140,11 @@ class Model:
         """The checked numba ANS encoder for this model's tables, or None when it
         does not reproduce constriction's bytes (then constriction encodes)."""
         if self._fast is None:
-            from squeeze_image import entropy
+            from frappe_cli.coding import fast_ans
 
             with self._lock:
                 if self._fast is None:
-                    fc = entropy.FastCoder(self.freqs.reshape(-1, self.freqs.shape[-1]),
+                    fc = fast_ans.IndexedEncoder(self.freqs.reshape(-1, self.freqs.shape[-1]),
                                            self.esc_freqs)
                     self._fast = fc if fc.ok else False
         return self._fast or None
