@@ -411,12 +411,19 @@ def decompress_one(run: Run, path: str | None) -> None:
                 dest = "(stdout)"
             else:
                 dest_path = Path(opts.output) if opts.output else Path(path[: -len(opts.suffix)])
+                why = None
+                if not opts.output and p is not None:
+                    # the codec may name the output after the format it decodes to
+                    # (an image coded from photo.jpg decodes to photo.png)
+                    dest_path, why = fileio.decoded_name(src, dest_path)
                 if p is not None and fileio.same_file(p, dest_path):
                     raise SqueezeError("Output file is the input file")
                 before = _identity(p)
                 with fileio.AtomicOutput(dest_path, force=opts.force, like=p) as out:
                     n = decode(out)
                 dest = str(dest_path)
+                if why and opts.quiet < 1:
+                    message(f"{name}: {why}: {dest}")
                 if opts.rm and p is not None:
                     _remove_input(p, before)
         finally:

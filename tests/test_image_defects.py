@@ -232,8 +232,6 @@ def test_decoded_name_asks_the_streams_codec(tmp_path):
         tmp_path / "a.jpg", None)
 
 
-@pytest.mark.xfail(strict=True, reason="needs cli.py to call fileio.decoded_name in "
-                                       "decompress_one (owned by another engineer)")
 def test_decompressing_a_jpeg_writes_a_png_name(tmp_path):
     jpg = _save(Image.fromarray(_photo(24, 32)), "JPEG", quality=90)
     (tmp_path / "photo.jpg").write_bytes(jpg)
