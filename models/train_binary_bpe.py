@@ -37,19 +37,18 @@ DIR`` writes DIR/train and DIR/heldout; the held-out files are never trained on)
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for _p in (ROOT, ROOT / "codecs"):
+for _p in (ROOT, ROOT / "codecs", ROOT / "models"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+import manifest  # noqa: E402  (models/manifest.py)
 import numpy as np  # noqa: E402
 from squeeze_binary.bpe_kernels import (  # noqa: E402
     CHUNK_SHIFT,
@@ -451,26 +450,8 @@ def cmd_export(args) -> None:
     src = Path(args.work) / f"{args.name}.bpe"
     blob = src.read_bytes()
     BinaryBPE.from_bytes(blob)  # a valid merge list
-    digest = hashlib.sha256(blob).hexdigest()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    final = out / f"{args.name}-{digest[:16]}.bpe"
-    tmp = final.with_name(final.name + ".tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, final)
-    man_path = out / "MANIFEST.json"
-    man = json.loads(man_path.read_text()) if man_path.exists() else []
-    man = [e for e in man if e["name"] != args.name]
-    man.append({
-        "name": args.name,
-        "file": final.name,
-        "sha256": digest,
-        "size": len(blob),
-        "made_by": args.made_by,
-        "data": args.data,
-        "licence": args.licence,
-    })
-    man_path.write_text(json.dumps(man, indent=1) + "\n")
+    final = manifest.ship(Path(args.out), args.name, blob, "bpe", made_by=args.made_by,
+                          data=args.data, licence=args.licence)
     print(f"wrote {final} ({len(blob)} bytes)", file=sys.stderr)
 
 

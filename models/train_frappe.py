@@ -35,7 +35,6 @@ Kodak is never read.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -437,7 +436,8 @@ def pca_init(torch, model, groups, dec_in, crops, gain=10.0, log=print):
     with torch.no_grad():
         for gi, (p, k0, c) in enumerate(groups):
             # residual image from the current linear reconstruction
-            r_img = torch.from_numpy(resid.reshape(N, S // G, S // G, 3 * G * G)).permute(0, 3, 1, 2)
+            r_img = torch.from_numpy(resid.reshape(N, S // G, S // G, 3 * G * G))
+            r_img = r_img.permute(0, 3, 1, 2)
             r_img = F.pixel_shuffle(r_img, G).permute(0, 2, 3, 1).numpy()  # (N, S, S, 3)
             pt = r_img.reshape(N, S // p, p, S // p, p, 3).transpose(0, 1, 3, 5, 2, 4)
             pt = pt.reshape(-1, 3 * p * p)
@@ -697,9 +697,9 @@ def cmd_export(args):
     """Write the npz the codec loads (weights, encoder, context-model tables)."""
     import torch
 
-    sys.path[:0] = [str(Path(__file__).resolve().parent.parent),
-                    str(Path(__file__).resolve().parent.parent / "codecs")]
-    from squeeze_image import fit  # the integer context model lives with the codec
+    here = Path(__file__).resolve().parent
+    sys.path[:0] = [str(here), str(here.parent), str(here.parent / "codecs")]
+    import frappe_fit as fit  # fits the codec's integer context model (tooling, not shipped)
 
     work = Path(args.work)
     state = torch.load(work / "ckpt.pt", map_location="cpu", weights_only=False)
@@ -742,27 +742,30 @@ def cmd_export(args):
     if not args.no_path:
         val = load_images(val_files[:args.path_images] if args.path_images else val_files)
         arrays.update(fit.fit_path(arrays, val))
-    out = Path(args.out)
-    tmp = out / "frappe-tmp.npz"
-    np.savez_compressed(tmp, **arrays)
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    name = f"frappe-image-{digest[:16]}.npz"
-    final = out / name
-    os.replace(tmp, final)
-    man_path = out / "MANIFEST.json"
-    man = json.loads(man_path.read_text()) if man_path.exists() else []
-    man = [e for e in man if e["name"] != args.name]
-    man.append({
-        "name": args.name,
-        "file": name,
-        "sha256": digest,
-        "size": final.stat().st_size,
-        "made_by": args.made_by,
-        "data": "CID22 training photographs (/work/shared/corpora/train-images, 160 of 178 "
-                "images; every 10th in sorted order held out for validation)",
-        "licence": "CC BY-SA 4.0 (training data); weights made by squeeze",
-    })
-    man_path.write_text(json.dumps(man, indent=1) + "\n")
+    import io
+
+    import manifest  # models/manifest.py
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    arch = state.get("arch", "v1")
+    data = ("CID22 training photographs (/work/shared/corpora/train-images, 160 of 178 "
+            "images; every 10th in sorted order held out for validation)")
+    if arch != "v1":
+        data += ("; CLIC 2025 photographs (/work/shared/corpora/train-images-clic, 30 of 33, "
+                 "every 10th held out; at full size and downscaled 2x and 4x)")
+    extra = {}
+    if "cpu_s" in state:
+        extra = {"arch": arch, "steps": int(state["step"]), "schedule_steps": int(state["total"]),
+                 "training_cpu_hours": round(state["cpu_s"] / 3600, 3),
+                 "weights": "EMA" if "ema" in state and not args.raw else "raw",
+                 "batch": state.get("batch"), "crop": state.get("crop"),
+                 "threads": state.get("threads")}
+    final = manifest.ship(Path(args.out), args.name, buf.getvalue(), "npz",
+                          made_by=args.made_by, data=data,
+                          licence=("CC BY-SA 4.0 (CID22) and the Unsplash licence (CLIC); "
+                                   "weights made by squeeze") if arch != "v1" else
+                          "CC BY-SA 4.0 (training data); weights made by squeeze", **extra)
     print(f"wrote {final} ({final.stat().st_size} bytes)")
 
 

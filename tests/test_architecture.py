@@ -50,6 +50,7 @@ def test_runtime_packages_hold_no_training_code():
         assert "torch" not in {m.split(".")[0] for m in imported_modules(path)} or \
             path.name in ("safetensors_io.py",), path
     assert not list((ROOT / "codecs").rglob("train_*.py"))
+    assert not list((ROOT / "codecs").rglob("fit*.py")), "model fitting is tooling (models/)"
     # trainers live in models/ (models/train_*.py), not in a codec package
     for path in sorted((ROOT / "codecs").rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))

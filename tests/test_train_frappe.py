@@ -21,7 +21,8 @@ TRAIN = CORPORA / "train-images"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("train_frappe", ROOT / "models" / "train_frappe.py")
+    spec = importlib.util.spec_from_file_location("train_frappe",
+                                                  ROOT / "models" / "train_frappe.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules["train_frappe"] = mod
     spec.loader.exec_module(mod)

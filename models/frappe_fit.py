@@ -1,6 +1,7 @@
 """Fitting the integer context model and the rate-control path (export time only).
 
-Called by ``models/train_frappe.py export`` after training:
+Tooling (not shipped with the codec): called by ``models/train_frappe.py export``
+after training:
 
 * :func:`fit_tables` turns the trained Laplace context model into integers
   (fixed-point mean weights and scale-activity weights) and counts, over the
