@@ -1,8 +1,9 @@
 """FRAPPE-Image golden streams: files written by bitstream version 1 keep decoding to
 the same bytes (the decoder network is deterministic, see SPEC.md section 5).
 
-Regenerate only on a deliberate format or model change (bump bitstream_version or the
-model id): ``SQUEEZE_WRITE_GOLDEN=1 pytest tests/test_image_golden.py``.
+A new model or format adds cases (``SQUEEZE_WRITE_GOLDEN=1 pytest
+tests/test_image_golden.py`` writes the missing files with the model new streams use);
+existing golden files are never rewritten.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ codec_mod = pytest.importorskip("squeeze_image.codec")
 Image = pytest.importorskip("PIL.Image")
 
 CASES = {
+    # bitstream v1 with the first model (format 1, 23 channels)
     "frappe-v1-rgb-97x61-q50": ({"quality": 50}, "RGB"),
     "frappe-v1-grey-alpha-40x33-bpp0.4": ({"bpp": 0.4}, "LA"),
+    # bitstream v1 with the format-2 model (29 channels, closed-loop encoder)
+    "frappe-v1-m2-rgb-131x67-bpp0.6": ({"bpp": 0.6}, "RGB"),
+    "frappe-v1-m2-rgba-70x45-q30": ({"quality": 30}, "RGBA"),
 }
 
 
@@ -32,7 +37,7 @@ def _image(name: str) -> bytes:
     arr = np.clip(rgb + 20 * np.sin(x / 3.0)[..., None], 0, 255).astype(np.uint8)
     mode = CASES[name][1]
     im = Image.fromarray(arr).convert(mode)
-    if mode == "LA":
+    if mode in ("LA", "RGBA"):
         a = ((x * 9) % 256).astype(np.uint8)
         im.putalpha(Image.fromarray(a))
     buf = io.BytesIO()
@@ -42,7 +47,8 @@ def _image(name: str) -> bytes:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden_decodes(name):
-    if os.environ.get("SQUEEZE_WRITE_GOLDEN") == "1":
+    # only a missing file is written: a golden stream is never replaced
+    if os.environ.get("SQUEEZE_WRITE_GOLDEN") == "1" and not (GOLDEN / f"{name}.sqz").exists():
         data = _image(name)
         blob = container.compress(data, codec_mod.FrappeCodec(**CASES[name][0]))
         write_golden(name, blob, container.decompress(blob, finish=False),

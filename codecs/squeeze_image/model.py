@@ -123,6 +123,7 @@ class Model:
         self._tables = None
         self._fast = None
         self._lock = threading.RLock()
+        self._closed: dict = {}  # recent images' closed-loop analysis states
 
     def freq_table(self):
         """The validated constriction table (built once, shared by all threads)."""
@@ -157,11 +158,27 @@ class Model:
     def analysis(self, img: np.ndarray, n: int, first: int = 0,
                  shape: tuple[int, int] | None = None) -> list:
         if self.format == 2:
-            # closed loop: a channel's values depend on the step; lazy channels of
-            # first..N-1 (all of them, whatever n), quantised on demand per step
-            st = ClosedAnalysis(self, img, shape)
-            return [ClosedChannel(st, k) for k in range(first, self.n_ch)]
+            # closed loop: a channel's values depend on the step and on the channels
+            # before it: lazy channels, quantised on demand per step, sharing one state
+            # per image (so a later call for more channels reuses the coarser groups)
+            st = self._closed_state(img, shape)
+            return [ClosedChannel(st, k) for k in range(first, n)]
         return self._analysis_open(img, n, first, shape)
+
+    def _closed_state(self, img: np.ndarray, shape) -> "ClosedAnalysis":
+        import weakref
+
+        key = (id(img), img.shape, shape)
+        with self._lock:
+            hit = self._closed.get(key)
+            if hit is not None and hit[0]() is img:
+                return hit[1]
+            st = ClosedAnalysis(self, img, shape)
+            self._closed = {k: v for k, v in self._closed.items() if v[0]() is not None}
+            while len(self._closed) >= 8:
+                self._closed.pop(next(iter(self._closed)))
+            self._closed[key] = (weakref.ref(img), st)
+            return st
 
     def _analysis_open(self, img: np.ndarray, n: int, first: int = 0,
                        shape: tuple[int, int] | None = None) -> list[np.ndarray]:
@@ -306,12 +323,17 @@ class ClosedAnalysis:
             else img
         self.x = x.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
         self.steps: dict[int, dict] = {}
+        self._lock = threading.Lock()  # encodes of one picture from several threads
 
     def shape(self, k: int) -> tuple[int, int]:
         p = self.mdl.patches[k]
         return self.H // p, self.W // p
 
     def q(self, k: int, D: int) -> np.ndarray:
+        with self._lock:
+            return self._q(k, D)
+
+    def _q(self, k: int, D: int) -> np.ndarray:
         from squeeze_image import entropy, kernels as kk
 
         mdl = self.mdl
