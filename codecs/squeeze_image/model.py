@@ -340,8 +340,9 @@ class ClosedAnalysis:
         st = self.steps.pop(D, None)
         if st is None:
             G = mdl.grid
-            rec = np.broadcast_to(mdl.head_b, (self.H // G, self.W // G, mdl.head_b.size))
-            st = {"q": [], "rec": np.array(rec, np.float32), "group": 0}
+            rec = np.empty((self.H // G, self.W // G, mdl.head_b.size), np.float32)
+            rec[...] = mdl.head_b  # C order: the kernels' loops vectorise over it
+            st = {"q": [], "rec": rec, "group": 0}
         self.steps[D] = st  # most recent last
         while len(self.steps) > self.KEEP:
             self.steps.pop(next(iter(self.steps)))
