@@ -225,6 +225,41 @@ def build_dec(freq, tab):
 
 
 @njit(cache=True, nogil=True)
+def _enc_step(x, s, enc, rcp, buf, wp):
+    """Code symbol ``s`` on state ``x`` (branch-free renormalisation into ``buf[wp-2:wp]``).
+
+    Returns (new state, new wp).  The two bytes are always written; ``wp``
+    moves only when the state was renormalised.
+    """
+    t = enc[s]
+    c = x >= (t & U(0xFFFFFFFF))
+    buf[wp - U(2)] = np.uint8(x & U(0xFF))
+    buf[wp - U(1)] = np.uint8((x >> U(8)) & U(0xFF))
+    wp -= U(c) << U(1)
+    y = x >> U(16)
+    x = y if c else x
+    q = ((x * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
+    return x + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49)), wp
+
+
+@njit(cache=True, nogil=True)
+def _dec_step(x, tab, buf, p, out, o):
+    """Decode one symbol from state ``x`` into ``out[o]``, branch-free refill from ``buf[p]``.
+
+    Needs ``buf[p:p+2]`` readable.  Returns (new state, new p).
+    """
+    e = U(tab[x & MASK])
+    out[o] = np.uint8(e & U(0xFF))
+    x = (e >> U(20)) * (x >> PB) + ((e >> U(8)) & U(0xFFF))
+    w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
+    c = x < U(RANS_L)
+    y = (x << U(16)) | w
+    x = y if c else x
+    p += U(c) << U(1)
+    return x, p
+
+
+@njit(cache=True, nogil=True)
 def encode_core(sym, enc, rcp, buf, wend):
     """rANS-code uint8 ``sym`` so that the chunk ends at ``buf[wend]``; returns its start.
 
@@ -235,7 +270,8 @@ def encode_core(sym, enc, rcp, buf, wend):
     dividends (see ``build_enc``): states stay below 2^31.
 
     Hot loops index with unsigned integers (numba adds no negative-index
-    wrap-around then) and keep the eight states in scalars.
+    wrap-around then) and keep the eight states in scalars; ``_enc_step``
+    (inlined by LLVM) codes one symbol.
     """
     n = U(sym.shape[0])
     n8 = n & ~U(7)
@@ -245,115 +281,20 @@ def encode_core(sym, enc, rcp, buf, wend):
     while i > n8:
         i -= U(1)
         k = i & U(7)
-        x = xs[k]
-        s = sym[i]
-        t = enc[s]
-        if x >= (t & U(0xFFFFFFFF)):
-            buf[wp - U(2)] = np.uint8(x & U(0xFF))
-            buf[wp - U(1)] = np.uint8((x >> U(8)) & U(0xFF))
-            wp -= U(2)
-            x >>= U(16)
-        q = ((x * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
-        xs[k] = x + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
-    x0 = U(xs[0])
-    x1 = U(xs[1])
-    x2 = U(xs[2])
-    x3 = U(xs[3])
-    x4 = U(xs[4])
-    x5 = U(xs[5])
-    x6 = U(xs[6])
-    x7 = U(xs[7])
+        xs[k], wp = _enc_step(xs[k], sym[i], enc, rcp, buf, wp)
+    x0, x1, x2, x3, x4, x5, x6, x7 = xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], xs[6], xs[7]
     i = n8
     while i > U(0):
         i -= U(8)
-        s = sym[i + U(7)]
-        t = enc[s]
-        c = x7 >= (t & U(0xFFFFFFFF))
-        buf[wp - U(2)] = np.uint8(x7 & U(0xFF))
-        buf[wp - U(1)] = np.uint8((x7 >> U(8)) & U(0xFF))
-        wp -= U(c) << U(1)
-        y = x7 >> U(16)
-        x7 = y if c else x7
-        q = ((x7 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
-        x7 = x7 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
-        s = sym[i + U(6)]
-        t = enc[s]
-        c = x6 >= (t & U(0xFFFFFFFF))
-        buf[wp - U(2)] = np.uint8(x6 & U(0xFF))
-        buf[wp - U(1)] = np.uint8((x6 >> U(8)) & U(0xFF))
-        wp -= U(c) << U(1)
-        y = x6 >> U(16)
-        x6 = y if c else x6
-        q = ((x6 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
-        x6 = x6 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
-        s = sym[i + U(5)]
-        t = enc[s]
-        c = x5 >= (t & U(0xFFFFFFFF))
-        buf[wp - U(2)] = np.uint8(x5 & U(0xFF))
-        buf[wp - U(1)] = np.uint8((x5 >> U(8)) & U(0xFF))
-        wp -= U(c) << U(1)
-        y = x5 >> U(16)
-        x5 = y if c else x5
-        q = ((x5 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
-        x5 = x5 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
-        s = sym[i + U(4)]
-        t = enc[s]
-        c = x4 >= (t & U(0xFFFFFFFF))
-        buf[wp - U(2)] = np.uint8(x4 & U(0xFF))
-        buf[wp - U(1)] = np.uint8((x4 >> U(8)) & U(0xFF))
-        wp -= U(c) << U(1)
-        y = x4 >> U(16)
-        x4 = y if c else x4
-        q = ((x4 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
-        x4 = x4 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
-        s = sym[i + U(3)]
-        t = enc[s]
-        c = x3 >= (t & U(0xFFFFFFFF))
-        buf[wp - U(2)] = np.uint8(x3 & U(0xFF))
-        buf[wp - U(1)] = np.uint8((x3 >> U(8)) & U(0xFF))
-        wp -= U(c) << U(1)
-        y = x3 >> U(16)
-        x3 = y if c else x3
-        q = ((x3 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
-        x3 = x3 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
-        s = sym[i + U(2)]
-        t = enc[s]
-        c = x2 >= (t & U(0xFFFFFFFF))
-        buf[wp - U(2)] = np.uint8(x2 & U(0xFF))
-        buf[wp - U(1)] = np.uint8((x2 >> U(8)) & U(0xFF))
-        wp -= U(c) << U(1)
-        y = x2 >> U(16)
-        x2 = y if c else x2
-        q = ((x2 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
-        x2 = x2 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
-        s = sym[i + U(1)]
-        t = enc[s]
-        c = x1 >= (t & U(0xFFFFFFFF))
-        buf[wp - U(2)] = np.uint8(x1 & U(0xFF))
-        buf[wp - U(1)] = np.uint8((x1 >> U(8)) & U(0xFF))
-        wp -= U(c) << U(1)
-        y = x1 >> U(16)
-        x1 = y if c else x1
-        q = ((x1 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
-        x1 = x1 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
-        s = sym[i + U(0)]
-        t = enc[s]
-        c = x0 >= (t & U(0xFFFFFFFF))
-        buf[wp - U(2)] = np.uint8(x0 & U(0xFF))
-        buf[wp - U(1)] = np.uint8((x0 >> U(8)) & U(0xFF))
-        wp -= U(c) << U(1)
-        y = x0 >> U(16)
-        x0 = y if c else x0
-        q = ((x0 * rcp[s]) >> U(32)) >> ((t >> U(45)) & U(15))
-        x0 = x0 + ((t >> U(32)) & U(0x1FFF)) + q * (t >> U(49))
-    xs[0] = x0
-    xs[1] = x1
-    xs[2] = x2
-    xs[3] = x3
-    xs[4] = x4
-    xs[5] = x5
-    xs[6] = x6
-    xs[7] = x7
+        x7, wp = _enc_step(x7, sym[i + U(7)], enc, rcp, buf, wp)
+        x6, wp = _enc_step(x6, sym[i + U(6)], enc, rcp, buf, wp)
+        x5, wp = _enc_step(x5, sym[i + U(5)], enc, rcp, buf, wp)
+        x4, wp = _enc_step(x4, sym[i + U(4)], enc, rcp, buf, wp)
+        x3, wp = _enc_step(x3, sym[i + U(3)], enc, rcp, buf, wp)
+        x2, wp = _enc_step(x2, sym[i + U(2)], enc, rcp, buf, wp)
+        x1, wp = _enc_step(x1, sym[i + U(1)], enc, rcp, buf, wp)
+        x0, wp = _enc_step(x0, sym[i], enc, rcp, buf, wp)
+    xs[:] = (x0, x1, x2, x3, x4, x5, x6, x7)
     wp -= U(STATE_BYTES)
     for k in range(NSTATES):
         put_u32(buf, wp + U(4 * k), xs[k])
@@ -378,88 +319,19 @@ def decode_core(buf, p, end, tab, out):
     p += U(STATE_BYTES)
     n8 = n & ~U(7)
     o = U(0)
-    x0 = U(xs[0])
-    x1 = U(xs[1])
-    x2 = U(xs[2])
-    x3 = U(xs[3])
-    x4 = U(xs[4])
-    x5 = U(xs[5])
-    x6 = U(xs[6])
-    x7 = U(xs[7])
+    x0, x1, x2, x3, x4, x5, x6, x7 = xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], xs[6], xs[7]
+    # 8 symbols read at most 16 bytes: the fast loop needs no bounds checks
     while o < n8 and p + U(16) <= end:
-        e = U(tab[x0 & MASK])
-        out[o + U(0)] = np.uint8(e & U(0xFF))
-        x0 = (e >> U(20)) * (x0 >> PB) + ((e >> U(8)) & U(0xFFF))
-        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
-        c = x0 < U(RANS_L)
-        y = (x0 << U(16)) | w
-        x0 = y if c else x0
-        p += U(c) << U(1)
-        e = U(tab[x1 & MASK])
-        out[o + U(1)] = np.uint8(e & U(0xFF))
-        x1 = (e >> U(20)) * (x1 >> PB) + ((e >> U(8)) & U(0xFFF))
-        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
-        c = x1 < U(RANS_L)
-        y = (x1 << U(16)) | w
-        x1 = y if c else x1
-        p += U(c) << U(1)
-        e = U(tab[x2 & MASK])
-        out[o + U(2)] = np.uint8(e & U(0xFF))
-        x2 = (e >> U(20)) * (x2 >> PB) + ((e >> U(8)) & U(0xFFF))
-        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
-        c = x2 < U(RANS_L)
-        y = (x2 << U(16)) | w
-        x2 = y if c else x2
-        p += U(c) << U(1)
-        e = U(tab[x3 & MASK])
-        out[o + U(3)] = np.uint8(e & U(0xFF))
-        x3 = (e >> U(20)) * (x3 >> PB) + ((e >> U(8)) & U(0xFFF))
-        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
-        c = x3 < U(RANS_L)
-        y = (x3 << U(16)) | w
-        x3 = y if c else x3
-        p += U(c) << U(1)
-        e = U(tab[x4 & MASK])
-        out[o + U(4)] = np.uint8(e & U(0xFF))
-        x4 = (e >> U(20)) * (x4 >> PB) + ((e >> U(8)) & U(0xFFF))
-        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
-        c = x4 < U(RANS_L)
-        y = (x4 << U(16)) | w
-        x4 = y if c else x4
-        p += U(c) << U(1)
-        e = U(tab[x5 & MASK])
-        out[o + U(5)] = np.uint8(e & U(0xFF))
-        x5 = (e >> U(20)) * (x5 >> PB) + ((e >> U(8)) & U(0xFFF))
-        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
-        c = x5 < U(RANS_L)
-        y = (x5 << U(16)) | w
-        x5 = y if c else x5
-        p += U(c) << U(1)
-        e = U(tab[x6 & MASK])
-        out[o + U(6)] = np.uint8(e & U(0xFF))
-        x6 = (e >> U(20)) * (x6 >> PB) + ((e >> U(8)) & U(0xFFF))
-        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
-        c = x6 < U(RANS_L)
-        y = (x6 << U(16)) | w
-        x6 = y if c else x6
-        p += U(c) << U(1)
-        e = U(tab[x7 & MASK])
-        out[o + U(7)] = np.uint8(e & U(0xFF))
-        x7 = (e >> U(20)) * (x7 >> PB) + ((e >> U(8)) & U(0xFFF))
-        w = U(buf[p]) | (U(buf[p + U(1)]) << U(8))
-        c = x7 < U(RANS_L)
-        y = (x7 << U(16)) | w
-        x7 = y if c else x7
-        p += U(c) << U(1)
+        x0, p = _dec_step(x0, tab, buf, p, out, o)
+        x1, p = _dec_step(x1, tab, buf, p, out, o + U(1))
+        x2, p = _dec_step(x2, tab, buf, p, out, o + U(2))
+        x3, p = _dec_step(x3, tab, buf, p, out, o + U(3))
+        x4, p = _dec_step(x4, tab, buf, p, out, o + U(4))
+        x5, p = _dec_step(x5, tab, buf, p, out, o + U(5))
+        x6, p = _dec_step(x6, tab, buf, p, out, o + U(6))
+        x7, p = _dec_step(x7, tab, buf, p, out, o + U(7))
         o += U(8)
-    xs[0] = x0
-    xs[1] = x1
-    xs[2] = x2
-    xs[3] = x3
-    xs[4] = x4
-    xs[5] = x5
-    xs[6] = x6
-    xs[7] = x7
+    xs[:] = (x0, x1, x2, x3, x4, x5, x6, x7)
     while o < n:
         k = o & U(7)
         x = xs[k]
