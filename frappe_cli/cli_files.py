@@ -492,8 +492,7 @@ def _codec_summary(header, blocks) -> dict | None:
         cls = registry.get_class(header.codec_id)
     except UnsupportedError:
         return None
-    hook = getattr(cls, "summarize", None)
-    return hook(header.params, [(b.usize, b.csize) for b in blocks]) if hook else None
+    return cls.summarize(header.params, [(b.usize, b.csize) for b in blocks])
 
 
 def _codec_details(codec_id: str, path: Path | None) -> list[dict] | None:

@@ -38,6 +38,7 @@ Rules every codec follows:
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from typing import Any, BinaryIO, Callable, Iterator
 
@@ -61,7 +62,8 @@ class Codec(ABC):
     #: the smaller; "none": the codec guarantees this itself (documented in its
     #: SPEC.md), e.g. because the fallback test would dominate its run time.
     fallback: str = "zstd"
-    #: the parameters ``__init__`` accepts besides ``level`` (name -> type)
+    #: the parameters ``__init__`` accepts besides ``level`` (name -> type, or a tuple of
+    #: types; checked by ``Codec.__init__``: an int is a float, a bool is neither)
     options: dict[str, type] = {}
     #: set on an instance by ``--codec auto`` when the input cannot be read twice (a
     #: pipe): the codec must then code bytes it cannot parse as opaque data instead
@@ -165,8 +167,22 @@ class Codec(ABC):
             raise OptionError(
                 f"codec '{self.codec_id}' does not take option(s): {', '.join(unknown)}"
             )
+        for name, value in params.items():
+            if value is not None and not _type_ok(value, self.options[name]):
+                raise OptionError(f"codec '{self.codec_id}': option {name} must be "
+                                  f"{_type_name(self.options[name])}, not {value!r}")
         self.level = level
         self.params = dict(params)
+
+    def __eq__(self, other: object) -> bool:
+        """Two codecs are equal when they are the same codec with the same stored
+        configuration (what a stream header records), so they write the same streams."""
+        if not isinstance(other, Codec):
+            return NotImplemented
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self), json.dumps(self.get_config(), sort_keys=True, default=str)))
 
     # -- configuration ---------------------------------------------------------------
     def get_config(self) -> dict:
@@ -319,3 +335,23 @@ def layout_ranges(codec: Codec, prefix: bytes, size: int,
         if data:
             yield off, len(data), hint
             off += len(data)
+
+
+def _type_ok(value: Any, declared: type | tuple[type, ...]) -> bool:
+    """Whether ``value`` fits an option's declared type (``Codec.options``): an int
+    is a float, a bool is neither an int nor a float, a tuple allows each type."""
+    for t in declared if isinstance(declared, tuple) else (declared,):
+        if isinstance(value, bool):
+            if t is bool:
+                return True
+        elif t is float and isinstance(value, (int, float)):
+            return True
+        elif isinstance(value, t):
+            return True
+    return False
+
+
+def _type_name(declared: type | tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    ts = declared if isinstance(declared, tuple) else (declared,)
+    return " or ".join(names.get(t, t.__name__) for t in ts)

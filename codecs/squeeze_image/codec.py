@@ -82,7 +82,8 @@ class FrappeCodec(Codec):
     fallback = "none"
     description = ("FRAPPE-Image: learned lossy image codec (projection-pursuit encoder, "
                    "--bpp X or --quality 0..100; --frames WxH: raw RGB24 frames)")
-    options = {"bpp": float, "quality": float, "frames": str, "bitrate": int, "fps": float}
+    options = {"bpp": float, "quality": float, "frames": str, "bitrate": (int, str),
+               "fps": float}
     cli_options = (
         {"flag": "--bpp", "param": "bpp", "type": float,
          "help": "Image codec: target bits per pixel."},
