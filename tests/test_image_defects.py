@@ -299,7 +299,8 @@ def kernel_calls(monkeypatch):
     from squeeze_image import kernels as kk
 
     calls: list[tuple[str, int, str, int]] = []
-    for name in ("project_group_z", "closed_project", "skip_accumulate", "ctx_channel_symbols",
+    for name in ("project_group_z", "closed_residual", "closed_project", "skip_accumulate",
+                 "ctx_channel_symbols",
                  "conv3x3_dense", "dw_ln_film", "mlp_residual", "head_to_pixels"):
         fn = getattr(kk, name)
 
@@ -320,7 +321,7 @@ def _enc_kernels() -> set[str]:
     from squeeze_image import model
 
     if model.load().format == 2:
-        return {"closed_project", "skip_accumulate", "ctx_channel_symbols"}
+        return {"closed_residual", "closed_project", "skip_accumulate", "ctx_channel_symbols"}
     return {"project_group_z", "ctx_channel_symbols"}
 
 

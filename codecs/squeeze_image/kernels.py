@@ -402,38 +402,46 @@ def project_group_z(img, p, A, bias, out, i0, i1):
 
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def closed_project(x, rec, G, Wf, bias, out):
-    """Closed-loop analysis of one group (format-2 models, encoder only):
-    z = <Wf_k, patch of (x - rec)> + bias_k.
-
-    x: (H, W, 3) float32 image in [-1, 1]; rec: (H/G, W/G, 3 G G) the linear
-    path's reconstruction on the cell grid (channel order ch, dy, dx, as the head
-    writes it); Wf: (p p 3, c) over (dy, dx, ch) patch vectors; out: (H/p, W/p, c).
-    Rows of patches are independent (prange); each z is one sequential sum, so the
-    result does not depend on the thread count."""
-    hp, wp, c = out.shape
-    p = x.shape[0] // hp
+def closed_residual(x, rec, G, out):
+    """out = x - (the linear path's reconstruction), both (H, W, 3) float32; rec is
+    on the cell grid, (H/G, W/G, 3 G G) in the head's channel order (ch, dy, dx).
+    Encoder only (format-2 closed-loop analysis)."""
+    hc, wc, _ = rec.shape
     GG = G * G
-    for i in prange(hp):
-        acc = np.empty(c, np.float32)
-        for j in range(wp):
-            for k in range(c):
-                acc[k] = 0.0
-            for dy in range(p):
-                y = i * p + dy
-                cy = y // G
-                ry = (y % G) * G
-                for dx in range(p):
-                    xx = j * p + dx
-                    cx = xx // G
-                    rx = ry + xx % G
-                    base = (dy * p + dx) * 3
+    for cy in prange(hc):
+        for dy in range(G):
+            y = cy * G + dy
+            for cx in range(wc):
+                base = dy * G
+                x0 = cx * G
+                for dx in range(G):
                     for ch in range(3):
-                        r = x[y, xx, ch] - rec[cy, cx, ch * GG + rx]
-                        for k in range(c):
-                            acc[k] += r * Wf[base + ch, k]
+                        out[y, x0 + dx, ch] = x[y, x0 + dx, ch] - rec[cy, cx, ch * GG + base + dx]
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def closed_project(r, p, A, bias, out):
+    """z = <A_k, patch> + bias_k over the float residual image (encoder only).
+
+    r: (H, W * 3) float32 (an (H, W, 3) image, rows flattened); A: (c, p, p * 3)
+    weights over each patch row's (dx, ch) values; out: (H/p, W/p, c).  Each z is the
+    same loop (a vectorised dot product per patch row, then over dy in order), rows
+    of patches independent (prange): the result does not depend on the thread
+    count."""
+    hp, wp, c = out.shape
+    row = p * 3
+    for i in prange(hp):
+        for j in range(wp):
+            x0 = j * row
             for k in range(c):
-                out[i, j, k] = acc[k] + bias[k]
+                acc = np.float32(0.0)
+                for dy in range(p):
+                    y = i * p + dy
+                    a = np.float32(0.0)
+                    for t in range(row):
+                        a += r[y, x0 + t] * A[k, dy, t]
+                    acc += a
+                out[i, j, k] = acc + bias[k]
 
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=True)

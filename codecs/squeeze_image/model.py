@@ -94,6 +94,9 @@ class Model:
                 self.enc_wf.append(np.ascontiguousarray(
                     w.transpose(0, 2, 3, 1).reshape(g.count, -1).T))  # (p p 3, c)
             self.enc_bf = [z[f"enc{gi}_b"].astype(np.float32) for gi in range(len(self.groups))]
+            # the same weights as (c, dy, dx * 3 + ch) rows for kernels.closed_project
+            self.enc_rows = [np.ascontiguousarray(w.T.reshape(g.count, g.patch, g.patch * 3))
+                             for w, g in zip(self.enc_wf, self.groups)]
             # the head's rows that read the decoder input: the linear synthesis path
             self.skip_w = np.ascontiguousarray(self.head_w[self.dim:])
         if self.head_w.shape[0] != self.dim + (self.dec_in if self.skip else 0) \
@@ -323,6 +326,7 @@ class ClosedAnalysis:
             else img
         self.x = x.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
         self.steps: dict[int, dict] = {}
+        self._z0 = None
         self._lock = threading.Lock()  # encodes of one picture from several threads
 
     def shape(self, k: int) -> tuple[int, int]:
@@ -351,8 +355,15 @@ class ClosedAnalysis:
             g = mdl.groups[gi]
             p, G = g.patch, mdl.grid
             hp, wp = self.H // p, self.W // p
-            z = np.empty((hp, wp, g.count), np.float32)
-            kk.closed_project(self.x, st["rec"], G, mdl.enc_wf[gi], mdl.enc_bf[gi], z)
+            z = self._z0 if gi == 0 else None  # the first group reads x - bias: any D
+            if z is None:
+                r = np.empty_like(self.x)
+                kk.closed_residual(self.x, st["rec"], G, r)
+                z = np.empty((hp, wp, g.count), np.float32)
+                kk.closed_project(r.reshape(self.H, self.W * 3), p, mdl.enc_rows[gi],
+                                  mdl.enc_bf[gi], z)
+                if gi == 0:
+                    self._z0 = z
             s_, g_ = mdl.enc_s[g.first:g.first + g.count], mdl.enc_g[g.first:g.first + g.count]
             y = (z * g_) / (s_ + np.abs(z))
             qg = entropy.quantise(y, D).reshape(hp, wp, g.count)
