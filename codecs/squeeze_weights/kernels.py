@@ -35,7 +35,7 @@ import numpy as np
 
 from frappe_cli.coding import huffman as HF
 from frappe_cli.coding import rans as R
-from frappe_cli.coding.nbutil import get_u32, present_symbols, put_u32
+from frappe_cli.coding.nbutil import chunk_counts, coded_cost, get_u32, put_u32
 from frappe_cli.coding.quant import cost_table_nb, normalize_freqs_nb
 from frappe_cli.jit import njit
 
@@ -370,7 +370,7 @@ def _sample_may_pay(sym, gain_q, cost):
     freq = np.zeros(256, np.int64)
     present = normalize_freqs_nb(counts, 12, freq)
     # the sample's empirical entropy is low by ~(present - 1) / (2 ln 2) bits in all
-    bits = R.coded_cost(counts, freq, cost) // Q16 + (present - 1) * 3 // 4
+    bits = coded_cost(counts, freq, cost) // Q16 + (present - 1) * 3 // 4
     limit = m * 8 - (m * 8 * gain_q) // Q16
     return bits < limit
 
@@ -386,9 +386,7 @@ def encode_plane(sym, coder, gain_q, cost, k, prevf, prevl, hp, out, pos, scratc
     n = sym.shape[0]
     if n >= 16384 and not _sample_may_pay(sym, gain_q, cost):
         return P_RAW, -1
-    counts = np.zeros(256, np.int64)
-    HF.histogram(sym, counts)
-    present, last = present_symbols(counts)
+    counts, present, last = chunk_counts(sym)
     if present == 1:
         out[pos] = np.uint8(last)
         return P_CONST, pos + 1
@@ -402,24 +400,19 @@ def encode_plane(sym, coder, gain_q, cost, k, prevf, prevl, hp, out, pos, scratc
         normalize_freqs_nb(counts, 12, freq)
         tbl = np.zeros(600, np.uint8)
         tl = R.write_freqs(freq, tbl, 0)
-        c_new = (R.coded_cost(counts, freq, cost) + Q16 - 1) // Q16 + (tl + R.STATE_BYTES) * 8
+        c_new = (coded_cost(counts, freq, cost) + Q16 - 1) // Q16 + (tl + R.STATE_BYTES) * 8
         mode = P_RANS
         best = c_new
         if hp[k, 0]:
             pf = prevf[k]
-            c_re = (R.coded_cost(counts, pf, cost) + Q16 - 1) // Q16 + R.STATE_BYTES * 8
+            c_re = (coded_cost(counts, pf, cost) + Q16 - 1) // Q16 + R.STATE_BYTES * 8
             if c_re <= best + (best >> 12):  # reuse within 0.025%: one table build less
                 best = c_re
                 mode = P_RANS_REUSE
         if best >= limit:
             return P_RAW, -1
-        use = freq if mode == P_RANS else prevf[k]
-        enc = np.zeros(256, np.uint64)
-        rcp = np.zeros(256, np.uint64)
-        R.build_enc(use, enc, rcp)
-        wend = scratch.shape[0]
-        start = R.encode_core(sym, enc, rcp, scratch, wend)
-        clen = wend - start
+        start = R.encode_freqs(sym, freq if mode == P_RANS else prevf[k], scratch)
+        clen = scratch.shape[0] - start
         hl = tl if mode == P_RANS else 0
         if (hl + clen) * 8 >= limit:
             return P_RAW, -1
@@ -427,19 +420,12 @@ def encode_plane(sym, coder, gain_q, cost, k, prevf, prevl, hp, out, pos, scratc
             out[pos:pos + tl] = tbl[:tl]
             prevf[k, :] = freq
             hp[k, 0] = 1
-        out[pos + hl:pos + hl + clen] = scratch[start:wend]
+        out[pos + hl:pos + hl + clen] = scratch[start:]
         return mode, pos + hl + clen
     if coder == C_HUF:
         lens = np.zeros(256, np.int64)
         HF.code_lengths(counts, HF.MAX_LEN, lens)
-        lo = 0
-        while lens[lo] == 0:
-            lo += 1
-        hi = 255
-        while lens[hi] == 0:
-            hi -= 1
-        tl = 2 + (hi - lo + 2) // 2
-        c_new = HF.coded_bits(counts, lens) + (tl + 12 + 4) * 8
+        c_new = HF.coded_bits(counts, lens) + (HF.table_bytes(lens) + 12 + 4) * 8
         mode = P_HUF
         best = c_new
         if hp[k, 1]:
@@ -501,35 +487,23 @@ def decode_plane(buf, pos, end, mode, k, prevf, prevl, hp, tabs, t1s, htabs, row
             return -1
         dst[:] = buf[pos]
         return 0
-    if mode == P_RANS or mode == P_RANS_REUSE:
-        p = pos
-        if mode == P_RANS:
-            pf = prevf[k]
-            p = R.read_freqs(buf, pos, end, pf)
-            if p < 0:
-                hp[k, 0] = 0
-                return -1
-            R.build_dec(pf, tabs[k])
-            hp[k, 0] = 1
-        elif not hp[k, 0]:
+    rans = mode == P_RANS or mode == P_RANS_REUSE
+    if not rans and mode != P_HUF and mode != P_HUF_REUSE:
+        return enec_decode(buf, pos, end, row, n) if mode == P_ENEC else -1
+    j = 0 if rans else 1  # hp[k, j]: plane k has a table of this coder
+    if mode == P_RANS or mode == P_HUF:
+        if rans:
+            pos = R.read_table(buf, pos, end, prevf[k], tabs[k])
+        else:
+            pos = HF.read_table(buf, pos, end, prevl[k], t1s[k], htabs[k])
+        hp[k, j] = 1 if pos >= 0 else 0
+        if pos < 0:
             return -1
-        return R.decode_core(buf, p, end, tabs[k], dst)
-    if mode == P_HUF or mode == P_HUF_REUSE:
-        p = pos
-        if mode == P_HUF:
-            pl = prevl[k]
-            p = HF.read_lengths(buf, pos, end, pl)
-            if p < 0:
-                hp[k, 1] = 0
-                return -1
-            HF.build_dec(pl, t1s[k], htabs[k])
-            hp[k, 1] = 1
-        elif not hp[k, 1]:
-            return -1
-        return HF.decode_body(buf, p, end, t1s[k], htabs[k], dst)
-    if mode == P_ENEC:
-        return enec_decode(buf, pos, end, row, n)
-    return -1
+    elif not hp[k, j]:
+        return -1
+    if rans:
+        return R.decode_core(buf, pos, end, tabs[k], dst)
+    return HF.decode_body(buf, pos, end, t1s[k], htabs[k], dst)
 
 
 # ----------------------------------------------------------------------------------

@@ -27,39 +27,31 @@ Chunk body (``encode_chunk_body`` / ``decode_chunk_body``)::
                         the last stream takes the remainder), LSB first, each
                         padded with zero bits to a byte boundary
 
-The self-describing chunked stream of ``encode``/``decode`` uses the same
-record layout as ``frappe_cli.coding.rans`` (u32 n, u32 chunk, u8 11; per chunk
-mode, u32 length, body; modes 0 RAW, 1 CONST, 2 HUFFMAN, 3 REUSE = Huffman
-with the previous chunk's code and no table).
+The self-describing chunked stream of ``encode``/``decode`` is the one of
+``frappe_cli.coding.rans`` (written by ``nbutil``: u32 n, u32 chunk, u8 11; per
+chunk mode, u32 length, body; modes 0 RAW, 1 CONST, 2 HUFFMAN (chunk body with
+its code lengths), 3 REUSE = chunk body without them, under the previous
+HUFFMAN chunk's code).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from frappe_cli.coding.nbutil import (  # noqa: F401 - get_u32, histogram re-exported
-    get_u32,
-    histogram,
-    open_record,
-    present_symbols,
-    put_const_record,
-    put_raw_record,
-    put_u32,
-    REC,
-    REC_CONST,
-    REC_RAW,
-)
+from frappe_cli.coding import nbutil
+from frappe_cli.coding.nbutil import (  # noqa: F401 - re-exported
+    get_u32, histogram, max_encoded_size, MAX_CHUNK, put_u32)
 from frappe_cli.jit import njit
 
 MAX_LEN = 11
 TAB_BITS = 11
 TAB_SIZE = 1 << TAB_BITS
 NSTREAMS = 4
-MAX_CHUNK = 1 << 24
 
-MODE_RAW, MODE_CONST = REC_RAW, REC_CONST  # the record layout shared with rans (nbutil)
-MODE_HUF, MODE_REUSE = 2, 3
-_REC = REC
+# the record modes of the chunked stream (nbutil, shared with rans)
+MODE_RAW, MODE_CONST = nbutil.REC_RAW, nbutil.REC_CONST
+MODE_HUF, MODE_REUSE = nbutil.REC_TABLE, nbutil.REC_REUSE
+BIT_COST = np.arange(MAX_LEN + 1, dtype=np.int64)  # coded_cost of a code length: itself
 
 U = np.uint64
 TMASK = np.uint64(TAB_SIZE - 1)
@@ -206,14 +198,8 @@ def build_dec(lens, t1, tab):
 
 @njit(cache=True, nogil=True)
 def write_lengths(lens, buf, pos):
-    lo = 0
-    while lo < 255 and lens[lo] == 0:
-        lo += 1
-    hi = 255
-    while hi > lo and lens[hi] == 0:
-        hi -= 1
-    buf[pos] = np.uint8(lo)
-    buf[pos + 1] = np.uint8(hi)
+    """Serialise code lengths at ``buf[pos]`` (``table_bytes(lens)`` bytes); returns the end."""
+    lo, hi = nbutil.put_symbol_range(lens, buf, pos)
     pos += 2
     s = lo
     while s <= hi:
@@ -227,17 +213,19 @@ def write_lengths(lens, buf, pos):
 
 
 @njit(cache=True, nogil=True)
+def table_bytes(lens):
+    """Size of ``write_lengths``'s serialisation of ``lens``."""
+    lo, hi = nbutil.symbol_range(lens)
+    return 2 + (hi - lo + 2) // 2
+
+
+@njit(cache=True, nogil=True)
 def read_lengths(buf, pos, end, lens):
     """Parse code lengths; returns the end position or -1 (truncated / not a complete code)."""
-    for s in range(256):
-        lens[s] = 0
-    if pos + 2 > end:
-        return -1
-    lo = np.int64(buf[pos])
-    hi = np.int64(buf[pos + 1])
-    pos += 2
+    lo, hi = nbutil.read_symbol_range(buf, pos, end, lens)
     if hi < lo:
         return -1
+    pos += 2
     nb = (hi - lo + 2) // 2
     if pos + nb > end:
         return -1
@@ -257,6 +245,15 @@ def read_lengths(buf, pos, end, lens):
     if present < 2 or kraft != (1 << MAX_LEN):
         return -1
     return pos + nb
+
+
+@njit(cache=True, nogil=True)
+def read_table(buf, pos, end, lens, t1, tab):
+    """``read_lengths`` into ``lens``, then its decode tables into ``t1``/``tab``; the end or -1."""
+    p = read_lengths(buf, pos, end, lens)
+    if p >= 0:
+        build_dec(lens, t1, tab)
+    return p
 
 
 # ----------------------------------------------------------------------------------
@@ -459,13 +456,8 @@ def body_bound(n):
 
 @njit(cache=True, nogil=True)
 def coded_bits(counts, lens):
-    bits = np.int64(0)
-    for s in range(256):
-        if counts[s] > 0:
-            if lens[s] == 0:
-                return np.int64(1) << 60
-            bits += counts[s] * lens[s]
-    return bits
+    """Bits of ``counts`` coded with code lengths ``lens`` (2^60 when one is missing)."""
+    return nbutil.coded_cost(counts, lens, BIT_COST)
 
 
 @njit(cache=True, nogil=True)
@@ -476,110 +468,27 @@ def encode_chunk(sym, prev, have_prev, out, pos, scratch):
     ``out`` needs len(sym) + 5 bytes, ``scratch`` body_bound(len(sym)).
     """
     n = sym.shape[0]
-    counts = np.zeros(256, np.int64)
-    histogram(sym, counts)
-    present, last = present_symbols(counts)
-    body = pos + _REC
+    counts, present, last = nbutil.chunk_counts(sym)
     if present == 1:
-        return put_const_record(out, pos, last), have_prev
-    mode = MODE_RAW
-    est = np.int64(n) * 8
+        return nbutil.put_const_record(out, pos, last), have_prev
+    # costs in bits
     lens = np.zeros(256, np.int64)
+    new_cost = reuse_cost = nbutil.NO_COST
     if present > 1:
         code_lengths(counts, MAX_LEN, lens)
-        tl = 2 + (256 + 1) // 2
-        lo = 0
-        while lens[lo] == 0:
-            lo += 1
-        hi = 255
-        while lens[hi] == 0:
-            hi -= 1
-        tl = 2 + (hi - lo + 2) // 2
-        new_cost = coded_bits(counts, lens) + (tl + 12 + 4) * 8
-        if new_cost < est:
-            mode = MODE_HUF
-            est = new_cost
+        new_cost = coded_bits(counts, lens) + (table_bytes(lens) + 12 + 4) * 8
         if have_prev:
-            reuse = coded_bits(counts, prev) + (12 + 4) * 8
-            if reuse <= est:
-                mode = MODE_REUSE
-                est = reuse
+            reuse_cost = coded_bits(counts, prev) + (12 + 4) * 8
+    mode = nbutil.pick_mode(np.int64(n) * 8, new_cost, reuse_cost)
     if mode != MODE_RAW:
         use = lens if mode == MODE_HUF else prev
         enc = np.zeros(256, np.uint64)
         build_enc(use, enc)
         clen = encode_body(sym, use, enc, mode == MODE_HUF, scratch, 0)
         if clen < n:
-            out[pos] = mode
-            put_u32(out, pos + 1, clen)
-            out[body:body + clen] = scratch[:clen]
-            if mode == MODE_HUF:
-                prev[:] = lens
-                have_prev = True
-            return body + clen, have_prev
-    return put_raw_record(out, pos, sym), have_prev
-
-
-@njit(cache=True, nogil=True)
-def decode_chunk(buf, pos, end, prev, have_prev, t1, tab, out):
-    """Decode one chunk record at ``buf[pos]`` into ``out``; returns (end or -1, have_prev)."""
-    mode, body, bend = open_record(buf, pos, end, out)
-    if bend < 0 or mode == MODE_RAW or mode == MODE_CONST:
-        return bend, have_prev
-    if mode == MODE_HUF:
-        p = read_lengths(buf, body, bend, prev)
-        if p < 0:
-            return -1, False
-        build_dec(prev, t1, tab)
-        have_prev = True
-    elif mode == MODE_REUSE:
-        if not have_prev:
-            return -1, have_prev
-        p = body
-    else:
-        return -1, have_prev
-    if decode_body(buf, p, bend, t1, tab, out) != 0:
-        return -1, have_prev
-    return bend, have_prev
-
-
-@njit(cache=True, nogil=True)
-def encode_stream_nb(sym, chunk, out):
-    n = sym.shape[0]
-    put_u32(out, 0, n)
-    put_u32(out, 4, chunk)
-    out[8] = np.uint8(MAX_LEN)
-    pos = 9
-    prev = np.zeros(256, np.int64)
-    have_prev = False
-    scratch = np.empty(body_bound(min(chunk, max(n, 1))), np.uint8)
-    for a in range(0, n, chunk):
-        b = min(a + chunk, n)
-        pos, have_prev = encode_chunk(sym[a:b], prev, have_prev, out, pos, scratch)
-    return pos
-
-
-@njit(cache=True, nogil=True)
-def decode_stream_nb(buf, n, chunk, out):
-    pos = 9
-    end = buf.shape[0]
-    prev = np.zeros(256, np.int64)
-    t1 = np.zeros(TAB_SIZE, np.uint16)
-    tab = np.zeros(TAB_SIZE, np.uint32)
-    have_prev = False
-    for a in range(0, n, chunk):
-        b = min(a + chunk, n)
-        pos, have_prev = decode_chunk(buf, pos, end, prev, have_prev, t1, tab, out[a:b])
-        if pos < 0:
-            return -1
-    if pos != end:
-        return -1
-    return 0
-
-
-def max_encoded_size(n: int, chunk: int) -> int:
-    """Upper bound of ``encode``'s output for ``n`` symbols."""
-    return 9 + n + _REC * max(1, -(-n // chunk))
+            return nbutil.put_coded_record(out, pos, mode, scratch[:0], scratch[:clen], prev, lens,
+                                    have_prev)
+    return nbutil.put_raw_record(out, pos, sym), have_prev
 
 
 def lengths(counts, maxlen: int = MAX_LEN) -> np.ndarray:
@@ -598,38 +507,13 @@ def lengths(counts, maxlen: int = MAX_LEN) -> np.ndarray:
 
 def encode(symbols, chunk: int = 1 << 16) -> bytes:
     """Code a uint8 array (or bytes) as a self-describing chunked Huffman stream."""
-    if isinstance(symbols, (bytes, bytearray, memoryview)):
-        symbols = np.frombuffer(symbols, np.uint8)
-    sym = np.ascontiguousarray(symbols)
-    if sym.dtype != np.uint8 or sym.ndim != 1:
-        raise ValueError("symbols must be a 1-D uint8 array")
-    if not 1 <= chunk <= MAX_CHUNK:
-        raise ValueError(f"chunk must be 1..{MAX_CHUNK}")
-    if sym.shape[0] >= 1 << 32:
-        raise ValueError("too many symbols for one stream (< 2^32)")
-    out = np.empty(max_encoded_size(sym.shape[0], chunk), np.uint8)
-    end = encode_stream_nb(sym, chunk, out)
-    return out[:end].tobytes()
+    from frappe_cli.coding import chunked
+
+    return chunked.encode(symbols, chunk, chunked.HUFFMAN)
 
 
 def decode(blob, n: int | None = None, max_symbols: int = 1 << 30) -> np.ndarray:
     """Invert ``encode`` (see ``frappe_cli.coding.rans.decode`` for the checks)."""
-    from frappe_cli.errors import CorruptError
+    from frappe_cli.coding import chunked
 
-    buf = np.frombuffer(blob, np.uint8)
-    if buf.shape[0] < 9:
-        raise CorruptError("Compressed data is corrupt (Huffman stream header truncated)")
-    cnt = int(get_u32(buf, 0))
-    chunk = int(get_u32(buf, 4))
-    if n is not None and cnt != n:
-        raise CorruptError("Compressed data is corrupt (Huffman symbol count mismatch)")
-    if n is None and cnt > max_symbols:
-        raise CorruptError("Compressed data is corrupt (Huffman symbol count too large)")
-    if not 1 <= chunk <= MAX_CHUNK or buf[8] != MAX_LEN:
-        raise CorruptError("Compressed data is corrupt (Huffman stream header invalid)")
-    if 9 + 6 * (-(-cnt // chunk)) > buf.shape[0]:
-        raise CorruptError("Compressed data is corrupt (Huffman stream truncated)")
-    out = np.empty(cnt, np.uint8)
-    if decode_stream_nb(buf, cnt, chunk, out) != 0:
-        raise CorruptError("Compressed data is corrupt (Huffman stream)")
-    return out
+    return chunked.decode(blob, n, max_symbols, chunked.HUFFMAN)

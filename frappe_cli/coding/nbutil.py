@@ -2,6 +2,19 @@
 
 Little-endian u32 access on uint8 buffers and a byte histogram; one copy for
 ``rans``, ``huffman`` and the weight packers (imports numba: load lazily).
+
+The self-describing chunked stream of ``rans.encode`` and ``huffman.encode``
+(``chunked`` writes and reads it, once for both coders; the helpers of its
+records are here)::
+
+    u32 n            number of symbols
+    u32 chunk        symbols per chunk (1..2^24); ceil(n / chunk) chunk records follow
+    u8  param        the coder's parameter (rANS: probability bits; Huffman: length limit)
+    per chunk:  u8 mode, u32 body length, body
+      mode 0 RAW     the chunk's symbols as bytes
+      mode 1 CONST   one byte: every symbol equals it
+      mode 2 TABLE   the coder's table + the coded symbols
+      mode 3 REUSE   the coded symbols under the previous TABLE record's table
 """
 
 from __future__ import annotations
@@ -46,9 +59,11 @@ def histogram(sym, counts):
 
 
 # ---- chunk records of the bulk coders (rans, huffman): u8 mode, u32 body length, body.
-# Modes 0 (RAW: the symbols as bytes) and 1 (CONST: one byte) mean the same in both.
 REC = 5
-REC_RAW, REC_CONST = 0, 1
+REC_RAW, REC_CONST, REC_TABLE, REC_REUSE = 0, 1, 2, 3
+STREAM_HEAD = 9  # u32 n, u32 chunk, u8 param
+MAX_CHUNK = 1 << 24
+NO_COST = np.int64(1) << 62  # the cost of a mode that cannot be used
 
 
 @njit(cache=True, nogil=True)
@@ -108,3 +123,97 @@ def open_record(buf, pos, end, out):
             return mode, body, -1
         out[:] = buf[body]
     return mode, body, bend
+
+
+@njit(cache=True, nogil=True)
+def chunk_counts(sym):
+    """(symbol counts int64[256], number of present symbols, the last of them) of ``sym``."""
+    counts = np.zeros(256, np.int64)
+    histogram(sym, counts)
+    present, last = present_symbols(counts)
+    return counts, present, last
+
+
+@njit(cache=True, nogil=True)
+def coded_cost(counts, table, cost):
+    """Cost of ``counts`` coded with ``table`` (per symbol: frequency or code length):
+    the sum of ``counts[s] * cost[table[s]]``, 2^60 when a counted symbol is absent."""
+    bits = np.int64(0)
+    for s in range(256):
+        c = counts[s]
+        if c > 0:
+            if table[s] == 0:
+                return np.int64(1) << 60
+            bits += c * cost[table[s]]
+    return bits
+
+
+@njit(cache=True, nogil=True)
+def pick_mode(raw_cost, table_cost, reuse_cost):
+    """REC_RAW, REC_TABLE or REC_REUSE, the cheapest (a new table must beat raw; reuse
+    wins ties).  ``NO_COST`` marks a mode that cannot be used."""
+    mode = REC_RAW
+    est = raw_cost
+    if table_cost < est:
+        mode = REC_TABLE
+        est = table_cost
+    if reuse_cost <= est:
+        mode = REC_REUSE
+    return mode
+
+
+@njit(cache=True, nogil=True)
+def put_coded_record(out, pos, mode, head, body, prev, table, have_prev):
+    """A TABLE or REUSE record holding ``head`` then ``body`` at ``out[pos]``.
+
+    A TABLE record's ``table`` becomes ``prev``, the one later REUSE records
+    refer to.  Returns (end, have_prev).
+    """
+    h = head.shape[0]
+    b = body.shape[0]
+    out[pos] = mode
+    put_u32(out, pos + 1, h + b)
+    out[pos + REC:pos + REC + h] = head
+    out[pos + REC + h:pos + REC + h + b] = body
+    if mode == REC_TABLE:
+        prev[:] = table
+        have_prev = True
+    return pos + REC + h + b, have_prev
+
+
+@njit(cache=True, nogil=True)
+def symbol_range(table):
+    """(lo, hi): the first and last symbol with a nonzero entry (0, 0 when none)."""
+    lo = 0
+    while lo < 255 and table[lo] == 0:
+        lo += 1
+    hi = 255
+    while hi > lo and table[hi] == 0:
+        hi -= 1
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def put_symbol_range(table, buf, pos):
+    """Write a table's symbol range (u8 lo, u8 hi) at ``buf[pos]``; returns (lo, hi)."""
+    lo, hi = symbol_range(table)
+    buf[pos] = np.uint8(lo)
+    buf[pos + 1] = np.uint8(hi)
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def read_symbol_range(buf, pos, end, table):
+    """Clear ``table`` and read the symbol range written by ``put_symbol_range``.
+
+    Returns (lo, hi); hi < lo when it is truncated or invalid.
+    """
+    table[:] = 0
+    if pos + 2 > end:
+        return np.int64(1), np.int64(0)
+    return np.int64(buf[pos]), np.int64(buf[pos + 1])
+
+
+def max_encoded_size(n: int, chunk: int) -> int:
+    """Upper bound of a stream's size for ``n`` symbols (every chunk RAW at worst)."""
+    return STREAM_HEAD + n + REC * max(1, -(-n // chunk))

@@ -24,7 +24,7 @@ other outcome is reported as corruption (a strong integrity check on top of
 the container's).
 
 Self-describing stream (``encode`` / ``decode``, used by codecs that want a
-whole-stream API)::
+whole-stream API; written and read by ``chunked``, shared with ``huffman``)::
 
     u32 n            number of symbols
     u32 chunk        symbols per chunk (1..2^24); ceil(n / chunk) chunk records follow
@@ -50,30 +50,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from frappe_cli.coding.nbutil import (  # noqa: F401 - get_u32, histogram re-exported
-    get_u32,
-    histogram,
-    open_record,
-    present_symbols,
-    put_const_record,
-    put_raw_record,
-    put_u32,
-    REC,
-    REC_CONST,
-    REC_RAW,
-)
-from frappe_cli.coding.quant import cost_table_nb, normalize_freqs_nb
+from frappe_cli.coding import nbutil
+from frappe_cli.coding.nbutil import (  # noqa: F401 - re-exported
+    get_u32, histogram, max_encoded_size, MAX_CHUNK, put_u32)
+from frappe_cli.coding.quant import normalize_freqs_nb
 from frappe_cli.jit import njit
 
 NSTATES = 8
 STATE_BYTES = 4 * NSTATES
 RANS_L = 1 << 15
 PROB_BITS = 12
-MAX_CHUNK = 1 << 24
 
-MODE_RAW, MODE_CONST = REC_RAW, REC_CONST  # the record layout shared with huffman (nbutil)
-MODE_RANS, MODE_REUSE = 2, 3
-_REC = REC  # mode byte + u32 body length
+# the record modes of the chunked stream (nbutil, shared with huffman)
+MODE_RAW, MODE_CONST = nbutil.REC_RAW, nbutil.REC_CONST
+MODE_RANS, MODE_REUSE = nbutil.REC_TABLE, nbutil.REC_REUSE
 
 U = np.uint64
 PB = np.uint64(PROB_BITS)
@@ -88,14 +78,7 @@ MASK = np.uint64((1 << PROB_BITS) - 1)
 @njit(cache=True, nogil=True)
 def write_freqs(freq, buf, pos):
     """Serialise a frequency table (int[256]) at ``pos``; returns the end position."""
-    lo = 0
-    while lo < 255 and freq[lo] == 0:
-        lo += 1
-    hi = 255
-    while hi > lo and freq[hi] == 0:
-        hi -= 1
-    buf[pos] = np.uint8(lo)
-    buf[pos + 1] = np.uint8(hi)
+    lo, hi = nbutil.put_symbol_range(freq, buf, pos)
     pos += 2
     acc = np.int64(0)
     nb = 0
@@ -126,15 +109,10 @@ def read_freqs(buf, pos, end, freq):
 
     Returns the end position, or -1 when the table is truncated or invalid.
     """
-    for s in range(256):
-        freq[s] = 0
-    if pos + 2 > end:
-        return -1
-    lo = np.int64(buf[pos])
-    hi = np.int64(buf[pos + 1])
-    pos += 2
+    lo, hi = nbutil.read_symbol_range(buf, pos, end, freq)
     if hi < lo:
         return -1
+    pos += 2
     acc = np.int64(0)
     nb = 0
     total = np.int64(0)
@@ -218,6 +196,15 @@ def build_dec(freq, tab):
         for j in range(f):
             tab[cum + j] = np.uint32((f << 20) | (j << 8) | s)
         cum += f
+
+
+@njit(cache=True, nogil=True)
+def read_table(buf, pos, end, freq, tab):
+    """``read_freqs`` into ``freq``, then its decode table into ``tab``; the end or -1."""
+    p = read_freqs(buf, pos, end, freq)
+    if p >= 0:
+        build_dec(freq, tab)
+    return p
 
 
 # ----------------------------------------------------------------------------------
@@ -358,151 +345,54 @@ def decode_core(buf, p, end, tab, out):
 
 
 @njit(cache=True, nogil=True)
-def coded_cost(counts, freq, cost):
-    """Exact model cost of ``counts`` under ``freq`` in 1/65536 bit (huge if one is missing)."""
-    bits = np.int64(0)
-    for s in range(256):
-        c = counts[s]
-        if c > 0:
-            if freq[s] == 0:
-                return np.int64(1) << 60
-            bits += c * cost[freq[s]]
-    return bits
+def encode_freqs(sym, freq, scratch):
+    """rANS-code ``sym`` under ``freq`` so that it ends at the end of ``scratch``
+    (2 * len(sym) + 34 bytes at least); returns its start."""
+    enc = np.zeros(256, np.uint64)
+    rcp = np.zeros(256, np.uint64)
+    build_enc(freq, enc, rcp)
+    return encode_core(sym, enc, rcp, scratch, scratch.shape[0])
 
 
 @njit(cache=True, nogil=True)
 def encode_chunk(sym, cost, prev, have_prev, out, pos, scratch):
     """Code one chunk record (mode byte, u32 length, body) at ``out[pos]``.
 
-    ``prev`` (int64[256]) is the table of the last RANS record; it is
-    replaced when this chunk sends a new table.  Returns (end position,
-    have_prev).  ``out`` needs len(sym) + 5 bytes, ``scratch`` 2 * len(sym) + 40.
+    ``cost`` is ``cost_table_nb(PROB_BITS)``; ``prev`` (int64[256]) is the table
+    of the last RANS record; it is replaced when this chunk sends a new table.
+    Returns (end position, have_prev).  ``out`` needs len(sym) + 5 bytes,
+    ``scratch`` 2 * len(sym) + 40.
     """
     n = sym.shape[0]
-    counts = np.zeros(256, np.int64)
-    histogram(sym, counts)
-    present, last = present_symbols(counts)
-    body = pos + _REC
+    counts, present, last = nbutil.chunk_counts(sym)
     if present == 1:
-        return put_const_record(out, pos, last), have_prev
+        return nbutil.put_const_record(out, pos, last), have_prev
+    # costs in 1/65536 bit
     freq = np.zeros(256, np.int64)
-    mode = MODE_RAW
-    est = np.int64(n) * 8 * 65536  # raw, in 1/65536 bit
+    tbl = np.zeros(600, np.uint8)
+    tlen = 0
+    new_cost = reuse_cost = nbutil.NO_COST
     if present > 1:
         normalize_freqs_nb(counts, PROB_BITS, freq)
-        tbl = np.zeros(600, np.uint8)
         tlen = write_freqs(freq, tbl, 0)
-        new_cost = coded_cost(counts, freq, cost) + (tlen + STATE_BYTES + 2) * 8 * 65536
-        if new_cost < est:
-            mode = MODE_RANS
-            est = new_cost
+        new_cost = nbutil.coded_cost(counts, freq, cost) + (tlen + STATE_BYTES + 2) * 8 * 65536
         if have_prev:
-            reuse_cost = coded_cost(counts, prev, cost) + (STATE_BYTES + 2) * 8 * 65536
-            if reuse_cost <= est:
-                mode = MODE_REUSE
-                est = reuse_cost
+            reuse_cost = nbutil.coded_cost(counts, prev, cost) + (STATE_BYTES + 2) * 8 * 65536
+    mode = nbutil.pick_mode(np.int64(n) * 8 * 65536, new_cost, reuse_cost)
     if mode != MODE_RAW:
-        use = freq if mode == MODE_RANS else prev
-        enc = np.zeros(256, np.uint64)
-        rcp = np.zeros(256, np.uint64)
-        build_enc(use, enc, rcp)
-        wend = scratch.shape[0]
-        start = encode_core(sym, enc, rcp, scratch, wend)
-        clen = wend - start
-        hdr = 0
-        if mode == MODE_RANS:
-            hdr = write_freqs(freq, out, body) - body
-        if hdr + clen < n:
-            out[pos] = mode
-            put_u32(out, pos + 1, hdr + clen)
-            out[body + hdr:body + hdr + clen] = scratch[start:wend]
-            if mode == MODE_RANS:
-                prev[:] = freq
-                have_prev = True
-            return body + hdr + clen, have_prev
-    return put_raw_record(out, pos, sym), have_prev
-
-
-@njit(cache=True, nogil=True)
-def decode_chunk(buf, pos, end, prev, have_prev, tab, out):
-    """Decode one chunk record at ``buf[pos]`` into ``out`` (its length = symbol count).
-
-    Returns (end position or -1 on corruption, have_prev); ``tab`` (uint32[4096])
-    holds the decode table of the last RANS record.
-    """
-    mode, body, bend = open_record(buf, pos, end, out)
-    if bend < 0 or mode == MODE_RAW or mode == MODE_CONST:
-        return bend, have_prev
-    if mode == MODE_RANS:
-        p = read_freqs(buf, body, bend, prev)
-        if p < 0:
-            return -1, False
-        build_dec(prev, tab)
-        have_prev = True
-    elif mode == MODE_REUSE:
-        if not have_prev:
-            return -1, have_prev
-        p = body
-    else:
-        return -1, have_prev
-    if decode_core(buf, p, bend, tab, out) != 0:
-        return -1, have_prev
-    return bend, have_prev
-
-
-@njit(cache=True, nogil=True)
-def encode_stream_nb(sym, chunk, out):
-    n = sym.shape[0]
-    put_u32(out, 0, n)
-    put_u32(out, 4, chunk)
-    out[8] = np.uint8(PROB_BITS)
-    pos = 9
-    cost = cost_table_nb(PROB_BITS)
-    prev = np.zeros(256, np.int64)
-    have_prev = False
-    scratch = np.empty(2 * min(chunk, max(n, 1)) + 64, np.uint8)
-    for a in range(0, n, chunk):
-        b = min(a + chunk, n)
-        pos, have_prev = encode_chunk(sym[a:b], cost, prev, have_prev, out, pos, scratch)
-    return pos
-
-
-@njit(cache=True, nogil=True)
-def decode_stream_nb(buf, n, chunk, out):
-    pos = 9
-    end = buf.shape[0]
-    prev = np.zeros(256, np.int64)
-    tab = np.zeros(1 << PROB_BITS, np.uint32)
-    have_prev = False
-    for a in range(0, n, chunk):
-        b = min(a + chunk, n)
-        pos, have_prev = decode_chunk(buf, pos, end, prev, have_prev, tab, out[a:b])
-        if pos < 0:
-            return -1
-    if pos != end:
-        return -1
-    return 0
-
-
-def max_encoded_size(n: int, chunk: int) -> int:
-    """Upper bound of ``encode``'s output for ``n`` symbols."""
-    return 9 + n + _REC * max(1, -(-n // chunk))
+        start = encode_freqs(sym, freq if mode == MODE_RANS else prev, scratch)
+        hl = tlen if mode == MODE_RANS else 0
+        if hl + scratch.shape[0] - start < n:
+            return nbutil.put_coded_record(out, pos, mode, tbl[:hl], scratch[start:], prev, freq,
+                                    have_prev)
+    return nbutil.put_raw_record(out, pos, sym), have_prev
 
 
 def encode(symbols, chunk: int = 1 << 16) -> bytes:
     """Code a uint8 array (or bytes) as a self-describing chunked rANS stream."""
-    if isinstance(symbols, (bytes, bytearray, memoryview)):
-        symbols = np.frombuffer(symbols, np.uint8)
-    sym = np.ascontiguousarray(symbols)
-    if sym.dtype != np.uint8 or sym.ndim != 1:
-        raise ValueError("symbols must be a 1-D uint8 array")
-    if not 1 <= chunk <= MAX_CHUNK:
-        raise ValueError(f"chunk must be 1..{MAX_CHUNK}")
-    if sym.shape[0] >= 1 << 32:
-        raise ValueError("too many symbols for one stream (< 2^32)")
-    out = np.empty(max_encoded_size(sym.shape[0], chunk), np.uint8)
-    end = encode_stream_nb(sym, chunk, out)
-    return out[:end].tobytes()
+    from frappe_cli.coding import chunked
+
+    return chunked.encode(symbols, chunk, chunked.RANS)
 
 
 def decode(blob, n: int | None = None, max_symbols: int = 1 << 30) -> np.ndarray:
@@ -512,22 +402,6 @@ def decode(blob, n: int | None = None, max_symbols: int = 1 << 30) -> np.ndarray
     is allocated from it).  Raises ``CorruptError`` on any inconsistency and
     never reads out of bounds.
     """
-    from frappe_cli.errors import CorruptError
+    from frappe_cli.coding import chunked
 
-    buf = np.frombuffer(blob, np.uint8)
-    if buf.shape[0] < 9:
-        raise CorruptError("Compressed data is corrupt (rANS stream header truncated)")
-    cnt = int(get_u32(buf, 0))
-    chunk = int(get_u32(buf, 4))
-    if n is not None and cnt != n:
-        raise CorruptError("Compressed data is corrupt (rANS symbol count mismatch)")
-    if n is None and cnt > max_symbols:
-        raise CorruptError("Compressed data is corrupt (rANS symbol count too large)")
-    if not 1 <= chunk <= MAX_CHUNK or buf[8] != PROB_BITS:
-        raise CorruptError("Compressed data is corrupt (rANS stream header invalid)")
-    if 9 + 6 * (-(-cnt // chunk)) > buf.shape[0]:
-        raise CorruptError("Compressed data is corrupt (rANS stream truncated)")
-    out = np.empty(cnt, np.uint8)
-    if decode_stream_nb(buf, cnt, chunk, out) != 0:
-        raise CorruptError("Compressed data is corrupt (rANS stream)")
-    return out
+    return chunked.decode(blob, n, max_symbols, chunked.RANS)
