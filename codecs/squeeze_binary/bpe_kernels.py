@@ -30,7 +30,8 @@ def _hash(key, mask):
 
 
 @njit(cache=True, nogil=True)
-def _find(keys, key):
+def _probe(keys, key):
+    """Slot of key, or -(slot+2) of the empty slot that ends its probe sequence."""
     mask = keys.shape[0] - 1
     i = _hash(key, mask)
     while True:
@@ -38,23 +39,24 @@ def _find(keys, key):
         if k == key:
             return i
         if k == EMPTY:
-            return -1
+            return -(i + 2)
         i = (i + 1) & mask
+
+
+@njit(cache=True, nogil=True)
+def _find(keys, key):
+    """Slot of key, or -1."""
+    i = _probe(keys, key)
+    return i if i >= 0 else -1
 
 
 @njit(cache=True, nogil=True)
 def _find_or_insert(keys, key):
     """Slot of key, inserting it (into an empty slot) if absent; -(slot+2) flags a new one."""
-    mask = keys.shape[0] - 1
-    i = _hash(key, mask)
-    while True:
-        k = keys[i]
-        if k == key:
-            return i
-        if k == EMPTY:
-            keys[i] = key
-            return -(i + 2)
-        i = (i + 1) & mask
+    i = _probe(keys, key)
+    if i < 0:
+        keys[-(i + 2)] = key
+    return i
 
 
 # --------------------------------------------------------------------------------------

@@ -27,16 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from frappe_cli.coding.cm.engine import (
-    code_byte,
-    coder_finish,
-    coder_start,
-    decoder_overran,
-    hash_combine,
-    tail_hash,
-)
+from frappe_cli.coding.cm import engine as E
+from frappe_cli.coding.cm.engine import code_byte, hash_combine
 from frappe_cli.jit import njit
-from squeeze_binary.x86_kernels import imm_length
+from squeeze_binary.x86_kernels import disp_length, group3_immk, imm_length, sib_disp_length
 
 # ---- region labels (regions.py) and the label array's flag bit ------------------------
 L_UNKNOWN, L_HEADER, L_CODE, L_DATA, L_RODATA, L_SYMBOLS, L_RELOC, L_DEBUG, L_RESOURCE = range(9)
@@ -93,6 +87,15 @@ def _finish(xs):
 
 
 @njit(cache=True, nogil=True)
+def _enter(xs, ph, ln):
+    """The next ``ln`` bytes are an operand of phase ``ph`` (displacement or immediate)."""
+    xs[X_PH] = ph
+    xs[X_REM] = ln
+    xs[X_LEN] = ln
+    xs[X_OFF] = 0
+
+
+@njit(cache=True, nogil=True)
 def _go_imm(xs, mode64):
     """After the opcode/ModRM/SIB/displacement: the immediate, if any."""
     immk = xs[X_IMMK]
@@ -100,10 +103,7 @@ def _go_imm(xs, mode64):
     ilen = imm_length(immk, xs[X_OPB], mode64, (fl & F_OPS16) != 0, (fl & F_REXW) != 0,
                       (fl & F_ADDR16) != 0)
     if ilen > 0:
-        xs[X_PH] = P_IMM
-        xs[X_REM] = ilen
-        xs[X_LEN] = ilen
-        xs[X_OFF] = 0
+        _enter(xs, P_IMM, ilen)
     else:
         _finish(xs)
 
@@ -111,10 +111,7 @@ def _go_imm(xs, mode64):
 @njit(cache=True, nogil=True)
 def _go_disp(xs, dl, mode64):
     if dl > 0:
-        xs[X_PH] = P_DISP
-        xs[X_REM] = dl
-        xs[X_LEN] = dl
-        xs[X_OFF] = 0
+        _enter(xs, P_DISP, dl)
     else:
         _go_imm(xs, mode64)
 
@@ -137,29 +134,12 @@ def _modrm(xs, m, mode64):
     rm = m & 7
     xs[X_MOD] = mod
     if xs[X_IMMK] == 7:  # F6/F7 group: TEST (/0, /1) has an immediate
-        if ((m >> 3) & 7) < 2:
-            xs[X_IMMK] = 1 if xs[X_OPB] == 0xF6 else 3
-        else:
-            xs[X_IMMK] = 0
-    dl = 0
-    if not mode64 and (xs[X_FL] & F_ADDR16):
-        if mod == 0 and rm == 6:
-            dl = 2
-        elif mod == 1:
-            dl = 1
-        elif mod == 2:
-            dl = 2
-    elif mod != 3:
-        if rm == 4:
-            xs[X_PH] = P_SIB
-            return
-        if mod == 0 and rm == 5:
-            dl = 4
-        elif mod == 1:
-            dl = 1
-        elif mod == 2:
-            dl = 4
-    _go_disp(xs, dl, mode64)
+        xs[X_IMMK] = group3_immk(xs[X_OPB], m)
+    addr16 = not mode64 and (xs[X_FL] & F_ADDR16) != 0
+    if not addr16 and mod != 3 and rm == 4:
+        xs[X_PH] = P_SIB
+        return
+    _go_disp(xs, disp_length(mod, rm, addr16), mode64)
 
 
 @njit(cache=True, nogil=True)
@@ -267,25 +247,15 @@ def x86_step(xs, c, pos, mode64, modrm1, imm1, modrm2, imm2):
     elif ph == P_MODRM:
         _modrm(xs, c, mode64)
     elif ph == P_SIB:
-        mod = xs[X_MOD]
-        dl = 0
-        if mod == 0 and (c & 7) == 5:
-            dl = 4
-        elif mod == 1:
-            dl = 1
-        elif mod == 2:
-            dl = 4
-        _go_disp(xs, dl, mode64)
-    elif ph == P_DISP:
+        _go_disp(xs, sib_disp_length(xs[X_MOD], c), mode64)
+    elif ph == P_DISP or ph == P_IMM:
         xs[X_OFF] += 1
         xs[X_REM] -= 1
         if xs[X_REM] == 0:
-            _go_imm(xs, mode64)
-    elif ph == P_IMM:
-        xs[X_OFF] += 1
-        xs[X_REM] -= 1
-        if xs[X_REM] == 0:
-            _finish(xs)
+            if ph == P_DISP:
+                _go_imm(xs, mode64)
+            else:
+                _finish(xs)
 
 
 @njit(cache=True, nogil=True)
@@ -400,20 +370,13 @@ def exe_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid, lab, mo
     encoder's byte count (-1: output overflow) or, decoding, 0 (clean end), -1 (the
     stream did not end where it should), -2 (input ran out).
     """
-    nh = hid.shape[0]
-    nd = did.shape[0]
-    nm = mid.shape[0]
-    na = aid.shape[0]
-    ctx = np.zeros(nh + nd + nm + 1 + na, dtype=np.int64)
-    need = np.zeros(N_HCAND, dtype=np.bool_)
-    for i in range(nh):
-        need[hid[i]] = True
+    nh, nd, nm, na, ctx, need = E.context_slots(hid, did, mid, aid, N_HCAND)
     use_rtok = rkeys.shape[0] > 0 and (need[H_TOK] or need[H_TOKC])
     use_ftok = fkeys.shape[0] > 0 and need[H_TOKP]
     xs = np.zeros(X_SIZE, dtype=np.int64)
     x86_reset(xs, False)
     cpos = np.zeros(4 * 256, dtype=np.int64)  # last 4 positions of each byte value
-    coder_start(ac, out, inp, enc)
+    E.coder_start(ac, out, inp, enc)
     c4 = np.int64(0)
     c8 = np.int64(0)
     w0 = np.int64(0)  # hash of the current identifier-like run
@@ -466,22 +429,12 @@ def exe_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid, lab, mo
         k = 0
         for i in range(nh):
             h = hid[i]
-            if h == H_O1:
-                v = hash_combine(1, c1)
-            elif h == H_O2:
-                v = hash_combine(2, c4 & 0xFFFF)
-            elif h == H_O3:
-                v = hash_combine(3, c4 & 0xFFFFFF)
-            elif h == H_O4:
-                v = hash_combine(4, c4)
-            elif h == H_O5:
-                v = hash_combine(hash_combine(5, c4), c8 & 0xFF)
-            elif h == H_O6:
-                v = hash_combine(hash_combine(6, c4), c8 & 0xFFFF)
+            if h <= H_O6:  # orders 1..6
+                v = E.order_hash(h - H_O1 + 1, c4, c8)
             elif h == H_O8:
-                v = hash_combine(hash_combine(8, c4), c8)
+                v = E.order_hash(8, c4, c8)
             elif h == H_O12:
-                v = tail_hash(buf, pos, 12, 12)
+                v = E.tail_hash(buf, pos, 12, 12)
             elif h == H_SP2:
                 v = hash_combine(9, c2)
             elif h == H_SP3:
@@ -595,7 +548,7 @@ def exe_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid, lab, mo
             ctx[k] = v
             k += 1
         c = code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, pos * 8)
-        if not enc and decoder_overran(ac, inp):
+        if not enc and E.decoder_overran(ac, inp):
             return -2
         cur = c
         # ---- the model's own state
@@ -632,4 +585,4 @@ def exe_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid, lab, mo
             else:
                 fnode = nx
                 flen += 1
-    return coder_finish(ac, out, inp, enc)
+    return E.coder_finish(ac, out, inp, enc)

@@ -45,6 +45,8 @@ def x86_kernel(buf, start, end, base, sign, jcc, mask):
     while i < end:
         c = buf[i]
         if c == 0xE8 or c == 0xE9:
+            # deliberate copy of the Jcc branch below with other offsets (numba: one
+            # loop for both opcodes, or an inlined helper, cost the transform 11-20 % CPU)
             if i + 5 > end:
                 break
             if _convertible(buf, i + 1):
@@ -60,6 +62,7 @@ def x86_kernel(buf, start, end, base, sign, jcc, mask):
                 i += 4
             continue
         if jcc and c == 0x0F and i + 1 < end and (buf[i + 1] & 0xF0) == 0x80:
+            # deliberate copy of the E8/E9 branch above with other offsets (see there)
             if i + 6 > end:
                 break
             if _convertible(buf, i + 2):
@@ -94,26 +97,17 @@ def _tables():
             modrm[base + k] = 1
         imm[base + 4] = 1
         imm[base + 5] = 3
-    for op in (0x62, 0x63, 0x69, 0x6B, 0xC4, 0xC5, 0xC6, 0xC7, 0xC0, 0xC1, 0xD0, 0xD1, 0xD2,
-               0xD3, 0xF6, 0xF7, 0xFE, 0xFF):
-        modrm[op] = 1
-    for op in range(0x80, 0x90):
-        modrm[op] = 1
-    for op in range(0xD8, 0xE0):
-        modrm[op] = 1
-    for op in (0x6A, 0x6B, 0x80, 0x82, 0x83, 0xA8, 0xC0, 0xC1, 0xC6, 0xCD, 0xD4, 0xD5, 0xE0,
-               0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xEB):
-        imm[op] = 1
-    for op in range(0x70, 0x80):
-        imm[op] = 1
-    for op in range(0xB0, 0xB8):
-        imm[op] = 1
-    for op in (0x68, 0x69, 0x81, 0xA9, 0xC7, 0xE8, 0xE9):
-        imm[op] = 3
-    for op in range(0xB8, 0xC0):
-        imm[op] = 4
-    for op in (0xA0, 0xA1, 0xA2, 0xA3):
-        imm[op] = 5
+    modrm[[0x62, 0x63, 0x69, 0x6B, 0xC4, 0xC5, 0xC6, 0xC7, 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3,
+           0xF6, 0xF7, 0xFE, 0xFF]] = 1
+    modrm[0x80:0x90] = 1
+    modrm[0xD8:0xE0] = 1
+    imm[[0x6A, 0x6B, 0x80, 0x82, 0x83, 0xA8, 0xC0, 0xC1, 0xC6, 0xCD, 0xD4, 0xD5, 0xE0, 0xE1, 0xE2,
+         0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xEB]] = 1
+    imm[0x70:0x80] = 1
+    imm[0xB0:0xB8] = 1
+    imm[[0x68, 0x69, 0x81, 0xA9, 0xC7, 0xE8, 0xE9]] = 3
+    imm[0xB8:0xC0] = 4
+    imm[0xA0:0xA4] = 5
     imm[0xC2] = 2
     imm[0xCA] = 2
     imm[0xC8] = 6
@@ -123,18 +117,13 @@ def _tables():
     imm[0xEA] = 8
     # two-byte map 0F xx: ModRM for all but these; imm8 for a few
     modrm2 = np.ones(256, np.uint8)
-    for op in (0x05, 0x06, 0x07, 0x08, 0x09, 0x0B, 0x0E, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
-               0x37, 0x77, 0xA0, 0xA1, 0xA2, 0xA8, 0xA9, 0xAA):
-        modrm2[op] = 0
-    for op in range(0x80, 0x90):
-        modrm2[op] = 0
-    for op in range(0xC8, 0xD0):
-        modrm2[op] = 0
+    modrm2[[0x05, 0x06, 0x07, 0x08, 0x09, 0x0B, 0x0E, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x37,
+            0x77, 0xA0, 0xA1, 0xA2, 0xA8, 0xA9, 0xAA]] = 0
+    modrm2[0x80:0x90] = 0
+    modrm2[0xC8:0xD0] = 0
     imm2 = np.zeros(256, np.uint8)
-    for op in (0x70, 0x71, 0x72, 0x73, 0xA4, 0xAC, 0xBA, 0xC2, 0xC4, 0xC5, 0xC6, 0x0F):
-        imm2[op] = 1
-    for op in range(0x80, 0x90):
-        imm2[op] = 3
+    imm2[[0x70, 0x71, 0x72, 0x73, 0xA4, 0xAC, 0xBA, 0xC2, 0xC4, 0xC5, 0xC6, 0x0F]] = 1
+    imm2[0x80:0x90] = 3
     return modrm, imm, modrm2, imm2
 
 
@@ -165,6 +154,41 @@ def imm_length(immk, op, mode64, opsize16, rexw, addr_small):
         return 3
     if immk == 8:
         return zsize + 2
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def disp_length(mod, rm, addr16):
+    """Displacement bytes of a ModRM byte (mod, rm), a SIB's aside (``sib_disp_length``).
+
+    ``addr16``: 16-bit addressing (32-bit mode with the 0x67 prefix); otherwise
+    rm 4 with mod != 3 means a SIB byte follows.  Shared by the linear-sweep decoder
+    below and the exe codec's byte-at-a-time decoder.
+    """
+    if mod == 1:
+        return 1
+    if mod == 2:
+        return 2 if addr16 else 4
+    if mod == 0:
+        if addr16:
+            return 2 if rm == 6 else 0
+        return 4 if rm == 5 else 0
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def sib_disp_length(mod, sib):
+    """Displacement bytes of a ModRM byte with mode ``mod`` followed by SIB byte ``sib``."""
+    if mod == 0 and (sib & 7) == 5:
+        return 4
+    return disp_length(mod, 4, False)
+
+
+@njit(cache=True, nogil=True)
+def group3_immk(op, m):
+    """The immediate kind of F6/F7 (kind 7) with ModRM ``m``: only TEST (/0, /1) has one."""
+    if ((m >> 3) & 7) < 2:
+        return 1 if op == 0xF6 else 3
     return 0
 
 
@@ -258,34 +282,17 @@ def decode_kernel(buf, start, end, mode64, starts, roles, modrm1, imm1, modrm2, 
             k += 1
             mod = m >> 6
             rm = m & 7
-            if not mode64 and addr_small:
-                if mod == 0 and rm == 6:
-                    disp_len = 2
-                elif mod == 1:
-                    disp_len = 1
-                elif mod == 2:
-                    disp_len = 2
-            elif mod != 3:
-                if rm == 4 and k < end:
-                    sib_pos = k
-                    sib = buf[k]
-                    k += 1
-                    if mod == 0 and (sib & 7) == 5:
-                        disp_len = 4
-                if mod == 0 and rm == 5:
-                    disp_len = 4
-                elif mod == 1:
-                    disp_len = 1
-                elif mod == 2:
-                    disp_len = 4
+            addr16 = not mode64 and addr_small
+            if not addr16 and mod != 3 and rm == 4 and k < end:
+                sib_pos = k
+                disp_len = sib_disp_length(mod, buf[k])
+                k += 1
+            else:
+                disp_len = disp_length(mod, rm, addr16)
             disp_start = k
             k += disp_len
-            # F6/F7 group: an immediate only for /0 and /1 (TEST)
             if immk == 7:
-                if ((m >> 3) & 7) < 2:
-                    immk = 1 if op == 0xF6 else 3
-                else:
-                    immk = 0
+                immk = group3_immk(op, m)
         elif immk == 7:
             immk = 0
         ilen = imm_length(immk, op, mode64, opsize16, rexw, addr_small)

@@ -11,14 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from frappe_cli.coding.cm.engine import (
-    code_byte,
-    coder_finish,
-    coder_start,
-    decoder_overran,
-    hash_combine,
-    tail_hash,
-)
+from frappe_cli.coding.cm import engine as E
+from frappe_cli.coding.cm.engine import code_byte, hash_combine
 from frappe_cli.jit import njit
 
 # hashed-context catalogue
@@ -69,21 +63,14 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
     decoding, 0 (clean end), -1 (the stream did not end where it should) or -2
     (it ran out of input early).
     """
-    nh = hid.shape[0]
-    nd = did.shape[0]
-    nm = mid.shape[0]
-    na = aid.shape[0]
-    ctx = np.zeros(nh + nd + nm + 1 + na, dtype=np.int64)
-    need = np.zeros(N_HCAND, dtype=np.bool_)
-    for i in range(nh):
-        need[hid[i]] = True
+    nh, nd, nm, na, ctx, need = E.context_slots(hid, did, mid, aid, N_HCAND)
     cls = np.zeros(256, dtype=np.int64)
     for c in range(256):
         cls[c] = _char_class(c)
     ind1 = np.zeros(256, dtype=np.int64)  # the two bytes that last followed each byte
     ind2 = np.zeros(65536 if need[H_IND2] else 1, dtype=np.int64)  # ... each byte pair
     bstack = np.zeros(16, dtype=np.int64)
-    coder_start(ac, out, inp, enc)
+    E.coder_start(ac, out, inp, enc)
     c4 = np.int64(0)  # last 4 bytes
     c8 = np.int64(0)  # the 4 before
     w0 = np.int64(0)  # hash of the current word (letters, lower case); 0 outside words
@@ -105,26 +92,11 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
         k = 0
         for i in range(nh):
             h = hid[i]
-            if h == H_O2:
-                v = hash_combine(2, c4 & 0xFFFF)
-            elif h == H_O3:
-                v = hash_combine(3, c4 & 0xFFFFFF)
-            elif h == H_O4:
-                v = hash_combine(4, c4)
-            elif h == H_O5:
-                v = hash_combine(hash_combine(5, c4), c8 & 0xFF)
-            elif h == H_O6:
-                v = hash_combine(hash_combine(6, c4), c8 & 0xFFFF)
-            elif h == H_O7:
-                v = hash_combine(hash_combine(7, c4), c8 & 0xFFFFFF)
-            elif h == H_O8:
-                v = hash_combine(hash_combine(8, c4), c8)
-            elif h == H_O12:
-                v = tail_hash(buf, pos, 12, 12)
-            elif h == H_O16:
-                v = tail_hash(buf, pos, 16, 16)
-            elif h == H_O24:
-                v = tail_hash(buf, pos, 24, 24)
+            if h <= H_O8:  # orders 2..8
+                v = E.order_hash(h - H_O2 + 2, c4, c8)
+            elif h <= H_O24:  # orders 12, 16, 24
+                ln = 12 if h == H_O12 else (16 if h == H_O16 else 24)
+                v = E.tail_hash(buf, pos, ln, ln)
             elif h == H_WORD:
                 v = hash_combine(hash_combine(10, w0), c1 if w0 == 0 else 0)
             elif h == H_WORD2:
@@ -212,7 +184,7 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
             ctx[k] = v
             k += 1
         c = code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, pos * 8)
-        if not enc and decoder_overran(ac, inp):
+        if not enc and E.decoder_overran(ac, inp):
             return -2
         # ---- the configuration's own state
         ind1[c1] = ((ind1[c1] << 8) | c) & 0xFFFF
@@ -247,4 +219,4 @@ def text_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid):
             xmlh = np.int64(60)
         elif xmlh != 0 and (97 <= lc <= 122 or c == 47):
             xmlh = hash_combine(xmlh, c)
-    return coder_finish(ac, out, inp, enc)
+    return E.coder_finish(ac, out, inp, enc)

@@ -281,6 +281,37 @@ def tail_hash(buf, pos, length, salt):
 
 
 @njit(cache=True, nogil=True)
+def order_hash(k, c4, c8):
+    """The order-``k`` context hash (k = 1..8) of the configurations: ``c4`` holds the
+    last 4 bytes, ``c8`` the 4 before them (both below 2^32); salted with ``k``
+    (part of their bitstreams)."""
+    if k <= 4:
+        return hash_combine(k, c4 & ((np.int64(1) << (8 * k)) - 1))
+    return hash_combine(hash_combine(k, c4), c8 & ((np.int64(1) << (8 * (k - 4))) - 1))
+
+
+@njit(cache=True, nogil=True)
+def context_slots(hid, did, mid, aid, ncand):
+    """A configuration kernel's per-block set-up from its level's catalogue ids.
+
+    Returns (nh, nd, nm, na, ctx, need): the numbers of hashed contexts, direct
+    contexts, layer-1 mixers and APMs, the zeroed ``ctx`` array ``code_byte`` reads
+    (``nh + nd + nm + 1 + na`` entries: ..., the final mixer's selector, the APM
+    rows) and ``need[id]``, whether the level uses hashed candidate ``id`` of the
+    ``ncand`` in its catalogue.
+    """
+    nh = hid.shape[0]
+    nd = did.shape[0]
+    nm = mid.shape[0]
+    na = aid.shape[0]
+    ctx = np.zeros(nh + nd + nm + 1 + na, dtype=np.int64)
+    need = np.zeros(ncand, dtype=np.bool_)
+    for i in range(nh):
+        need[hid[i]] = True
+    return nh, nd, nm, na, ctx, need
+
+
+@njit(cache=True, nogil=True)
 def _line_of(h, hbits):
     return (((h * K_MUL) >> (64 - hbits)) & ((1 << hbits) - 1)) * LINE
 
