@@ -335,28 +335,25 @@ def compress_stream(
         # way: a frame stream from a pipe.)
         start(bs if bound is None else bound)
         pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="sqz-enc")
+        pending: deque[tuple[Future, int]] = deque()
+
+        def emit_oldest() -> None:
+            fut, n = pending.popleft()
+            res = wait_result(fut)
+            if bound is not None and res[2] > bound:
+                raise OptionError(f"codec {codec.codec_id} made a block larger "
+                                  "than it announced")
+            emit(res)
+            if progress:
+                progress(n)
+
         try:
-            pending: deque[tuple[Future, int]] = deque()
             for data, hint in blocks:
                 pending.append((pool.submit(_encode_one, codec, data, hint, chk), len(data)))
                 while len(pending) >= 2 * max(1, threads):
-                    fut, n = pending.popleft()
-                    res = wait_result(fut)
-                    if bound is not None and res[2] > bound:
-                        raise OptionError(f"codec {codec.codec_id} made a block larger "
-                                          "than it announced")
-                    emit(res)
-                    if progress:
-                        progress(n)
+                    emit_oldest()
             while pending:
-                fut, n = pending.popleft()
-                res = wait_result(fut)
-                if bound is not None and res[2] > bound:
-                    raise OptionError(f"codec {codec.codec_id} made a block larger "
-                                      "than it announced")
-                emit(res)
-                if progress:
-                    progress(n)
+                emit_oldest()
         finally:
             # on an error or an interrupt, do not wait for blocks still being coded
             pool.shutdown(wait=False, cancel_futures=True)

@@ -16,10 +16,22 @@ EXIT_WARNING = 2
 
 
 class SqueezeError(Exception):
-    """Base class: a one-line, user-facing message."""
+    """Base class: a one-line, user-facing message.
+
+    A subclass names its default message and exit status in its class line:
+    ``class FormatError(SqueezeError, message="File format not recognized")``.
+    """
 
     exit_code = EXIT_ERROR
     default_message = "Error"
+
+    def __init_subclass__(cls, message: str | None = None, exit_code: int | None = None,
+                          **kw):
+        super().__init_subclass__(**kw)
+        if message is not None:
+            cls.default_message = message
+        if exit_code is not None:
+            cls.exit_code = exit_code
 
     def __init__(self, message: str | None = None):
         super().__init__(message or self.default_message)
@@ -29,67 +41,48 @@ class SqueezeError(Exception):
         return str(self.args[0])
 
 
-class FormatError(SqueezeError):
+class FormatError(SqueezeError, message="File format not recognized"):
     """The input is not a .sqz stream (bad magic)."""
 
-    default_message = "File format not recognized"
 
-
-class CorruptError(SqueezeError):
+class CorruptError(SqueezeError, message="Compressed data is corrupt"):
     """Checks failed or structures are inconsistent."""
 
-    default_message = "Compressed data is corrupt"
 
-
-class TruncatedError(CorruptError):
+class TruncatedError(CorruptError, message="Unexpected end of input"):
     """The stream ends before its footer."""
 
-    default_message = "Unexpected end of input"
 
-
-class UnsupportedError(SqueezeError):
+class UnsupportedError(SqueezeError, message="Unsupported options"):
     """A well-formed stream this build cannot decode (newer version, unknown codec)."""
 
-    default_message = "Unsupported options"
 
-
-class MemoryLimitError(SqueezeError):
+class MemoryLimitError(SqueezeError, message="Memory usage limit reached"):
     """Decoding (or encoding) would need more memory than allowed by -M or the format."""
 
-    default_message = "Memory usage limit reached"
 
-
-class OptionError(SqueezeError):
+class OptionError(SqueezeError, message="Invalid options"):
     """Bad codec parameters or option combinations."""
 
-    default_message = "Invalid options"
 
-
-class InputError(SqueezeError):
+class InputError(SqueezeError, message="Unsupported input"):
     """Input that a codec cannot take (e.g. not an image for the image codec)."""
 
-    default_message = "Unsupported input"
 
-
-class OutputError(SqueezeError):
+class OutputError(SqueezeError, message="Cannot write the output"):
     """Writing the output failed (exists, no permission, disk full...).
 
     ``filename`` names the output, so the CLI reports ``squeeze: OUT: message``
     about the file it could not write, as xz does, not about the input.
     """
 
-    default_message = "Cannot write the output"
-
     def __init__(self, message: str | None = None, filename: str | None = None):
         super().__init__(message)
         self.filename = filename
 
 
-class SkipWarning(SqueezeError):
+class SkipWarning(SqueezeError, message="skipped", exit_code=EXIT_WARNING):
     """A file was skipped (already compressed, not a regular file...): exit 2 as xz."""
-
-    exit_code = EXIT_WARNING
-    default_message = "skipped"
 
 
 def corrupt_if(cond: bool, what: str = "") -> None:
@@ -100,7 +93,5 @@ def corrupt_if(cond: bool, what: str = "") -> None:
         )
 
 
-class ClusterError(SqueezeError):
+class ClusterError(SqueezeError, message="Dask cluster error"):
     """The Dask cluster of ``--scheduler`` cannot be reached, was lost, or kept failing."""
-
-    default_message = "Dask cluster error"

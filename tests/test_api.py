@@ -19,14 +19,8 @@ from hypothesis import strategies as st
 
 import frappe_cli as sq
 from frappe_cli import container
-from frappe_cli.errors import (
-    CorruptError,
-    FormatError,
-    MemoryLimitError,
-    OptionError,
-    SqueezeError,
-    TruncatedError,
-)
+from frappe_cli.errors import (CorruptError, FormatError, MemoryLimitError, OptionError,
+                               SqueezeError, TruncatedError)
 
 DATA = b"".join(b"line %05d: the quick brown fox jumps over the lazy dog\n" % i
                 for i in range(3000))  # 168 KB of text lines

@@ -200,17 +200,18 @@ class Encoder:
         s = _symbols(symbols, 0, f.size - 1)
         self._add(s, _cs().model.Categorical(f, perfect=False))
 
+    def _quantized(self, symbols, family, lo: int, hi: int, mean, spread, what: str) -> None:
+        s = _symbols(symbols, lo, hi)
+        self._add(s, family(lo, hi), _params(mean, s.size, "mean"),
+                  _params(spread, s.size, what, True))
+
     def laplace(self, symbols, lo: int, hi: int, mean, scale) -> None:
         """Integers in lo..hi, each under a quantised Laplace(mean[i], scale[i])."""
-        s = _symbols(symbols, lo, hi)
-        self._add(s, _cs().model.QuantizedLaplace(lo, hi), _params(mean, s.size, "mean"),
-                  _params(scale, s.size, "scale", True))
+        self._quantized(symbols, _cs().model.QuantizedLaplace, lo, hi, mean, scale, "scale")
 
     def gaussian(self, symbols, lo: int, hi: int, mean, std) -> None:
         """Integers in lo..hi, each under a quantised Gaussian(mean[i], std[i])."""
-        s = _symbols(symbols, lo, hi)
-        self._add(s, _cs().model.QuantizedGaussian(lo, hi), _params(mean, s.size, "mean"),
-                  _params(std, s.size, "std", True))
+        self._quantized(symbols, _cs().model.QuantizedGaussian, lo, hi, mean, std, "std")
 
     def finish(self) -> bytes:
         if self._done:
@@ -296,21 +297,20 @@ class Decoder:
         self._take(int(count))
         return self._run(_cs().model.Categorical(f, perfect=False), amt=int(count))
 
-    def laplace(self, lo: int, hi: int, mean, scale) -> np.ndarray:
+    def _quantized(self, family, lo: int, hi: int, mean, spread, what: str) -> np.ndarray:
+        """Integers in lo..hi under ``family(lo, hi)`` with parameters (mean[i], spread[i])."""
         n = np.asarray(mean).shape[0] if np.ndim(mean) == 1 else -1
         m = _params(mean, n, "mean")
         if not n:
             return np.zeros(0, np.int32)
         self._take(n)
-        return self._run(_cs().model.QuantizedLaplace(lo, hi), m, _params(scale, n, "scale", True))
+        return self._run(family(lo, hi), m, _params(spread, n, what, True))
+
+    def laplace(self, lo: int, hi: int, mean, scale) -> np.ndarray:
+        return self._quantized(_cs().model.QuantizedLaplace, lo, hi, mean, scale, "scale")
 
     def gaussian(self, lo: int, hi: int, mean, std) -> np.ndarray:
-        n = np.asarray(mean).shape[0] if np.ndim(mean) == 1 else -1
-        m = _params(mean, n, "mean")
-        if not n:
-            return np.zeros(0, np.int32)
-        self._take(n)
-        return self._run(_cs().model.QuantizedGaussian(lo, hi), m, _params(std, n, "std", True))
+        return self._quantized(_cs().model.QuantizedGaussian, lo, hi, mean, std, "std")
 
     def finish(self) -> None:
         """Check that the stream held exactly the symbols that were decoded."""

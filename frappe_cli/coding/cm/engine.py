@@ -438,6 +438,12 @@ def code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, nrec):
     run = cfg[C_RUN]
     hbits = cfg[C_HBITS]
     smlim = cfg[C_SMLIMIT]
+    flr = cfg[C_FLR]
+    arate = cfg[C_APMRATE]
+    wmix = cfg[C_WMIX]
+    pmin = cfg[C_PMIN]
+    fkind = cfg[C_FKIND]
+    fsets = cfg[C_FSETS]
     ht = M.ht
     dt = M.dt
     sm = M.sm
@@ -474,12 +480,6 @@ def code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, nrec):
         half = cfg[C_LRHALF]
         reg[R_LR] = cfg[C_LRMIN] + ((cfg[C_LR] - cfg[C_LRMIN]) * half) // (half + nbytes)
     lr = reg[R_LR]
-    flr = cfg[C_FLR]
-    arate = cfg[C_APMRATE]
-    wmix = cfg[C_WMIX]
-    pmin = cfg[C_PMIN]
-    fkind = cfg[C_FKIND]
-    fsets = cfg[C_FSETS]
     byte = np.int64(buf[pos]) if enc else np.int64(0)
 
     # ---- byte-level setup
