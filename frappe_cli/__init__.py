@@ -36,19 +36,29 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'frappe_cli' has no attribute {name!r}")
-    import importlib
+def lazy_exports(namespace: dict, table: dict):
+    """``(__getattr__, __dir__)`` of a package whose names in ``table`` (name -> the
+    module defining it) are imported on first use (PEP 562), so that importing the
+    package stays cheap; ``namespace`` is the package's ``globals()``.  Used by this
+    package and the codec packages."""
 
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    def __getattr__(name: str):
+        module = table.get(name)
+        if module is None:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(table))
+
+    return __getattr__, __dir__
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
 
 
 def _numba_cache_dir() -> None:

@@ -10,21 +10,12 @@ lazily (``import squeeze_weights`` stays cheap: the codec module imports it)::
     from squeeze_weights import safe_open, load_file, save_file
 """
 
+from frappe_cli import lazy_exports
+
 #: names exported lazily from squeeze_weights.safetensors_io
-_LAZY = ("safe_open", "load_file", "save_file", "serialize", "RawTensor", "TensorNotFoundError")
+_LAZY = dict.fromkeys(("safe_open", "load_file", "save_file", "serialize", "RawTensor",
+                       "TensorNotFoundError"), "squeeze_weights.safetensors_io")
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        from squeeze_weights import safetensors_io
-
-        value = getattr(safetensors_io, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'squeeze_weights' has no attribute '{name}'")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -71,16 +71,8 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from frappe_cli.errors import (
-    CorruptError,
-    FormatError,
-    InputError,
-    MemoryLimitError,
-    OptionError,
-    SqueezeError,
-    TruncatedError,
-    UnsupportedError,
-)
+from frappe_cli.errors import (CorruptError, FormatError, InputError, MemoryLimitError,
+                               OptionError, SqueezeError, TruncatedError, UnsupportedError)
 
 __all__ = ["RawTensor", "TensorNotFoundError", "load_file", "safe_open", "save_file",
            "serialize"]
