@@ -1,18 +1,15 @@
-"""Interleaved rANS and frequency quantisation (frappe_cli.coding.rans / quant)."""
+"""Interleaved rANS and frequency quantisation (frappe_cli.coding.rans / quant).
+
+The stream checks shared with Huffman (round trips, corruption, speed) are in
+test_coding_streams.py."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from frappe_cli.coding import quant, rans
 from frappe_cli.errors import CorruptError
 
 RNG = np.random.default_rng(1234)
-
-
-def _geo(n, p=0.3, rng=RNG):
-    return np.minimum(rng.geometric(p, n), 255).astype(np.uint8)
 
 
 def exponent_stream(n=300_000):
@@ -68,45 +65,7 @@ def test_log2_fixed_and_cost_table():
 
 
 # ----------------------------------------------------------------------------------
-# round trips
-
-
-@pytest.mark.parametrize("n", [0, 1, 2, 7, 8, 9, 15, 16, 17, 100, 4095, 65536, 65537, 200_001])
-@pytest.mark.parametrize("kind", ["geo", "uniform", "const", "rare", "skew"])
-def test_roundtrip_shapes(n, kind):
-    if kind == "geo":
-        s = _geo(n)
-    elif kind == "uniform":
-        s = RNG.integers(0, 256, n).astype(np.uint8)
-    elif kind == "const":
-        s = np.full(n, 200, np.uint8)
-    elif kind == "rare":
-        s = (RNG.random(n) < 0.0005).astype(np.uint8) * 77
-    else:
-        s = _geo(n, 0.02)
-    for chunk in (1, 3, 1000, 1 << 16):
-        if n > 5000 and chunk < 1000:
-            continue
-        blob = rans.encode(s, chunk=chunk)
-        assert np.array_equal(rans.decode(blob, n), s)
-        assert len(blob) <= rans.max_encoded_size(n, chunk)
-
-
-def test_all_256_values_and_bytes_input():
-    s = np.arange(256, dtype=np.uint8).repeat(37)
-    RNG.shuffle(s)
-    assert np.array_equal(rans.decode(rans.encode(s)), s)
-    assert np.array_equal(rans.decode(rans.encode(s.tobytes())), s)
-
-
-def test_ratio_close_to_entropy():
-    s = exponent_stream()
-    c = np.bincount(s, minlength=256)
-    p = c[c > 0] / len(s)
-    h = -(p * np.log2(p)).sum() * len(s) / 8
-    blob = rans.encode(s, chunk=1 << 16)
-    assert len(blob) < h * 1.004 + 200
-    assert np.array_equal(rans.decode(blob, len(s)), s)
+# the encoder's exact division
 
 
 def test_division_trick_is_exact():
@@ -135,55 +94,10 @@ def test_division_trick_is_exact():
 # hostile input
 
 
-def test_truncated_and_garbage_streams_fail_cleanly():
+def test_stream_size_checks():
     s = exponent_stream(100_000)
     blob = rans.encode(s, chunk=30_000)
-    for cut in [0, 1, 8, 9, 14, 50, len(blob) // 2, len(blob) - 1]:
-        with pytest.raises(CorruptError):
-            rans.decode(blob[:cut], len(s))
-    with pytest.raises(CorruptError):
-        rans.decode(blob + b"\0", len(s))
     with pytest.raises(CorruptError):
         rans.decode(blob, len(s) + 1)
     with pytest.raises(CorruptError):
         rans.decode(b"\xff" * 9)  # count 2^32-1 > max_symbols
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.integers(0, 10**9), st.integers(0, 7))
-def test_bit_flips_never_crash(pos_seed, bit):
-    s = exponent_stream(20_000)
-    blob = bytearray(rans.encode(s, chunk=7000))
-    pos = pos_seed % len(blob)
-    blob[pos] ^= 1 << bit
-    try:
-        out = rans.decode(bytes(blob), len(s))
-    except CorruptError:
-        return
-    assert out.shape == s.shape
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.binary(min_size=0, max_size=400))
-def test_random_payloads_fail_cleanly(junk):
-    head = rans.encode(_geo(1000), chunk=500)[:9]
-    try:
-        out = rans.decode(head + junk, 1000)
-    except CorruptError:
-        return
-    assert out.shape == (1000,)
-
-
-def test_kernels_are_fast():
-    """Smoke check that the kernels are compiled and fast (loose bound, shared machine)."""
-    import time
-
-    s = exponent_stream(1 << 20)
-    rans.decode(rans.encode(s), len(s))
-    t = time.process_time()
-    blob = rans.encode(s)
-    te = time.process_time() - t
-    t = time.process_time()
-    rans.decode(blob, len(s))
-    td = time.process_time() - t
-    assert len(s) / te > 50e6 and len(s) / td > 100e6
