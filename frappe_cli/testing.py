@@ -8,7 +8,10 @@
   loads without numpy or numba.
 * ``check_golden`` decodes a committed golden .sqz file and compares it with
   its expected output (by sha256), so old bitstreams keep decoding.
-* ``write_golden`` makes one (used once, by the test that owns it).
+* ``write_golden`` makes one (used once, by the test that owns it);
+  ``write_golden_of`` codes the input first.
+* ``check_golden_encodes`` also checks that today's encoder still writes the
+  golden file's bytes.
 """
 
 from __future__ import annotations
@@ -98,3 +101,29 @@ def write_golden(name: str, blob: bytes, decoded: bytes, note: str) -> None:
     (GOLDEN / f"{name}.sqz").write_bytes(blob)
     meta = {"size": len(decoded), "sha256": hashlib.sha256(decoded).hexdigest(), "note": note}
     (GOLDEN / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def write_golden_of(name: str, data: bytes, codec, level: int, note: str,
+                    block_size: int | None = None) -> None:
+    """Compress ``data`` with ``codec`` at ``level`` and write it as golden file ``name``."""
+    from frappe_cli import container
+
+    blob = container.compress(data, codec, level=level, block_size=block_size)
+    write_golden(name, blob, data, note)
+
+
+def check_golden_encodes(name: str, data: bytes, codec, level: int,
+                         block_size: int | None = None) -> bytes:
+    """``check_golden``, and ``data`` compressed again (as ``write_golden_of`` did) gives
+    the golden file's exact bytes; returns them.  A missing file fails the test."""
+    import pytest
+
+    from frappe_cli import container
+
+    path = GOLDEN / f"{name}.sqz"
+    if not path.exists():
+        pytest.fail(f"golden file {name} missing")
+    check_golden(name)
+    blob = path.read_bytes()
+    assert container.compress(data, codec, level=level, block_size=block_size) == blob
+    return blob

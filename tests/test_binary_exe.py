@@ -1,25 +1,17 @@
-"""The executable codec (``exe``) end to end: round trips, levels, structure, corruption."""
+"""The executable codec (``exe``) end to end: round trips, levels, structure, corruption
+(the checks it shares with the text codec: test_cm_codecs.py)."""
 
 import os
-import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
+from exe_util import synthetic_code, synthetic_elf, system_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frappe_cli import container, registry
 from frappe_cli.errors import CorruptError, SqueezeError
-from frappe_cli.testing import (
-    GOLDEN,
-    check_cheap_import,
-    check_config_roundtrip,
-    check_golden,
-    check_roundtrip,
-    corpus_file,
-    write_golden,
-)
+from frappe_cli.testing import check_golden_encodes, check_roundtrip, corpus_file, write_golden_of
 
 SMALL_ELF = ["/usr/bin/true", "/usr/bin/cat", "/usr/bin/ls"]
 
@@ -28,82 +20,7 @@ def exe(level=6):
     return registry.make("exe", level)
 
 
-def system_file(path):
-    p = Path(path)
-    if not p.is_file():
-        pytest.skip(f"{path} not on this machine")
-    return p.read_bytes()
-
-
-def synthetic_code(n: int, seed: int) -> bytes:
-    """Deterministic x86-64-like code: prologues, calls, jumps, moves, returns."""
-    x = seed
-    out = bytearray()
-    while len(out) < n:
-        x = (x * 6364136223846793005 + 1442695040888963407) % (1 << 64)
-        r = x >> 33
-        k = r % 9
-        if k == 0:
-            out += b"\x55\x48\x89\xe5"  # push rbp; mov rbp, rsp
-        elif k == 1:  # call to one of 16 functions (absolute target -> relative)
-            tgt = 0x401000 + 64 * ((r >> 8) % 16)
-            out += b"\xe8" + struct.pack("<i", tgt - (0x401000 + len(out) + 5))
-        elif k == 2:
-            out += b"\x48\x8b\x45" + bytes([(r >> 10) & 0xF8])  # mov rax, [rbp+d8]
-        elif k == 3:
-            out += b"\x0f\x84" + struct.pack("<i", (r >> 12) % 200 - 100)  # je rel32
-        elif k == 4:
-            out += b"\x48\x8d\x05" + struct.pack("<i", (r >> 5) % 5000)  # lea rax, [rip+d]
-        elif k == 5:
-            out += b"\x5d\xc3"  # pop rbp; ret
-        elif k == 6:
-            out += b"\xb8" + struct.pack("<I", (r >> 16) % 300)  # mov eax, imm32
-        elif k == 7:
-            out += b"\x89\x7d" + bytes([256 - 4 * (1 + (r >> 9) % 8)])  # mov [rbp-d], edi
-        else:
-            out += b"\xe9" + struct.pack("<i", (r >> 11) % 400 - 200)  # jmp rel32
-    return bytes(out[:n])
-
-
-def synthetic_elf(code_size: int = 6000, seed: int = 1) -> bytes:
-    """A small well-formed ELF64 x86-64 file: header, .text, .rodata, .shstrtab, sections."""
-    code = synthetic_code(code_size, seed)
-    rodata = b"".join(b"message %d: value=%%d\x00" % i for i in range(60))
-    shstr = b"\x00.text\x00.rodata\x00.shstrtab\x00"
-    off_text = 64
-    off_ro = off_text + len(code)
-    off_str = off_ro + len(rodata)
-    shoff = (off_str + len(shstr) + 7) & ~7
-    ident = b"\x7fELF\x02\x01\x01" + bytes(9)
-    hdr = ident + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0x401000, 0, shoff, 0, 64, 0, 0,
-                              64, 4, 3)
-
-    def sh(name, typ, flags, addr, off, size):
-        return struct.pack("<IIQQQQIIQQ", name, typ, flags, addr, off, size, 0, 0, 16, 0)
-
-    body = hdr + code + rodata + shstr
-    body += bytes(shoff - len(body))
-    body += sh(0, 0, 0, 0, 0, 0)
-    body += sh(1, 1, 6, 0x401000, off_text, len(code))  # ALLOC | EXECINSTR
-    body += sh(7, 1, 2, 0x401000 + len(code), off_ro, len(rodata))  # ALLOC
-    body += sh(15, 3, 0, 0, off_str, len(shstr))
-    return body
-
-
 # ---- contract ----------------------------------------------------------------------------
-def test_registered_and_config_roundtrip():
-    codec = exe()
-    assert codec.codec_id == "exe" and codec.lossless and codec.level == 6
-    for level in range(10):
-        check_config_roundtrip(exe(level))
-    with pytest.raises(SqueezeError):
-        registry.from_config({"id": "exe", "level": 6, "bogus": 1})
-
-
-def test_import_is_cheap():
-    check_cheap_import("squeeze_binary.codec", "ExeCodec")
-
-
 def test_memory_usage_honest():
     from frappe_cli.coding.cm import spec as cmspec
     from squeeze_binary import exe_levels
@@ -170,26 +87,6 @@ def test_block_ends_cut_instructions():
             d = code[:cut] + tail
             codec = exe()
             assert codec.decode_block(codec.encode_block(d), len(d)) == d
-
-
-EDGE = {
-    "one byte": b"\xe8",
-    "all byte values": bytes(range(256)),
-    "zeros": bytes(70000),
-    "random": np.random.default_rng(5).integers(0, 256, 40000, dtype=np.uint8).tobytes(),
-    "elf header only": synthetic_elf()[:64],
-    "e8 storm": b"\xe8\x00\x00\x00\x00" * 3000,
-}
-
-
-@pytest.mark.parametrize("name", sorted(EDGE))
-def test_edge_inputs(name):
-    check_roundtrip(exe(), EDGE[name])
-
-
-def test_empty_input():
-    blob = container.compress(b"", "exe")
-    assert container.decompress(blob) == b""
 
 
 @settings(max_examples=25, deadline=None)
@@ -269,21 +166,6 @@ def test_token_contexts_are_causal():
 
 
 # ---- corruption -----------------------------------------------------------------------------
-def test_corrupted_stream_fails_cleanly():
-    data = synthetic_elf(4000, 5)
-    blob = container.compress(data, "exe")
-    rng = np.random.default_rng(11)
-    for _ in range(12):
-        bad = bytearray(blob)
-        i = int(rng.integers(0, len(bad)))
-        bad[i] ^= 1 << int(rng.integers(0, 8))
-        with pytest.raises(SqueezeError):
-            container.decompress(bytes(bad))
-    for cut in (10, len(blob) // 2, len(blob) - 1):
-        with pytest.raises(SqueezeError):
-            container.decompress(blob[:cut])
-
-
 def test_codec_level_corruption_raises_corrupt_error():
     data = synthetic_elf(3000, 6)
     codec = exe()
@@ -355,20 +237,15 @@ GOLDEN_CASES = {
 def test_write_golden():  # pragma: no cover - used once per bitstream version
     for name, (level, make) in GOLDEN_CASES.items():
         data = make()
-        blob = container.compress(data, "exe", level=level)
-        write_golden(name, blob, data, f"exe codec level {level}, synthetic ELF64 "
-                     f"({len(data)} bytes) from tests/test_binary_exe.py")
+        write_golden_of(name, data, "exe", level, f"exe codec level {level}, synthetic ELF64 "
+                        f"({len(data)} bytes) from tests/test_binary_exe.py")
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
 def test_golden_decodes(name):
-    if not (GOLDEN / f"{name}.sqz").exists():
-        pytest.fail(f"golden file {name} missing")
-    check_golden(name)
     level, make = GOLDEN_CASES[name]
-    blob = container.compress(make(), "exe", level=level)
-    assert blob == (GOLDEN / f"{name}.sqz").read_bytes()
-    info = container.scan_streams(open(GOLDEN / f"{name}.sqz", "rb"))[0]
+    blob = check_golden_encodes(name, make(), "exe", level)
+    info = container.scan_streams(__import__("io").BytesIO(blob))[0]
     assert info.blocks[0].kind == container.KIND_CODEC
 
 
