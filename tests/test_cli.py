@@ -7,24 +7,16 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
+import cli_util
 import pytest
+from cli_util import DATA, ENV
 
 from frappe_cli import container
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "codecs")]))
-ENV.pop("SQUEEZE_DEBUG", None)
-DATA = b"".join(b"%d bottles of beer on the wall, %d bottles of beer\n" % (i, i)
-                for i in range(3000))
-
-
-def sq(*args, input=None, cwd=None, env=None):
-    """Run the CLI; returns (exit code, stdout bytes, stderr text)."""
-    p = subprocess.run([sys.executable, "-m", "frappe_cli", *map(str, args)], input=input,
-                       capture_output=True, cwd=cwd, env=env or ENV, timeout=120)
-    return p.returncode, p.stdout, p.stderr.decode()
+sq = partial(cli_util.sq, timeout=120)
 
 
 @pytest.fixture

@@ -16,20 +16,10 @@ import zlib
 from pathlib import Path
 
 import pytest
+from cli_util import DATA, ENV, sq
 
 from frappe_cli import container
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "codecs")]))
-ENV.pop("SQUEEZE_DEBUG", None)
-DATA = b"".join(b"%d bottles of beer on the wall, %d bottles of beer\n" % (i, i)
-                for i in range(3000))
-
-
-def sq(*args, input=None, cwd=None):
-    p = subprocess.run([sys.executable, "-m", "frappe_cli", *map(str, args)], input=input,
-                       capture_output=True, cwd=cwd, env=ENV, timeout=300)
-    return p.returncode, p.stdout, p.stderr.decode()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import cli_util
 import pytest
 
 pytest.importorskip("distributed")
@@ -26,18 +27,14 @@ from frappe_cli import container, registry  # noqa: E402
 from frappe_cli import distributed as D  # noqa: E402
 from frappe_cli.errors import ClusterError, CorruptError, SqueezeError  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "codecs")]))
-ENV.pop("SQUEEZE_DEBUG", None)
+ENV = dict(cli_util.ENV)
 ENV.pop("SQUEEZE_SCHEDULER", None)
 TEXT = b"".join(b"%d green bottles hanging on the wall, and if one green bottle should "
                 b"accidentally fall...\n" % i for i in range(2500))  # ~210 KB
 
 
 def sq(*args, env=None, timeout=120, cwd=None):
-    p = subprocess.run([sys.executable, "-m", "frappe_cli", *map(str, args)],
-                       capture_output=True, env=env or ENV, timeout=timeout, cwd=cwd)
-    return p.returncode, p.stdout, p.stderr.decode()
+    return cli_util.sq(*args, env=env or ENV, timeout=timeout, cwd=cwd)
 
 
 @pytest.fixture

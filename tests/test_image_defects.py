@@ -7,14 +7,12 @@ from __future__ import annotations
 import io
 import os
 import struct
-import subprocess
-import sys
 import threading
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_util import sq
 
 import frappe_cli as squeeze
 from frappe_cli import container, fileio
@@ -24,15 +22,6 @@ codec_mod = pytest.importorskip("squeeze_image.codec")
 FrappeCodec = codec_mod.FrappeCodec
 Image = pytest.importorskip("PIL.Image")
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "codecs")]))
-ENV.pop("SQUEEZE_DEBUG", None)
-
-
-def sq(*args, cwd=None):
-    p = subprocess.run([sys.executable, "-m", "frappe_cli", *map(str, args)], cwd=cwd,
-                       capture_output=True, env=ENV, timeout=300)
-    return p.returncode, p.stdout, p.stderr.decode()
 
 
 def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import struct
 import subprocess
 import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_util import ENV, sq
 
 from frappe_cli import container
 from frappe_cli.errors import CorruptError, InputError, OptionError, UnsupportedError
@@ -23,15 +22,6 @@ frames = pytest.importorskip("squeeze_image.frames")
 codec_mod = pytest.importorskip("squeeze_image.codec")
 FrappeCodec = codec_mod.FrappeCodec
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "codecs")]))
-ENV.pop("SQUEEZE_DEBUG", None)
-
-
-def sq(*args, input=None):
-    p = subprocess.run([sys.executable, "-m", "frappe_cli", *map(str, args)], input=input,
-                       capture_output=True, env=ENV, timeout=300)
-    return p.returncode, p.stdout, p.stderr.decode()
 
 
 def make_clip(w: int, h: int, n: int, seed: int = 0, cut: int | None = None) -> list[np.ndarray]:

@@ -126,20 +126,24 @@ def test_header_fields_are_validated(sample):
         FrappeCodec().decode_block(payload + b"\0", len(raw))
 
 
+def _damaged(data, blob: bytes, max_flips: int) -> bytes:
+    """``blob`` cut short or with 1..``max_flips`` bits flipped (drawn by hypothesis)."""
+    buf = bytearray(blob)
+    if data.draw(st.booleans()):
+        return bytes(buf[:data.draw(st.integers(0, len(buf) - 1))])
+    for _ in range(data.draw(st.integers(1, max_flips))):
+        pos = data.draw(st.integers(0, len(buf) * 8 - 1))
+        buf[pos // 8] ^= 1 << (pos % 8)
+    return bytes(buf)
+
+
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_payload_bit_flips_and_truncations_fail_cleanly(sample, data):
     _, payload, raw, _ = sample
-    buf = bytearray(payload)
-    if data.draw(st.booleans()):
-        buf = buf[:data.draw(st.integers(0, len(buf) - 1))]
-    else:
-        for _ in range(data.draw(st.integers(1, 3))):
-            pos = data.draw(st.integers(0, len(buf) * 8 - 1))
-            buf[pos // 8] ^= 1 << (pos % 8)
     try:
-        out = FrappeCodec().decode_block(bytes(buf), len(raw))
+        out = FrappeCodec().decode_block(_damaged(data, payload, 3), len(raw))
     except SqueezeError:
         return
     assert len(out) == len(raw)  # a flip the format cannot see still decodes to the right size
@@ -150,14 +154,8 @@ def test_payload_bit_flips_and_truncations_fail_cleanly(sample, data):
 @given(st.data())
 def test_container_bit_flips_and_truncations_fail_cleanly(sample, data):
     _, _, _, blob = sample
-    buf = bytearray(blob)
-    if data.draw(st.booleans()):
-        buf = buf[:data.draw(st.integers(0, len(buf) - 1))]
-    else:
-        pos = data.draw(st.integers(0, len(buf) * 8 - 1))
-        buf[pos // 8] ^= 1 << (pos % 8)
     with pytest.raises(SqueezeError):
-        container.decompress(bytes(buf))
+        container.decompress(_damaged(data, blob, 1))
 
 
 def test_raw_reconstruction_is_checked_by_finish_output():
