@@ -513,6 +513,8 @@ def exe_code(buf, n, out, inp, enc, M, ac, rec, hid, did, mid, fid, aid, lab, mo
                 v = ((op & 0xFF) << 8 | c1) if ph != P_NONE else 0
             ctx[k] = v
             k += 1
+        # mixer selectors (S_*): alike in shape to engine.code_byte's switch over the
+        # bit-level part of a mixer's row (SEL_*), not a copy: other inputs, other values
         for i in range(nm + 1):
             s = mid[i] if i < nm else fid
             v = 0

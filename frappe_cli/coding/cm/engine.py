@@ -570,6 +570,9 @@ def code_byte(M, ac, out, inp, buf, pos, ctx, enc, rec, nrec):
         hsel = min(hits, 15)
 
         # ---- layer-1 mixers
+        # each mixer's row: the configuration's selector + a bit-level part (SEL_*); alike
+        # in shape to the configurations' selector switches (exe_kernels.exe_code's S_*),
+        # not a copy: other inputs, other values
         for m in range(nm + 1):
             kind = minfo[3 * m + 2] if m < nm else fkind
             part = 0
