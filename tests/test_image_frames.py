@@ -225,10 +225,15 @@ def test_new_streams_check_the_payload_without_decoding(clip, monkeypatch):
 
 @pytest.mark.parametrize("name", ["frappe-v1-rgb-97x61-q50",
                                   "frappe-v1-grey-alpha-40x33-bpp0.4"])
-def test_old_form_golden_files(name):
+def test_old_form_golden_files(name, monkeypatch):
     """Golden streams (check over the reconstruction) decode, and the encoder writes
-    their payload and check again when asked for the old form."""
+    their payload and check again when asked for the old form (with the model they
+    were made with: the first one, now ``frappe-image-v1``)."""
     import test_image_golden as g
+    from squeeze_image import model
+
+    monkeypatch.setattr(FrappeCodec, "_model",
+                        staticmethod(lambda: model.load(name="frappe-image-v1")))
 
     blob = (GOLDEN / f"{name}.sqz").read_bytes()
     assert blob[9] == container.CHECK_XXH64  # flags bit 2 clear
