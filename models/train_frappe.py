@@ -357,19 +357,25 @@ def sample_nd(rng: np.random.Generator, b: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def get_batch(rng, imgs, b, crop):
-    N, H, W, _ = imgs.shape
+    N = imgs.shape[0]
     out = np.empty((b, crop, crop, 3), np.uint8)
     for i in range(b):
-        k = rng.integers(N)
-        y = rng.integers(0, H - crop + 1)
-        x = rng.integers(0, W - crop + 1)
-        c = imgs[k, y:y + crop, x:x + crop]
-        if rng.random() < 0.5:
-            c = c[:, ::-1]
-        if rng.random() < 0.5:
-            c = c[::-1]
-        out[i] = c
+        out[i] = _random_crop(rng, imgs[rng.integers(N)], crop)
     return out
+
+
+def _random_crop(rng, im, crop):
+    """A crop x crop window at a random place, randomly mirrored (the draws, in
+    order: row, column, left-right flip, up-down flip)."""
+    H, W, _ = im.shape
+    y = rng.integers(0, H - crop + 1)
+    x = rng.integers(0, W - crop + 1)
+    c = im[y:y + crop, x:x + crop]
+    if rng.random() < 0.5:
+        c = c[:, ::-1]
+    if rng.random() < 0.5:
+        c = c[::-1]
+    return c
 
 
 def load_pyramid(files: list[Path], scales=(1, 2, 4)) -> list[np.ndarray]:
@@ -394,16 +400,7 @@ def get_batch_list(rng, sources, b, crop):
     out = np.empty((b, crop, crop, 3), np.uint8)
     for i in range(b):
         imgs = sources[rng.choice(len(sources), p=probs / probs.sum())][1]
-        im = imgs[rng.integers(len(imgs))]
-        H, W, _ = im.shape
-        y = rng.integers(0, H - crop + 1)
-        x = rng.integers(0, W - crop + 1)
-        c = im[y:y + crop, x:x + crop]
-        if rng.random() < 0.5:
-            c = c[:, ::-1]
-        if rng.random() < 0.5:
-            c = c[::-1]
-        out[i] = c
+        out[i] = _random_crop(rng, imgs[rng.integers(len(imgs))], crop)
     return out
 
 
