@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 from frappe_cli.jit import njit
+from squeeze_image.kernels import _wave_range  # the wavefront order of SPEC.md 4
 
 from squeeze_image.kernels import FP, PRM_BASE, PRM_C0, PRM_K, PRM_LIM, PRM_SH, PRM_VSC, PRM_WMU
 
@@ -250,15 +251,6 @@ def frame_ctx_rows(qp, p0, p1, p2, prm, thr, cost, esc_cost, i0, i1, step, out):
 # entropy coding
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _wave_range(t, h, w):
-    lo = (t - w + 2) // 2
-    if lo < 0:
-        lo = 0
-    hi = t // 2 + 1
-    if hi > h:
-        hi = h
-    return lo, hi
 
 
 @njit(cache=True, nogil=True, inline="always")
