@@ -92,7 +92,7 @@ def fit_ctx_ls(model, imgs: np.ndarray, steps=(90, 256, 1024), log=print) -> dic
     data = [[] for _ in range(n_ch)]
     rng = np.random.default_rng(0)
     for im in imgs:
-        ys = model.analysis(im, n_ch)
+        ys = model.analysis(im, n_ch, deadzone=entropy.DEADZONE)
         for D in steps:
             qs = [entropy.quantise(y, D) for y in ys]
             for k in range(n_ch):
@@ -140,7 +140,7 @@ def fit_tables(arrays: dict, imgs: np.ndarray, log=print) -> dict:
     counts = np.zeros((model.n_ch, nb1, A), np.int64)
     esc_counts = np.zeros(ESC_LEN, np.int64)
     for im in imgs:
-        ys = model.analysis(im, model.n_ch)
+        ys = model.analysis(im, model.n_ch, deadzone=entropy.DEADZONE)
         for D in FIT_STEPS:
             qs = [entropy.quantise(y, D) for y in ys]
             for k in range(model.n_ch):
@@ -184,7 +184,7 @@ def fit_path(arrays: dict, val: np.ndarray, log=print) -> dict:
     mse = np.zeros((len(ns), len(PATH_STEPS)))
     for im in val:
         H, W, _ = im.shape
-        ys = model.analysis(im, model.n_ch)
+        ys = model.analysis(im, model.n_ch, deadzone=entropy.DEADZONE)
         ref = im.astype(np.float64)
         for di, D in enumerate(PATH_STEPS):
             qs = [entropy.quantise(y, D) for y in ys]

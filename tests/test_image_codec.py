@@ -164,3 +164,47 @@ def test_reconstruction_without_cache_equals_decoder():
     assert FrappeCodec().decode_block(payload, len(recon)) == recon
     with pytest.raises(CorruptError):
         FrappeCodec().decode_block(payload, len(recon) + 1)
+
+
+def test_deadzone_rounding():
+    entropy = pytest.importorskip("squeeze_image.entropy")
+    rng = np.random.default_rng(3)
+    y = (rng.normal(0, 20, 20000) * rng.random(20000)).astype(np.float32)
+    D = 256
+    plain = entropy.quantise(y, D)
+    assert np.array_equal(plain, np.rint(y).astype(np.int32))
+    dz = entropy.quantise(y, D, 0.1)
+    frac = np.abs(y) - np.floor(np.abs(y))
+    assert np.all(np.abs(dz) <= np.abs(plain)) and np.all(dz * plain >= 0)
+    # only magnitudes with a fraction in [0.5, 0.6) round down instead of up
+    moved = dz != plain
+    assert moved.any() and np.all((frac[moved] >= 0.5) & (frac[moved] < 0.6 + 1e-6))
+    assert np.all(np.abs(plain[moved]) - np.abs(dz[moved]) == 1)
+    assert (dz == 0).sum() > (plain == 0).sum()
+
+
+def test_encoder_uses_the_deadzone():
+    """The closed-loop analysis rounds with entropy.DEADZONE: at one step the
+    encoder's channels cost fewer bits than plain rounding's."""
+    from squeeze_image import entropy
+
+    mdl = FrappeCodec._model()
+    if mdl.format != 2:
+        pytest.skip("the shipped model is not a closed-loop (format 2) model")
+    assert 0 < entropy.DEADZONE < 0.5
+    img = _photo(96, 128, seed=5)
+    n, D = mdl.n_ch, 512
+    bits = {}
+    for dz in (0.0, entropy.DEADZONE):
+        cc = entropy.ChannelCache(mdl, mdl.analysis(img, n, shape=(96, 128), deadzone=dz))
+        bits[dz] = cc.bits(n, D)
+    assert bits[entropy.DEADZONE] < bits[0.0]
+    # and the payload the codec writes carries exactly the deadzone's channels
+    codec = FrappeCodec(quality=50)
+    payload = codec.encode_block(_encode_file(img))
+    n, D = FrappeCodec()._decode(payload)[1]
+    streams = {dz: entropy.ChannelCache(mdl, mdl.analysis(img.copy(), n, shape=(96, 128),
+                                                          deadzone=dz)).encode(n, D)
+               for dz in (0.0, entropy.DEADZONE)}
+    assert streams[0.0] != streams[entropy.DEADZONE]
+    assert streams[entropy.DEADZONE] in payload and streams[0.0] not in payload

@@ -159,24 +159,27 @@ class Model:
         return H // p, W // p
 
     def analysis(self, img: np.ndarray, n: int, first: int = 0,
-                 shape: tuple[int, int] | None = None) -> list:
+                 shape: tuple[int, int] | None = None, deadzone: float = 0.0) -> list:
+        """Channels first..n-1 of ``img``.  ``deadzone``: the closed-loop encoder's
+        rounding (``entropy.quantise``); format 1 channels are float latents that
+        the caller quantises."""
         if self.format == 2:
             # closed loop: a channel's values depend on the step and on the channels
             # before it: lazy channels, quantised on demand per step, sharing one state
             # per image (so a later call for more channels reuses the coarser groups)
-            st = self._closed_state(img, shape)
+            st = self._closed_state(img, shape, deadzone)
             return [ClosedChannel(st, k) for k in range(first, n)]
         return self._analysis_open(img, n, first, shape)
 
-    def _closed_state(self, img: np.ndarray, shape) -> "ClosedAnalysis":
+    def _closed_state(self, img: np.ndarray, shape, deadzone: float) -> "ClosedAnalysis":
         import weakref
 
-        key = (id(img), img.shape, shape)
+        key = (id(img), img.shape, shape, float(deadzone))
         with self._lock:
             hit = self._closed.get(key)
             if hit is not None and hit[0]() is img:
                 return hit[1]
-            st = ClosedAnalysis(self, img, shape)
+            st = ClosedAnalysis(self, img, shape, deadzone)
             self._closed = {k: v for k, v in self._closed.items() if v[0]() is not None}
             while len(self._closed) >= 8:
                 self._closed.pop(next(iter(self._closed)))
@@ -315,12 +318,14 @@ class ClosedAnalysis:
 
     KEEP = 3
 
-    def __init__(self, mdl: Model, img: np.ndarray, shape: tuple[int, int] | None):
+    def __init__(self, mdl: Model, img: np.ndarray, shape: tuple[int, int] | None,
+                 deadzone: float = 0.0):
         h, w, _ = img.shape
         H, W = (h, w) if shape is None else shape
         if not (0 < h <= H and 0 < w <= W):
             raise ValueError("image larger than the analysis shape")
         self.mdl = mdl
+        self.deadzone = float(deadzone)
         self.H, self.W = H, W
         x = np.pad(img, ((0, H - h), (0, W - w), (0, 0)), mode="edge") if (H, W) != (h, w) \
             else img
@@ -366,7 +371,7 @@ class ClosedAnalysis:
                     self._z0 = z
             s_, g_ = mdl.enc_s[g.first:g.first + g.count], mdl.enc_g[g.first:g.first + g.count]
             y = (z * g_) / (s_ + np.abs(z))
-            qg = entropy.quantise(y, D).reshape(hp, wp, g.count)
+            qg = entropy.quantise(y, D, self.deadzone).reshape(hp, wp, g.count)
             for t in range(g.count):
                 st["q"].append(np.ascontiguousarray(qg[:, :, t]))
             if gi + 1 < len(mdl.groups):  # the next group reads the updated residual
