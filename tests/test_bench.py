@@ -256,3 +256,17 @@ def test_image_suite(tmp_path):
     assert set(doc["summary"]) == {"squeeze-frappe", "jpeg"}
     assert {r["file"] for r in doc["results"]} == {"tiny.png@0.3bpp"}
     assert "squeeze-frappe" in table
+
+
+def test_image_rd_plot_spans_the_run(tmp_path, monkeypatch):
+    """The RD plot's axis covers every target of the run and every measured point
+    (a run up to 1 bpp is drawn up to 1 bpp, not cut at a fixed 0.6)."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.suites import image as suite
+
+    pt = {"psnr": 30.0, "msssim": 0.9, "ssimulacra2": 10.0}
+    summary = {"squeeze-frappe": {"0.05": {"bpp": 0.049, **pt}, "1.0": {"bpp": 0.99, **pt}},
+               "jpeg": {"0.05": {"bpp": 0.11, **pt}, "1.0": {"bpp": 1.2, **pt}}}
+    p = suite.rd_plot(summary, "t")
+    lo, hi = p["xlim"]
+    assert lo < 0.049 and hi > 1.2 and p["xticks"] == [0.05, 1.0]

@@ -442,8 +442,14 @@ def rd_plot(summary: dict, title: str) -> dict:
                        ("ssimulacra2", "SSIMULACRA2")):
         panels.append((label, {codec: [(v["bpp"], v[key]) for v in pts.values()]
                                for codec, pts in summary.items()}))
+    # the axis spans the run's own targets and every point measured (up to 1 bpp and
+    # more when asked), ticks at the targets
+    targets = sorted({float(t) for pts in summary.values() for t in pts}) or DEFAULT_TARGETS
+    xs = [v["bpp"] for pts in summary.values() for v in pts.values() if v["bpp"] > 0]
+    lo = min(xs + targets) / 1.15
+    hi = max(xs + targets) * 1.15
     return {"panels": panels, "title": title, "xlabel": "bits per pixel (real file size)",
-            "xlog": True, "xlim": (0.025, 0.6), "xticks": DEFAULT_TARGETS, "highlight": SQUEEZE}
+            "xlog": True, "xlim": (lo, hi), "xticks": targets, "highlight": SQUEEZE}
 
 
 def _print_table(summary: dict, targets: list[float], codecs: list[str]) -> None:
