@@ -79,19 +79,19 @@ HELDOUT = $(shell ls $(SQUEEZE_CORPORA)/train-images/*.png 2>/dev/null | awk 'NR
           $(if $(HELDOUT_CLIC),$(shell ls $(SQUEEZE_CORPORA)/train-images-clic/*.png \
             2>/dev/null | awk 'NR % 10 == 1'))
 IMAGE_MODELS := codecs/squeeze_image/models
+HELDOUT_VS ?= frappe-image-v1
+HELDOUT_BPP = --bpp 0.05 --bpp 0.1 --bpp 0.2 --bpp 0.4 --bpp 0.8
 
-bench-images-heldout: $(BIN)/.bench ## the shipped FRAPPE model vs its first (v1) on held-out photos
-	@mkdir -p .bench/frappe-v1
-	@# a models folder in which v1 is the model new images are encoded with
-	$(BIN)/python -c "import json, sys; m = json.load(open('$(IMAGE_MODELS)/MANIFEST.json')); \
-	  v1 = [dict(e, name='frappe-image') for e in m if e['name'] == 'frappe-image-v1']; \
-	  json.dump(v1, open('.bench/frappe-v1/MANIFEST.json', 'w'), indent=1)"
-	ln -sf $(abspath $(IMAGE_MODELS))/frappe-image-5c69f5c6b7180009.npz .bench/frappe-v1/
+bench-images-heldout: $(BIN)/.bench ## the shipped FRAPPE model vs its predecessors on held-out photos
+	@mkdir -p .bench
 	$(BIN)/squeeze bench --suite image $(HELDOUT) --peers none --part rd --repeat 1 \
-	  --bpp 0.05 --bpp 0.1 --bpp 0.2 --bpp 0.4 --bpp 0.8 --json .bench/heldout-shipped.json
-	SQUEEZE_MODELS=.bench/frappe-v1 $(BIN)/squeeze bench --suite image $(HELDOUT) --peers none \
-	  --part rd --repeat 1 --bpp 0.05 --bpp 0.1 --bpp 0.2 --bpp 0.4 --bpp 0.8 \
-	  --json .bench/heldout-v1.json
+	  $(HELDOUT_BPP) --json .bench/heldout-shipped.json
+	@# each older model through a models folder in which it is the one new images use
+	for m in $(HELDOUT_VS); do \
+	  $(BIN)/python benchmarks/pin_model.py $(IMAGE_MODELS) $$m .bench/$$m && \
+	  SQUEEZE_MODELS=.bench/$$m $(BIN)/squeeze bench --suite image $(HELDOUT) --peers none \
+	    --part rd --repeat 1 $(HELDOUT_BPP) --json .bench/heldout-$$m.json || exit 1; \
+	done
 
 wheel: $(BIN)/.installed ## build the self-contained wheel into dist/ (models included)
 	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .

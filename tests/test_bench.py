@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "codecs")]))
 
@@ -270,3 +272,25 @@ def test_image_rd_plot_spans_the_run(tmp_path, monkeypatch):
     p = suite.rd_plot(summary, "t")
     lo, hi = p["xlim"]
     assert lo < 0.049 and hi > 1.2 and p["xticks"] == [0.05, 1.0]
+
+
+def test_pin_model(tmp_path, monkeypatch):
+    """benchmarks/pin_model.py: a models folder where an older model is the one used."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.pin_model import pin
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "m-old.npz").write_bytes(b"old")
+    (models / "m-new.npz").write_bytes(b"new")
+    (models / "MANIFEST.json").write_text(json.dumps([
+        {"name": "frappe-image-v1", "file": "m-old.npz"},
+        {"name": "frappe-image", "file": "m-new.npz"}]))
+    out = tmp_path / "pinned"
+    link = pin(models, "frappe-image-v1", out)
+    assert link.read_bytes() == b"old"
+    assert json.loads((out / "MANIFEST.json").read_text()) == [
+        {"name": "frappe-image", "file": "m-old.npz"}]
+    pin(models, "frappe-image-v1", out)  # again: replaces its own link
+    with pytest.raises(SystemExit, match="no model named"):
+        pin(models, "frappe-image-v9", out)
