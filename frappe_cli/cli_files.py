@@ -448,7 +448,8 @@ def list_one(run: Run, path: str | None) -> None:
     finally:
         if src is not sys.stdin.buffer:
             src.close()
-    for s in streams:
+    described: dict[str, list[dict] | None] = {}  # list -v: each codec's rows, once
+    for index, s in enumerate(streams):
         h = s.header
         kinds: dict[str, int] = {}
         for b in s.blocks:
@@ -476,7 +477,11 @@ def list_one(run: Run, path: str | None) -> None:
                 {"kind": container.KIND_NAMES[b.kind], "uncompressed": b.usize,
                  "compressed": b.csize} for b in s.blocks
             ]
-            details = _codec_details(h.codec_id, p)
+            if h.codec_id not in described:
+                described[h.codec_id] = _codec_details(h.codec_id, p)
+            # rows naming a "stream" (its index in the file) go with that stream only
+            details = [{k: v for k, v in d.items() if k != "stream"}
+                       for d in described[h.codec_id] or [] if d.get("stream", index) == index]
             if details:
                 rec["details"] = details
         run.records.append(rec)
@@ -496,7 +501,8 @@ def _codec_summary(header, blocks) -> dict | None:
 
 
 def _codec_details(codec_id: str, path: Path | None) -> list[dict] | None:
-    """Codec-specific rows for ``list -v`` (e.g. per-tensor ratios of the weight packers)."""
+    """Codec-specific rows for ``list -v`` (e.g. per-tensor ratios of the weight packers);
+    a row with a ``"stream"`` key belongs to that stream of the file only."""
     if path is None:
         return None
     from frappe_cli import registry

@@ -103,7 +103,10 @@ class Codec(ABC):
 
     @classmethod
     def describe(cls, path) -> list[dict] | None:
-        """``squeeze list -v``: codec-specific rows for the .sqz file at ``path``."""
+        """``squeeze list -v``: codec-specific rows for the .sqz file at ``path``
+        (called once per file); a row with a ``"stream"`` key (the stream's index in
+        the file) is listed under that stream only, the others under each stream of
+        this codec."""
         return None
 
     @classmethod

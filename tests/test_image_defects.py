@@ -393,3 +393,28 @@ def test_cli_minus_t1_is_one_thread_and_minus_t2_the_same_bytes(tmp_path, kernel
         assert rc == 0, err
         outs[t] = out
     assert outs["-T1"] == outs["-T2"]
+
+
+def test_list_verbose_describes_each_picture(tmp_path):
+    """``squeeze -lv``: size, mode, real rate, channels, step and model of every
+    still-image stream, under its own stream (nothing decoded)."""
+    import json
+
+    y, x = np.mgrid[0:48, 0:80]
+    rgba = np.stack([x * 3, y * 5, (x + y) * 2, 255 - y], -1).astype(np.uint8)
+    one = container.compress(_save(Image.fromarray(rgba, "RGBA")), FrappeCodec(bpp=0.5))
+    luma = Image.fromarray(np.ascontiguousarray(rgba[:40, :64, 0]), "L")
+    grey = container.compress(_save(luma), FrappeCodec(quality=40))
+    f = tmp_path / "two.sqz"
+    f.write_bytes(one + grey)
+    rc, out, err = sq("-lv", "--json", f)
+    assert rc == 0, err
+    recs = json.loads(out)
+    rows = [r["details"] for r in recs]
+    assert [len(d) for d in rows] == [1, 1]
+    a, b = rows[0][0], rows[1][0]
+    assert (a["image"], a["mode"], b["image"], b["mode"]) == ("80x48", "RGBA", "64x40", "L")
+    assert a["bpp"] == round(8 * len(one) / (80 * 48), 4) and a["model"] == "frappe-image"
+    assert a["decodes_to"] == "PNG" and 1 <= b["channels"] <= 29 and b["step"] > 0
+    rc, out, err = sq("-lv", f)
+    assert rc == 0 and out.decode().count("image=") == 2, err

@@ -40,7 +40,8 @@ from typing import Any, BinaryIO, Iterator
 
 from frappe_cli import varint
 from frappe_cli.codec import Codec
-from frappe_cli.errors import CorruptError, InputError, OptionError, UnsupportedError
+from frappe_cli.errors import (CorruptError, InputError, OptionError, SqueezeError,
+                               UnsupportedError)
 
 PAYLOAD_VERSION = 1
 MAX_FILE = 256 << 20  # largest input file read as one block
@@ -229,6 +230,39 @@ class FrappeCodec(Codec):
                 text += f" (target {params['bitrate'] / 1e6:.3f})"
         out["text"] = text
         return out
+
+    @classmethod
+    def describe(cls, path) -> list[dict] | None:
+        """``squeeze list -v`` of still-image streams: one row per picture with its
+        size, mode, real rate (the whole stream's bits per pixel), the channels and
+        step the encoder chose and the model (manifest name); nothing is decoded, only
+        each payload's header is read."""
+        from frappe_cli import container, registry
+        from frappe_cli.models import manifest
+        from squeeze_image import image
+
+        names = {e.get("sha256", "")[:16]: n for n, e in manifest("squeeze_image").items()}
+        rows = []
+        with open(path, "rb") as f:
+            for i, st in enumerate(container.scan_streams(f)):
+                if st.header.codec_id != cls.codec_id or len(st.blocks) != 1 \
+                        or st.blocks[0].kind != container.KIND_CODEC:
+                    continue
+                try:
+                    if registry.from_config(st.header.params).frames is not None:
+                        continue  # a frame stream: summarize() reports it
+                    f.seek(st.blocks[0].offset)
+                    head = cls._parse_head(memoryview(f.read(min(st.blocks[0].csize, 64))))
+                except SqueezeError:
+                    continue  # a listing reports what it can read
+                w, h = head["width"], head["height"]
+                mode = ("L" if head["grey"] else "RGB") + ("A" if head["has_alpha"] else "")
+                rows.append({"stream": i, "image": f"{w}x{h}", "mode": mode,
+                             "bpp": round(8 * st.compressed / (w * h), 4),
+                             "channels": head["n"], "step": head["D"] / 256,
+                             "model": names.get(head["ident"], head["ident"]),
+                             "decodes_to": "PNG" if head["fmt"] == image.FMT_PNG else "PNM"})
+        return rows or None
 
     # -- blocks ----------------------------------------------------------------------
     def block_size(self) -> int:
