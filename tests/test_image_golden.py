@@ -27,6 +27,10 @@ CASES = {
     # bitstream v1 with the format-2 model (29 channels, closed-loop encoder)
     "frappe-v1-m2-rgb-131x67-bpp0.6": ({"bpp": 0.6}, "RGB"),
     "frappe-v1-m2-rgba-70x45-q30": ({"quality": 30}, "RGBA"),
+    # bitstream v1 with the third model (format 2, trained on to step 11000; encoder
+    # with dead-zone rounding)
+    "frappe-v1-m3-rgb-123x77-bpp0.3": ({"bpp": 0.3}, "RGB"),
+    "frappe-v1-m3-la-57x41-q60": ({"quality": 60}, "LA"),
 }
 
 
@@ -56,3 +60,20 @@ def test_golden_decodes(name):
     assert (GOLDEN / f"{name}.sqz").exists(), f"golden file tests/golden/{name}.sqz is missing"
     check_golden(name)
 
+
+
+def test_every_shipped_model_has_golden_streams():
+    """Each model ever shipped (the manifest keeps them all) decodes at least one
+    golden stream, and every golden stream names a shipped model."""
+    from frappe_cli.models import manifest
+
+    shipped = {e["sha256"][:16]: n for n, e in manifest("squeeze_image").items()
+               if n.startswith("frappe-image")}
+    named = {}
+    for name in CASES:
+        blob = (GOLDEN / f"{name}.sqz").read_bytes()
+        (s,) = container.scan_streams(io.BytesIO(blob))
+        payload = blob[s.blocks[0].offset:s.blocks[0].offset + s.blocks[0].csize]
+        named[name] = payload[1:9].hex()
+    assert set(named.values()) <= set(shipped), named
+    assert set(shipped) <= set(named.values()), (shipped, named)
