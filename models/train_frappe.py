@@ -738,7 +738,7 @@ def cmd_export(args):
     # rate-control path fitted on the validation split
     if not args.no_path:
         val = load_images(val_files[:args.path_images] if args.path_images else val_files)
-        arrays.update(fit.fit_path(arrays, val))
+        arrays.update(fit.fit_path(arrays, val, msssim=_path_msssim(args)))
     import io
 
     import manifest  # models/manifest.py
@@ -763,6 +763,49 @@ def cmd_export(args):
                           licence=("CC BY-SA 4.0 (CID22) and the Unsplash licence (CLIC); "
                                    "weights made by squeeze") if arch != "v1" else
                           "CC BY-SA 4.0 (training data); weights made by squeeze", **extra)
+    print(f"wrote {final} ({final.stat().st_size} bytes)")
+
+
+def _path_msssim(args):
+    """The MS-SSIM function the rate path's choice of channel counts also weighs
+    (``--path-metric psnr+msssim``, the default), or None (PSNR alone)."""
+    if args.path_metric == "psnr":
+        return None
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.suites.image import ms_ssim  # tooling: the bench's own metric
+
+    return ms_ssim
+
+
+def cmd_repath(args):
+    """Refit only the rate path (channel count and step per target rate) of a shipped
+    model file and ship the result under ``--name``: the weights and entropy tables
+    stay as they are (a path fitted by ``export`` with the same options gives the
+    same file)."""
+    here = Path(__file__).resolve().parent
+    sys.path[:0] = [str(here), str(here.parent), str(here.parent / "codecs")]
+    import io
+
+    import frappe_fit as fit
+    import manifest  # models/manifest.py
+
+    out = Path(args.out)
+    entries = {e["name"]: e for e in json.loads((out / "MANIFEST.json").read_text())}
+    src = entries[args.source]
+    with np.load(out / src["file"]) as z:
+        arrays = {k: z[k] for k in z.files}
+    # the path's arrays are replaced in place: the same key order as an export's
+    arrays.pop("val_msssim", None)
+    _, val_files = split_files(Path(args.data))
+    val = load_images(val_files[:args.path_images] if args.path_images else val_files)
+    arrays.update(fit.fit_path(arrays, val, msssim=_path_msssim(args)))
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    keep = {k: v for k, v in src.items()
+            if k not in ("name", "file", "sha256", "size", "made_by", "data", "licence")}
+    final = manifest.ship(out, args.name, buf.getvalue(), "npz",
+                          made_by=src["made_by"] + "; " + args.made_by,
+                          data=src["data"], licence=src["licence"], **keep)
     print(f"wrote {final} ({final.stat().st_size} bytes)")
 
 
@@ -804,8 +847,18 @@ def main(argv=None):
                    "rate path (0 = all; fewer only for quick development exports)")
     e.add_argument("--made-by", default="python models/train_frappe.py train && "
                                          "python models/train_frappe.py export")
+    for sp in (e, r := sub.add_parser("repath")):
+        sp.add_argument("--path-metric", choices=("psnr", "psnr+msssim"),
+                        default="psnr+msssim", help="what the rate path's channel counts "
+                        "maximise on the validation images (MS-SSIM in dB)")
+    r.add_argument("--data", default=DEFAULT_DATA)
+    r.add_argument("--out", default=e.get_default("out"))
+    r.add_argument("--source", default="frappe-image", help="manifest name of the model")
+    r.add_argument("--name", default="frappe-image", help="manifest name of the result")
+    r.add_argument("--path-images", type=int, default=0)
+    r.add_argument("--made-by", default="python models/train_frappe.py repath")
     args = ap.parse_args(argv)
-    {"train": cmd_train, "export": cmd_export}[args.cmd](args)
+    {"train": cmd_train, "export": cmd_export, "repath": cmd_repath}[args.cmd](args)
 
 
 if __name__ == "__main__":
