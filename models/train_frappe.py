@@ -738,7 +738,8 @@ def cmd_export(args):
     # rate-control path fitted on the validation split
     if not args.no_path:
         val = load_images(val_files[:args.path_images] if args.path_images else val_files)
-        arrays.update(fit.fit_path(arrays, val, msssim=_path_msssim(args)))
+        arrays.update(fit.fit_path(arrays, val, msssim=_path_msssim(args),
+                                   msssim_weight=args.path_msssim_weight))
     import io
 
     import manifest  # models/manifest.py
@@ -795,10 +796,21 @@ def cmd_repath(args):
     with np.load(out / src["file"]) as z:
         arrays = {k: z[k] for k in z.files}
     # the path's arrays are replaced in place: the same key order as an export's
-    arrays.pop("val_msssim", None)
-    _, val_files = split_files(Path(args.data))
-    val = load_images(val_files[:args.path_images] if args.path_images else val_files)
-    arrays.update(fit.fit_path(arrays, val, msssim=_path_msssim(args)))
+    if args.reuse_grids:  # choose again from the grids the source file was measured on
+        if args.path_metric != "psnr" and "val_msssim" not in arrays:
+            raise SystemExit("repath --reuse-grids: the source has no MS-SSIM grid")
+        grids = {k: arrays[k] for k in ("val_bpp", "val_psnr", "val_steps", "val_msssim")
+                 if k in arrays and (k != "val_msssim" or args.path_metric != "psnr")}
+        from squeeze_image.model import Model
+
+        path = fit.choose_path(grids, Model(arrays, "fit").n_ch, args.path_msssim_weight)
+        arrays.update({**path, **grids})
+    else:
+        arrays.pop("val_msssim", None)
+        _, val_files = split_files(Path(args.data))
+        val = load_images(val_files[:args.path_images] if args.path_images else val_files)
+        arrays.update(fit.fit_path(arrays, val, msssim=_path_msssim(args),
+                                   msssim_weight=args.path_msssim_weight))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     keep = {k: v for k, v in src.items()
@@ -851,11 +863,15 @@ def main(argv=None):
         sp.add_argument("--path-metric", choices=("psnr", "psnr+msssim"),
                         default="psnr+msssim", help="what the rate path's channel counts "
                         "maximise on the validation images (MS-SSIM in dB)")
+        sp.add_argument("--path-msssim-weight", type=float, default=0.5,
+                        help="weight of MS-SSIM (dB) beside PSNR in the path's choice")
     r.add_argument("--data", default=DEFAULT_DATA)
     r.add_argument("--out", default=e.get_default("out"))
     r.add_argument("--source", default="frappe-image", help="manifest name of the model")
     r.add_argument("--name", default="frappe-image", help="manifest name of the result")
     r.add_argument("--path-images", type=int, default=0)
+    r.add_argument("--reuse-grids", action="store_true", help="choose the path from the "
+                   "validation grids stored in the source file (no new measurement)")
     r.add_argument("--made-by", default="python models/train_frappe.py repath")
     args = ap.parse_args(argv)
     {"train": cmd_train, "export": cmd_export, "repath": cmd_repath}[args.cmd](args)
