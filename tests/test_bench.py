@@ -294,3 +294,24 @@ def test_pin_model(tmp_path, monkeypatch):
     pin(models, "frappe-image-v1", out)  # again: replaces its own link
     with pytest.raises(SystemExit, match="no model named"):
         pin(models, "frappe-image-v9", out)
+
+
+def test_rd_plot_merges_runs(tmp_path, monkeypatch):
+    """benchmarks/rd_plot.py: peers of one run beside squeeze of another (and an older
+    squeeze run under its own label), drawn with the suite's own plot."""
+    pytest.importorskip("matplotlib")
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import rd_plot
+
+    pt = {"bpp": 0.1, "psnr": 25.0, "msssim": 0.87, "ssimulacra2": -20.0, "images": 24}
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"summary": {"squeeze-frappe": {"0.1": dict(pt, psnr=24.0)},
+                                           "jpeg2000": {"0.1": pt}}}))
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps({"summary": {"squeeze-frappe": {"0.1": dict(pt, psnr=26.0)}}}))
+    m = rd_plot.merged([f"{old}:squeeze v2", str(new)])
+    assert m["squeeze v2"]["0.1"]["psnr"] == 24.0 and m["squeeze-frappe"]["0.1"]["psnr"] == 26.0
+    assert set(m) == {"squeeze v2", "squeeze-frappe", "jpeg2000"}
+    out = tmp_path / "rd.png"
+    rd_plot.main([str(out), f"{old}:squeeze v2", str(new)])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
