@@ -92,7 +92,7 @@ def fit_ctx_ls(model, imgs: np.ndarray, steps=(90, 256, 1024), log=print) -> dic
     data = [[] for _ in range(n_ch)]
     rng = np.random.default_rng(0)
     for im in imgs:
-        ys = model.analysis(im, n_ch, deadzone=entropy.DEADZONE)
+        ys = model.analysis(im, n_ch)  # with the encoder's dead-zone rounding
         for D in steps:
             qs = [entropy.quantise(y, D) for y in ys]
             for k in range(n_ch):
@@ -140,7 +140,7 @@ def fit_tables(arrays: dict, imgs: np.ndarray, log=print) -> dict:
     counts = np.zeros((model.n_ch, nb1, A), np.int64)
     esc_counts = np.zeros(ESC_LEN, np.int64)
     for im in imgs:
-        ys = model.analysis(im, model.n_ch, deadzone=entropy.DEADZONE)
+        ys = model.analysis(im, model.n_ch)  # with the encoder's rounding
         for D in FIT_STEPS:
             qs = [entropy.quantise(y, D) for y in ys]
             for k in range(model.n_ch):
@@ -177,24 +177,23 @@ def fit_path(arrays: dict, val: np.ndarray, log=print, msssim=None,
     target rate (``choose_path``)."""
     from squeeze_image.model import Model
 
-    grids = measure_path(arrays, val, log, msssim)
-    return {**choose_path(grids, Model(arrays, "fit").n_ch, msssim_weight), **grids}
+    model = Model(arrays, "fit")
+    grids = measure_path(model, val, log, msssim)
+    return {**choose_path(grids, model.n_ch, msssim_weight), **grids}
 
 
-def measure_path(arrays: dict, val: np.ndarray, log=print, msssim=None) -> dict:
+def measure_path(model, val: np.ndarray, log=print, msssim=None) -> dict:
     """The validation grids the rate path is chosen from: mean bpp, PSNR and (with
     ``msssim``, a function of two uint8 images) MS-SSIM per (channel count, step)."""
     from squeeze_image import entropy
-    from squeeze_image.model import Model
 
-    model = Model(arrays, "fit")
     ns = path_channel_counts(model.n_ch)
     bpp = np.zeros((len(ns), len(PATH_STEPS)))
     mse = np.zeros((len(ns), len(PATH_STEPS)))
     ms = np.zeros((len(ns), len(PATH_STEPS)))
     for im in val:
         H, W, _ = im.shape
-        ys = model.analysis(im, model.n_ch, deadzone=entropy.DEADZONE)
+        ys = model.analysis(im, model.n_ch)
         ref = im.astype(np.float64)
         for di, D in enumerate(PATH_STEPS):
             qs = [entropy.quantise(y, D) for y in ys]

@@ -737,9 +737,7 @@ def cmd_export(args):
     arrays.update(fit.fit_tables(arrays, imgs))
     # rate-control path fitted on the validation split
     if not args.no_path:
-        val = load_images(val_files[:args.path_images] if args.path_images else val_files)
-        arrays.update(fit.fit_path(arrays, val, msssim=_path_msssim(args),
-                                   msssim_weight=args.path_msssim_weight))
+        arrays.update(_fit_path(fit, arrays, val_files, args))
     import io
 
     import manifest  # models/manifest.py
@@ -767,15 +765,16 @@ def cmd_export(args):
     print(f"wrote {final} ({final.stat().st_size} bytes)")
 
 
-def _path_msssim(args):
-    """The MS-SSIM function the rate path's choice of channel counts also weighs
-    (``--path-metric psnr+msssim``, the default), or None (PSNR alone)."""
-    if args.path_metric == "psnr":
-        return None
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from benchmarks.suites.image import ms_ssim  # tooling: the bench's own metric
-
-    return ms_ssim
+def _fit_path(fit, arrays: dict, val_files: list[Path], args) -> dict:
+    """The rate path measured on the validation images (``--path-images`` of them),
+    its channel counts chosen for PSNR, plus MS-SSIM with ``--path-metric
+    psnr+msssim`` (the default)."""
+    msssim = None
+    if args.path_metric != "psnr":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from benchmarks.suites.image import ms_ssim as msssim  # the bench's own metric
+    val = load_images(val_files[:args.path_images] if args.path_images else val_files)
+    return fit.fit_path(arrays, val, msssim=msssim, msssim_weight=args.path_msssim_weight)
 
 
 def cmd_repath(args):
@@ -807,10 +806,7 @@ def cmd_repath(args):
         arrays.update({**path, **grids})
     else:
         arrays.pop("val_msssim", None)
-        _, val_files = split_files(Path(args.data))
-        val = load_images(val_files[:args.path_images] if args.path_images else val_files)
-        arrays.update(fit.fit_path(arrays, val, msssim=_path_msssim(args),
-                                   msssim_weight=args.path_msssim_weight))
+        arrays.update(_fit_path(fit, arrays, split_files(Path(args.data))[1], args))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     keep = {k: v for k, v in src.items()

@@ -237,7 +237,7 @@ class FrappeCodec(Codec):
         size, mode, real rate (the whole stream's bits per pixel), the channels and
         step the encoder chose and the model (manifest name); nothing is decoded, only
         each payload's header is read."""
-        from frappe_cli import container, registry
+        from frappe_cli import container
         from frappe_cli.models import manifest
         from squeeze_image import image
 
@@ -248,9 +248,9 @@ class FrappeCodec(Codec):
                 if st.header.codec_id != cls.codec_id or len(st.blocks) != 1 \
                         or st.blocks[0].kind != container.KIND_CODEC:
                     continue
+                if st.header.params.get("frames") is not None:
+                    continue  # a frame stream: summarize() reports it
                 try:
-                    if registry.from_config(st.header.params).frames is not None:
-                        continue  # a frame stream: summarize() reports it
                     f.seek(st.blocks[0].offset)
                     head = cls._parse_head(memoryview(f.read(min(st.blocks[0].csize, 64))))
                 except SqueezeError:
@@ -353,8 +353,7 @@ class FrappeCodec(Codec):
         if bpp is None:
             q = float(self.params.get("quality", DEFAULT_QUALITY))
             n, D = self._path_point(mdl, quality_rate(q))
-            return n, D, entropy.ChannelCache(mdl, mdl.analysis(img, n, shape=shape,
-                                                                deadzone=entropy.DEADZONE))
+            return n, D, entropy.ChannelCache(mdl, mdl.analysis(img, n, shape=shape))
         return self._search(mdl, img, shape, pic, float(bpp), header_len, alpha_len)
 
     def _search(self, mdl, img, shape, pic, bpp, header_len, alpha_len):
@@ -370,8 +369,7 @@ class FrappeCodec(Codec):
         budget = 0.998 * (bpp * npix - self._overhead_bits(header_len, alpha_len, approx, raw_len))
         n, D0 = self._path_point(mdl, max(budget, 1.0) / npix)
         # latents of the path's channels only; more are projected if the search needs them
-        cc = entropy.ChannelCache(mdl, mdl.analysis(img, n, shape=shape,
-                                                    deadzone=entropy.DEADZONE))
+        cc = entropy.ChannelCache(mdl, mdl.analysis(img, n, shape=shape))
         if budget <= 0:
             return n, entropy.D_MAX, cc
 
@@ -380,8 +378,7 @@ class FrappeCodec(Codec):
         tried: set[int] = set()
         while True:
             if n > len(cc.ys):
-                cc.ys.extend(mdl.analysis(img, n, len(cc.ys), shape=shape,
-                                         deadzone=entropy.DEADZONE))
+                cc.ys.extend(mdl.analysis(img, n, len(cc.ys), shape=shape))
             tried.add(n)
             D, status = self._solve_step(lambda d, nn=n: cc.bits(nn, d), budget, D_guess,
                                          lo_lim, hi_lim, self.RATE_FILL)

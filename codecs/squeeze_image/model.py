@@ -159,11 +159,15 @@ class Model:
         return H // p, W // p
 
     def analysis(self, img: np.ndarray, n: int, first: int = 0,
-                 shape: tuple[int, int] | None = None, deadzone: float = 0.0) -> list:
+                 shape: tuple[int, int] | None = None, deadzone: float | None = None) -> list:
         """Channels first..n-1 of ``img``.  ``deadzone``: the closed-loop encoder's
-        rounding (``entropy.quantise``); format 1 channels are float latents that
-        the caller quantises."""
+        rounding (``entropy.quantise``; None: the encoder's own, ``entropy.DEADZONE``);
+        format 1 channels are float latents that the caller quantises."""
         if self.format == 2:
+            if deadzone is None:
+                from squeeze_image import entropy
+
+                deadzone = entropy.DEADZONE
             # closed loop: a channel's values depend on the step and on the channels
             # before it: lazy channels, quantised on demand per step, sharing one state
             # per image (so a later call for more channels reuses the coarser groups)
