@@ -500,12 +500,12 @@ def _decode_one(codec: Codec, info: BlockInfo, payload: bytes, chk_type: int, ch
 
 def _memory_check(codec: Codec, header: StreamHeader, threads: int, memlimit: int | None,
                   max_block: int | None = None) -> int:
-    """The thread count that fits ``memlimit`` (lowered first; refused below one)."""
-    if max_block is not None and header.max_block_size > max_block:
-        raise MemoryLimitError(
-            f"Memory usage limit reached (blocks of {_mib(header.max_block_size)} exceed the "
-            f"default limit of {_mib(max_block)} for decoding; raise it with -M/--memlimit)"
-        )
+    """The thread count that fits ``memlimit`` (lowered first; refused below one).
+
+    ``max_block`` (the default decode limit) is not checked against the header's
+    declared block size: that is only a bound (streams of the first image codec
+    declared 1 GiB for pictures of a few kilobytes); ``_stream_blocks`` refuses
+    each block whose real size passes it, before its payload is read."""
     if memlimit is None:
         return threads
     per = codec.memory_usage() + 3 * header.max_block_size
@@ -550,7 +550,7 @@ def iter_decompress(
         codec = codec_for(header)
         fit = _memory_check(codec, header, threads, memlimit, max_block)
         codec.threads = max(1, fit)
-        yield from _decode_stream(r, header, codec, fit, progress, finish, budget)
+        yield from _decode_stream(r, header, codec, fit, progress, finish, budget, max_block)
 
 
 def _skip_padding(r: _Reader) -> bool:
@@ -600,14 +600,19 @@ def _spend(budget: list, n: int) -> None:
 
 
 def _stream_blocks(r: _Reader, header: StreamHeader,
-                   progress: Callable[[int], None] | None) -> Iterator[tuple[BlockInfo, bytes,
-                                                                               bytes]]:
+                   progress: Callable[[int], None] | None,
+                   max_block: int | None = None) -> Iterator[tuple[BlockInfo, bytes, bytes]]:
     csize = CHECK_SIZES[header.check]
     while True:
         before = r.pos
         info = _read_block_head(r, header)
         if info is None:
             return
+        if max_block is not None and info.usize > max_block:
+            raise MemoryLimitError(
+                f"Memory usage limit reached (a block of {_mib(info.usize)} exceeds the "
+                f"default limit of {_mib(max_block)} for decoding; raise it with -M/--memlimit)"
+            )
         payload = r.read(info.csize, "block")
         chk = r.read(csize, "block check")
         if progress:
@@ -617,7 +622,8 @@ def _stream_blocks(r: _Reader, header: StreamHeader,
 
 def _decode_stream(r: _Reader, header: StreamHeader, codec: Codec, threads: int,
                    progress: Callable[[int], None] | None, finish: bool,
-                   budget: list | None = None) -> Iterator[bytes]:
+                   budget: list | None = None,
+                   max_block: int | None = None) -> Iterator[bytes]:
     seen: list[tuple[int, int]] = []
     budget = budget if budget is not None else [None]
     exact = codec.lossless or not finish  # output size == block size: check before decoding
@@ -636,7 +642,7 @@ def _decode_stream(r: _Reader, header: StreamHeader, codec: Codec, threads: int,
                 _spend(budget, item[0].usize)
             yield item
 
-    blocks = budgeted(_stream_blocks(r, header, progress))
+    blocks = budgeted(_stream_blocks(r, header, progress, max_block))
     pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="sqz-dec")
     try:
         pending: deque[tuple[BlockInfo, Future]] = deque()

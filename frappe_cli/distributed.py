@@ -874,7 +874,7 @@ def decompress_stream(session: Session, src: BinaryIO, dst: BinaryIO | None, *,
         pipe = _Pipe(session)
         csz = container.CHECK_SIZES[header.check]
         try:
-            for info, payload, chk in container._stream_blocks(r, header, progress):
+            for info, payload, chk in container._stream_blocks(r, header, progress, max_block):
                 deliver.before(info.usize)
                 rec = payload + chk if csz else payload
                 spec = _DecodeData(ref, header, info, rec, dst is not None)

@@ -144,15 +144,34 @@ def test_memlimit_lowers_threads_then_level(tmp_path):
 
 
 def test_hostile_block_size_refused_by_default(tmp_path):
-    """A 100-byte file that declares 1 GiB text blocks: refused before any allocation."""
+    """A 100-byte file whose block claims 1 GiB of text: refused before its payload is
+    read or anything allocated for it."""
     bomb = tmp_path / "bomb.sqz"
-    bomb.write_bytes(_header("text", b'{"level":6}', 1 << 30) + b"\x00" * 60)
+    bomb.write_bytes(_header("text", b'{"level":6}', 1 << 30)
+                     + container._block_head(1, 1 << 30, 40) + b"\x00" * 48)
     rc, out, err = sq("-d", "-c", "-T2", bomb)
     assert (rc, out) == (1, b"")
-    assert err == (f"squeeze: {bomb}: Memory usage limit reached (blocks of 1024 MiB exceed "
+    assert err == (f"squeeze: {bomb}: Memory usage limit reached (a block of 1024 MiB exceeds "
                    "the default limit of 256 MiB for decoding; raise it with -M/--memlimit)\n")
     rc, out, err = sq("-d", "-c", "-M", "1GiB", bomb)
     assert rc == 1 and "Memory usage limit reached" in err
+
+
+def test_declared_block_size_is_a_bound_not_a_refusal():
+    """The first image codec's streams declare 1 GiB blocks for small pictures: the
+    default limit judges each block's real size, so such streams decode without -M."""
+    blob = container.compress(DATA, "zstd", block_size=1 << 16)
+    cid = b"zstd"
+    at = len(container.MAGIC) + 3 + len(cid) + 2  # the header's max_block_size field
+    (plen,) = struct.unpack("<H", blob[at + 4:at + 6])
+    end = at + 6 + plen
+    body = bytearray(blob[:end])
+    assert blob[len(container.MAGIC) + 3:len(container.MAGIC) + 3 + len(cid)] == cid
+    struct.pack_into("<I", body, at, 1 << 30)
+    big = bytes(body) + struct.pack("<I", zlib.crc32(bytes(body))) + blob[end + 4:]
+    assert container.decompress(big) == DATA
+    rc, out, err = sq("-d", "-c", "-", input=big)
+    assert (rc, out, err) == (0, DATA, "")
 
 
 def test_decode_lowers_threads_before_refusing(sample):
