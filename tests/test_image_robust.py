@@ -163,3 +163,36 @@ def test_raw_reconstruction_is_checked_by_finish_output():
         FrappeCodec().finish_output(b"FRAW\x01\x03\x00\x00" + b"\x02\0\0\0\x02\0\0\0" + b"\0" * 5)
     with pytest.raises(CorruptError):
         FrappeCodec().finish_output(b"nope")
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (2, 8), (4, 13), (1, 17)])
+def test_mlp_kernel_matches_the_cell_by_cell_sum_to_the_bit(shape):
+    """The decoder's MLP kernel takes cells eight at a time: every output must still be
+    the same float32 sum, in the same order, as one cell at a time."""
+    from squeeze_image import kernels as kk
+
+    H, W = shape
+    C, C4 = 16, 64
+    rng = np.random.default_rng(H * 100 + W)
+    f32 = np.float32
+    hn = rng.standard_normal((H, W, C)).astype(f32)
+    w1 = rng.standard_normal((C, C4)).astype(f32)
+    b1 = rng.standard_normal(C4).astype(f32)
+    w2 = rng.standard_normal((C4, C)).astype(f32)
+    b2 = rng.standard_normal(C).astype(f32)
+    ls = rng.standard_normal(C).astype(f32)
+    x = rng.standard_normal((H, W, C)).astype(f32)
+    want = x.copy()
+    for i in range(H):
+        for j in range(W):
+            t = b1.copy()
+            for c in range(C):
+                t = t + hn[i, j, c] * w1[c]  # float32 product, then float32 sum
+            a = np.clip(t + f32(3), f32(0), f32(6))
+            t = t * a / f32(6)
+            o = b2.copy()
+            for k in range(C4):
+                o = o + t[k] * w2[k]
+            want[i, j] = want[i, j] + ls * o
+    kk.mlp_residual(hn, w1, b1, w2, b2, ls, x)
+    assert np.array_equal(x.view(np.uint32), want.view(np.uint32))
