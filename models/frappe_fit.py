@@ -172,38 +172,41 @@ def fit_tables(arrays: dict, imgs: np.ndarray, log=print) -> dict:
 
 
 def fit_path(arrays: dict, val: np.ndarray, log=print, msssim=None,
-             msssim_weight: float = 0.5) -> dict:
+             msssim_weight: float = 0.5, jobs: int = 1) -> dict:
     """Mean (bpp, PSNR[, MS-SSIM]) per (n, D) on the validation split -> best n per
     target rate (``choose_path``)."""
     from squeeze_image.model import Model
 
     model = Model(arrays, "fit")
-    grids = measure_path(model, val, log, msssim)
+    grids = measure_path(model, val, log, msssim, jobs=jobs, arrays=arrays)
     return {**choose_path(grids, model.n_ch, msssim_weight), **grids}
 
 
-def measure_path(model, val: np.ndarray, log=print, msssim=None) -> dict:
+def measure_path(model, val: np.ndarray, log=print, msssim=None, jobs: int = 1,
+                 arrays: dict | None = None) -> dict:
     """The validation grids the rate path is chosen from: mean bpp, PSNR and (with
-    ``msssim``, a function of two uint8 images) MS-SSIM per (channel count, step)."""
-    from squeeze_image import entropy
+    ``msssim``, a function of two uint8 images) MS-SSIM per (channel count, step).
 
+    ``jobs`` > 1 (with the model's ``arrays``) measures the images in that many
+    worker processes; the per-image results are summed here in image order, so the
+    grids are the same to the bit whatever ``jobs`` is."""
     ns = path_channel_counts(model.n_ch)
     bpp = np.zeros((len(ns), len(PATH_STEPS)))
     mse = np.zeros((len(ns), len(PATH_STEPS)))
     ms = np.zeros((len(ns), len(PATH_STEPS)))
-    for im in val:
-        H, W, _ = im.shape
-        ys = model.analysis(im, model.n_ch)
-        ref = im.astype(np.float64)
-        for di, D in enumerate(PATH_STEPS):
-            qs = [entropy.quantise(y, D) for y in ys]
-            for ni, n in enumerate(ns):
-                bits = entropy.estimate_bits(model, qs, n, D)
-                rec = model.synthesis(qs, n, D / 256.0, H, W, H, W)
-                bpp[ni, di] += bits / (H * W) / len(val)
-                mse[ni, di] += np.mean((rec - ref) ** 2) / len(val)
-                if msssim is not None:
-                    ms[ni, di] += msssim(im, rec) / len(val)
+    if jobs > 1 and arrays is not None and len(val) > 1:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        with cf.ProcessPoolExecutor(jobs, mp.get_context("spawn"), initializer=_worker_init,
+                                    initargs=(arrays, msssim)) as pool:
+            per_image = list(pool.map(_worker_image, list(val)))
+    else:
+        per_image = (_image_grids(model, im, ns, msssim) for im in val)
+    for b_, m_, s_ in per_image:
+        bpp += b_ / len(val)
+        mse += m_ / len(val)
+        ms += s_ / len(val)
     psnr = 10 * np.log10(255.0 ** 2 / mse)
     for ni, n in enumerate(ns):
         log(f"path n={n}: " + " ".join(f"D{D}:{b:.4f}/{p:.2f}" for D, b, p in
@@ -212,6 +215,46 @@ def measure_path(model, val: np.ndarray, log=print, msssim=None) -> dict:
     if msssim is not None:
         out["val_msssim"] = ms
     return out
+
+
+def _image_grids(model, im: np.ndarray, ns: list[int], msssim) -> tuple:
+    """One image's (bpp, MSE, MS-SSIM) per (channel count, step)."""
+    from squeeze_image import entropy
+
+    H, W, _ = im.shape
+    bpp = np.zeros((len(ns), len(PATH_STEPS)))
+    mse = np.zeros((len(ns), len(PATH_STEPS)))
+    ms = np.zeros((len(ns), len(PATH_STEPS)))
+    ys = model.analysis(im, model.n_ch)
+    ref = im.astype(np.float64)
+    for di, D in enumerate(PATH_STEPS):
+        qs = [entropy.quantise(y, D) for y in ys]
+        for ni, n in enumerate(ns):
+            bits = entropy.estimate_bits(model, qs, n, D)
+            rec = model.synthesis(qs, n, D / 256.0, H, W, H, W)
+            bpp[ni, di] = bits / (H * W)
+            mse[ni, di] = np.mean((rec - ref) ** 2)
+            if msssim is not None:
+                ms[ni, di] = msssim(im, rec)
+    return bpp, mse, ms
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(arrays: dict, msssim) -> None:
+    import numba
+
+    from squeeze_image.model import Model
+
+    numba.set_num_threads(1)  # the processes share the cores, not each one's threads
+    _WORKER["model"] = Model(arrays, "fit")
+    _WORKER["msssim"] = msssim
+
+
+def _worker_image(im: np.ndarray) -> tuple:
+    mdl = _WORKER["model"]
+    return _image_grids(mdl, im, path_channel_counts(mdl.n_ch), _WORKER["msssim"])
 
 
 def path_channel_counts(n_ch: int) -> list[int]:

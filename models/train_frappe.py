@@ -774,7 +774,8 @@ def _fit_path(fit, arrays: dict, val_files: list[Path], args) -> dict:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from benchmarks.suites.image import ms_ssim as msssim  # the bench's own metric
     val = load_images(val_files[:args.path_images] if args.path_images else val_files)
-    return fit.fit_path(arrays, val, msssim=msssim, msssim_weight=args.path_msssim_weight)
+    return fit.fit_path(arrays, val, msssim=msssim, msssim_weight=args.path_msssim_weight,
+                        jobs=args.jobs)
 
 
 def cmd_repath(args):
@@ -861,6 +862,8 @@ def main(argv=None):
                         "maximise on the validation images (MS-SSIM in dB)")
         sp.add_argument("--path-msssim-weight", type=float, default=0.5,
                         help="weight of MS-SSIM (dB) beside PSNR in the path's choice")
+        sp.add_argument("--jobs", type=int, default=1, help="worker processes measuring "
+                        "the rate path's validation images (the result does not change)")
     r.add_argument("--data", default=DEFAULT_DATA)
     r.add_argument("--out", default=e.get_default("out"))
     r.add_argument("--source", default="frappe-image", help="manifest name of the model")

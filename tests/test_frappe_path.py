@@ -44,3 +44,21 @@ def test_shipped_path_is_the_fitted_choice(fit):
                             mdl.n_ch)
     assert not np.array_equal(alone["path_n"], path["path_n"])
     assert np.array_equal(fit.choose_path(grids, mdl.n_ch, 0.0)["path_n"], alone["path_n"])
+
+
+def test_path_measurement_is_the_same_with_worker_processes(fit):
+    """``train_frappe.py export --jobs N`` measures the validation images in N
+    processes: the grids (and so the shipped path) must not depend on N."""
+    from frappe_cli.models import model_path
+
+    with np.load(model_path("squeeze_image", "frappe-image")) as z:
+        arrays = {k: z[k] for k in z.files}
+    mdl = model_mod.Model(arrays, "fit")
+    y, x = np.mgrid[0:64, 0:96]
+    val = np.stack([np.stack([(x * 3 + y) % 256, (x * y) % 256, (200 - y * 2) % 256], 2),
+                    np.stack([(x * 7) % 256, (y * 5) % 256, (x + y) % 256], 2)]).astype(np.uint8)
+    one = fit.measure_path(mdl, val, log=lambda _m: None)
+    two = fit.measure_path(mdl, val, log=lambda _m: None, jobs=2, arrays=arrays)
+    assert one.keys() == two.keys()
+    for k in one:
+        assert np.array_equal(one[k], two[k]), k
