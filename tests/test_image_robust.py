@@ -196,3 +196,64 @@ def test_mlp_kernel_matches_the_cell_by_cell_sum_to_the_bit(shape):
             want[i, j] = want[i, j] + ls * o
     kk.mlp_residual(hn, w1, b1, w2, b2, ls, x)
     assert np.array_equal(x.view(np.uint32), want.view(np.uint32))
+
+
+def _latent_stream(D: int, n: int = 29, size=(64, 96)):
+    from squeeze_image import entropy as E
+    from squeeze_image import model as M
+
+    mdl = M.load()
+    H, W = size
+    y, x = np.mgrid[0:H, 0:W]
+    img = np.stack([(x * 5 + y * 3) % 256, (x * y) % 256,
+                    (128 + 60 * np.sin(x / 4.0) * np.cos(y / 5.0)).astype(int)], 2)
+    img = np.ascontiguousarray(img.astype(np.uint8))
+    qs = [E.quantise(ch, D) for ch in mdl.analysis(img, n)]
+    shapes = [mdl.channel_shape(k, H, W) for k in range(n)]
+    return mdl, qs, E.encode(mdl, qs, n, D), shapes
+
+
+@pytest.mark.parametrize("D", [40, 300, 2000])
+def test_fused_latent_decoder_reads_what_constriction_reads(D):
+    """The one-kernel-per-channel decoder (numba ANS + contexts) gives the same
+    channels and end offset as constriction's wave-by-wave decode."""
+    from squeeze_image import entropy as E
+
+    mdl, qs, blob, shapes = _latent_stream(D)
+    fast = mdl.fast_coder()
+    assert fast is not None
+    a, ea = E._decode_waves(mdl, memoryview(blob), 0, len(qs), D, shapes)
+    b, eb = E._decode_fast(mdl, fast, memoryview(blob), 0, len(qs), D, shapes)
+    assert ea == eb == len(blob)
+    for x, y, q in zip(a, b, qs):
+        assert np.array_equal(x, y) and np.array_equal(x, q)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 7)), min_size=1, max_size=4),
+       st.integers(0, 10 ** 6))
+def test_fused_latent_decoder_fails_where_constriction_fails(flips, cut):
+    """Corrupted or truncated latent streams: both decoders raise CorruptError, or
+    both return the same channels (a flip can land on a valid stream)."""
+    from squeeze_image import entropy as E
+
+    if "s" not in _LATENT_CASE:
+        _LATENT_CASE["s"] = _latent_stream(300)
+    mdl, qs, blob, shapes = _LATENT_CASE["s"]
+    bb = bytearray(blob)
+    for pos, bit in flips:
+        bb[pos % len(bb)] ^= 1 << bit
+    bb = bytes(bb[:len(bb) - cut % 3 * (cut % len(bb)) // 2])
+    out = []
+    for fn in (lambda: E._decode_waves(mdl, memoryview(bb), 0, len(qs), 300, shapes),
+               lambda: E._decode_fast(mdl, mdl.fast_coder(), memoryview(bb), 0, len(qs), 300,
+                                      shapes)):
+        try:
+            chans, end = fn()
+            out.append((end, [c.tobytes() for c in chans]))
+        except CorruptError:
+            out.append("corrupt")
+    assert out[0] == out[1]
+
+
+_LATENT_CASE: dict = {}

@@ -237,9 +237,89 @@ def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
     return main.finish() + side.finish()
 
 
+def _ans_stream(data: memoryview, offset: int) -> tuple[np.ndarray, int, int]:
+    """(words, symbol count, end offset) of one constriction_ans stream, checked as
+    ``constriction_ans.Decoder`` checks it (truncation, a zero last word)."""
+    if len(data) - offset < 8:
+        raise CorruptError("Compressed data is corrupt (entropy-coded stream truncated)")
+    expected, nwords = (int(v) for v in np.frombuffer(data, "<u4", 2, offset))
+    if nwords > (len(data) - offset - 8) // 4:
+        raise CorruptError("Compressed data is corrupt (entropy-coded stream truncated)")
+    words = np.frombuffer(data, "<u4", nwords, offset + 8).astype(np.uint32)
+    if nwords and words[-1] == 0:
+        raise CorruptError("Compressed data is corrupt (invalid entropy-coded stream)")
+    return words, expected, offset + 8 + 4 * nwords
+
+
+def _ans_state(words: np.ndarray, expected: int) -> np.ndarray:
+    """[state, words left, symbols left] of a stack-ANS decoder over ``words``
+    (the state bits live in an int64: the kernels reinterpret them as uint64)."""
+    left = words.size
+    state = 0
+    if left:
+        left -= 1
+        state = int(words[left])
+        if left:
+            left -= 1
+            state = (state << 32) | int(words[left])
+    st = np.zeros(3, np.int64)
+    st[0] = np.array(state, np.uint64).view(np.int64)
+    st[1], st[2] = left, expected
+    return st
+
+
 def decode(model, data: memoryview, offset: int, n: int, D: int,
            shapes: list[tuple[int, int]]) -> tuple[list[np.ndarray], int]:
-    """Inverse of :func:`encode`; returns the channels and the offset after the streams."""
+    """Inverse of :func:`encode`; returns the channels and the offset after the streams.
+
+    Where the model's tables passed ``fast_ans``'s probe (its quantised CDFs are
+    constriction's), one numba kernel per channel decodes contexts and symbols
+    together; otherwise constriction decodes wave by wave.  Both read the same
+    symbols from the same bytes."""
+    fast = model.fast_coder()
+    if fast is not None:
+        return _decode_fast(model, fast, data, offset, n, D, shapes)
+    return _decode_waves(model, data, offset, n, D, shapes)
+
+
+def _decode_fast(model, fast, data: memoryview, offset: int, n: int, D: int,
+                 shapes: list[tuple[int, int]]) -> tuple[list[np.ndarray], int]:
+    from squeeze_image import kernels as kk
+
+    mw, m_expected, m_end = _ans_stream(data, offset)
+    sw, s_expected, s_end = _ans_stream(data, m_end)
+    total = sum(h * w for h, w in shapes[:n])
+    if m_expected != total:
+        raise CorruptError("Compressed data is corrupt (latent symbol count mismatch)")
+    if s_expected > 2 * total:
+        raise CorruptError("Compressed data is corrupt (escape count too large)")
+    ms, ss = _ans_state(mw, m_expected), _ans_state(sw, s_expected)
+    qs: list[np.ndarray] = []
+    for k in range(n):
+        h, w = shapes[k]
+        qp = np.zeros((h + 2, w + 3), np.int32)
+        p0, p1, p2, prm = channel_params(model, qs, k, (h, w), D)
+        rc = kk.ctx_channel_decode(qp, prm, model.ctx_thr, p0, p1, p2, fast.cdf, fast.esc_cdf,
+                                   mw, ms, sw, ss)
+        if rc == -1:
+            raise CorruptError("Compressed data is corrupt (latent value out of range)")
+        if rc == -2:
+            raise CorruptError("Compressed data is corrupt (more symbols requested than stored)")
+        if rc != 0:
+            raise CorruptError("Compressed data is corrupt (context out of range)")
+        qs.append(np.ascontiguousarray(qp[2:, 2:w + 2]))
+    for st, name in ((ms, "latent"), (ss, "escape")):
+        if st[2] != 0:
+            raise CorruptError(f"Compressed data is corrupt ({name} stream has "
+                               f"{int(st[2])} symbols left over)")
+        if st[0] != 0 or st[1] != 0:
+            raise CorruptError("Compressed data is corrupt (entropy-coded stream does not end "
+                               "where its symbols do)")
+    return qs, s_end
+
+
+def _decode_waves(model, data: memoryview, offset: int, n: int, D: int,
+                  shapes: list[tuple[int, int]]) -> tuple[list[np.ndarray], int]:
     from frappe_cli.coding import constriction_ans as ans
     from squeeze_image import kernels as kk
 

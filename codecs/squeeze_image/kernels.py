@@ -364,6 +364,84 @@ def ctx_wave_step(qp, t, sym, esc_vals, prm, thr, p0, p1, p2, mrow, brow):
     return k
 
 
+@njit(cache=True, nogil=True)
+def _ans_symbol(cdf, r, st):
+    """Pop one symbol of quantised-CDF row r from the stack-ANS decoder state
+    st = [state, words left] (fast_ans.encode_rows' inverse; the words are read by
+    the caller).  Returns the symbol; st[0] is the new state before any refill."""
+    state = np.uint64(st[0])
+    q = state & np.uint64((1 << 24) - 1)
+    lo = 0
+    hi = cdf.shape[1] - 1
+    while hi - lo > 1:  # cdf[r, lo] <= q < cdf[r, hi]
+        mid = (lo + hi) >> 1
+        if np.uint64(cdf[r, mid]) <= q:
+            lo = mid
+        else:
+            hi = mid
+    c0 = np.uint64(cdf[r, lo])
+    p = np.uint64(cdf[r, lo + 1]) - c0
+    st[0] = np.int64(p * (state >> np.uint64(24)) + (q - c0))
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def _ans_refill(st, words):
+    if np.uint64(st[0]) < np.uint64(1 << 32) and st[1] > 0:
+        st[1] -= 1
+        st[0] = np.int64((np.uint64(st[0]) << np.uint64(32)) | np.uint64(words[st[1]]))
+
+
+@njit(cache=True, nogil=True)
+def ctx_channel_decode(qp, prm, thr, p0, p1, p2, cdf, ecdf, mw, ms, sw, ss):
+    """Decoder side, one whole channel: every wave's contexts (``ctx_wave_step``)
+    and its symbols from the main stack-ANS stream (words ``mw``, state
+    ``ms`` = [state, words left, symbols left]), escape magnitudes from the side
+    stream (``sw``, ``ss`` alike; rows 0 and 1 of ``ecdf`` alternate).  The same
+    symbols, in the same order, as ``entropy.decode``'s wave loop through
+    constriction.  Returns 0, or -1 (a value out of range), -2 (a stream holds
+    fewer symbols than asked for), -3 (a table row out of range)."""
+    h = qp.shape[0] - 2
+    w = qp.shape[1] - 3
+    K = prm[PRM_K]
+    esc_hi = 2 * K + 2
+    wave = min(h, (w + 1) // 2 + 1)
+    mrow = np.empty(wave, np.int64)
+    brow = np.empty(wave, np.int64)
+    sym = np.zeros(wave, np.int64)
+    ev = np.zeros(wave, np.int64)
+    n_waves = 2 * (h - 1) + w
+    rows = cdf.shape[0]
+    for t in range(n_waves + 1):
+        cnt = ctx_wave_step(qp, t, sym, ev, prm, thr, p0, p1, p2, mrow, brow)
+        if cnt < 0:
+            return -1
+        if t == n_waves:
+            break
+        if ms[2] < cnt:
+            return -2
+        ms[2] -= cnt
+        e = 0
+        for k in range(cnt):
+            r = brow[k]
+            if r < 0 or r >= rows:
+                return -3
+            s = _ans_symbol(cdf, r, ms)
+            _ans_refill(ms, mw)
+            sym[k] = s
+            if s == 0 or s == esc_hi:
+                if ss[2] < 2:
+                    return -2
+                ss[2] -= 2
+                a = _ans_symbol(ecdf, 0, ss)
+                _ans_refill(ss, sw)
+                b = _ans_symbol(ecdf, 1, ss)
+                _ans_refill(ss, sw)
+                ev[e] = a * 64 + b
+                e += 1
+    return 0
+
+
 # ------------------------------------------------------------------------------------
 # analysis (encoder only).  Its floats only choose the latents, which are then sent
 # exactly, so it may reassociate sums (fastmath): nothing here feeds a probability
