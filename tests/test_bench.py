@@ -315,3 +315,28 @@ def test_rd_plot_merges_runs(tmp_path, monkeypatch):
     out = tmp_path / "rd.png"
     rd_plot.main([str(out), f"{old}:squeeze v2", str(new)])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_frappe_decode_time_script(tmp_path, monkeypatch, capsys):
+    """benchmarks/frappe_decode_time.py encodes, decodes and reports each picture
+    (here one small PNG in a stand-in corpora folder with no training photos, so no
+    1080p frame)."""
+    pytest.importorskip("squeeze_image.codec")
+    Image = pytest.importorskip("PIL.Image")
+    import numpy as np
+
+    from benchmarks import frappe_decode_time
+
+    (tmp_path / "kodak").mkdir()
+    y, x = np.mgrid[0:48, 0:80]
+    Image.fromarray(np.stack([x * 3 % 256, y * 5 % 256, (x + y) % 256], 2).astype(np.uint8)) \
+        .save(tmp_path / "kodak" / "kodim99.png")
+    monkeypatch.setenv("SQUEEZE_CORPORA", str(tmp_path))
+    out = tmp_path / "t.json"
+    assert frappe_decode_time.main(["--bpp", "0.5", "--repeat", "1", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["picture"] == "kodim99.png" and 0.4 < row["real_bpp"] <= 0.5
+    assert row["decode_cpu_s"] > 0
+    assert "kodim99.png --bpp 0.5" in capsys.readouterr().out
+    monkeypatch.setenv("SQUEEZE_CORPORA", str(tmp_path / "none"))
+    assert frappe_decode_time.main([]) == 1
