@@ -31,6 +31,9 @@ CASES = {
     # with dead-zone rounding)
     "frappe-v1-m3-rgb-123x77-bpp0.3": ({"bpp": 0.3}, "RGB"),
     "frappe-v1-m3-la-57x41-q60": ({"quality": 60}, "LA"),
+    # bitstream v1 with the fourth model (format 2, trained on to step 18000)
+    "frappe-v1-m4-rgb-111x83-bpp0.2": ({"bpp": 0.2}, "RGB"),
+    "frappe-v1-m4-rgba-66x50-q45": ({"quality": 45}, "RGBA"),
 }
 
 

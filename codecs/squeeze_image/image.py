@@ -193,5 +193,7 @@ def raw_to_file(raw: bytes) -> bytes:
     if fmt == FMT_PNM and c in (1, 3):
         im.save(out, format="PPM")
     else:  # PNM with alpha has no PPM/PGM form: PNG
-        im.save(out, format="PNG", compress_level=6)
+        # zlib level 3: the PNG of a decoded 1080p photograph in 0.16-0.19 s CPU
+        # instead of 0.46-0.47 s at level 6, 4-12 % larger (the pixels are the same)
+        im.save(out, format="PNG", compress_level=3)
     return out.getvalue()
