@@ -498,14 +498,9 @@ def _decode_one(codec: Codec, info: BlockInfo, payload: bytes, chk_type: int, ch
     return out
 
 
-def _memory_check(codec: Codec, header: StreamHeader, threads: int, memlimit: int | None,
-                  max_block: int | None = None) -> int:
-    """The thread count that fits ``memlimit`` (lowered first; refused below one).
-
-    ``max_block`` (the default decode limit) is not checked against the header's
-    declared block size: that is only a bound (streams of the first image codec
-    declared 1 GiB for pictures of a few kilobytes); ``_stream_blocks`` refuses
-    each block whose real size passes it, before its payload is read."""
+def _memory_check(codec: Codec, header: StreamHeader, threads: int,
+                  memlimit: int | None) -> int:
+    """The thread count that fits ``memlimit`` (lowered first; refused below one)."""
     if memlimit is None:
         return threads
     per = codec.memory_usage() + 3 * header.max_block_size
@@ -548,7 +543,7 @@ def iter_decompress(
         header = read_header(r, first=first)
         first = False
         codec = codec_for(header)
-        fit = _memory_check(codec, header, threads, memlimit, max_block)
+        fit = _memory_check(codec, header, threads, memlimit)
         codec.threads = max(1, fit)
         yield from _decode_stream(r, header, codec, fit, progress, finish, budget, max_block)
 
@@ -599,6 +594,17 @@ def _spend(budget: list, n: int) -> None:
     budget[0] -= n
 
 
+def check_block_limit(usize: int, max_block: int | None) -> None:
+    """The default decode limit (``max_block``, None: none), judged on a block's real
+    size from its header or the index, before its payload is read.  Not on the
+    stream header's declared maximum, which is only a bound: streams of the first
+    image codec declared 1 GiB for pictures of a few kilobytes."""
+    if max_block is not None and usize > max_block:
+        raise MemoryLimitError(
+            f"Memory usage limit reached (a block of {_mib(usize)} exceeds the default "
+            f"limit of {_mib(max_block)} for decoding; raise it with -M/--memlimit)")
+
+
 def _stream_blocks(r: _Reader, header: StreamHeader,
                    progress: Callable[[int], None] | None,
                    max_block: int | None = None) -> Iterator[tuple[BlockInfo, bytes, bytes]]:
@@ -608,11 +614,7 @@ def _stream_blocks(r: _Reader, header: StreamHeader,
         info = _read_block_head(r, header)
         if info is None:
             return
-        if max_block is not None and info.usize > max_block:
-            raise MemoryLimitError(
-                f"Memory usage limit reached (a block of {_mib(info.usize)} exceeds the "
-                f"default limit of {_mib(max_block)} for decoding; raise it with -M/--memlimit)"
-            )
+        check_block_limit(info.usize, max_block)
         payload = r.read(info.csize, "block")
         chk = r.read(csize, "block check")
         if progress:

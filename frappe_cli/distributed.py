@@ -808,11 +808,10 @@ class _Budget:
         container._spend(self._left, n)
 
 
-def _limits(codec: Codec, header: container.StreamHeader, memlimit: int | None,
-            max_block: int | None) -> None:
-    """-M and the default decode limit, as a local one-thread decode checks them
-    (each worker thread decodes one block at a time)."""
-    container._memory_check(codec, header, 1, memlimit, max_block)
+def _limits(codec: Codec, header: container.StreamHeader, memlimit: int | None) -> None:
+    """-M as a local one-thread decode checks it (each worker thread decodes one block
+    at a time); the default limit is checked per block (``check_block_limit``)."""
+    container._memory_check(codec, header, 1, memlimit)
 
 
 def _decode_ref(codec: Codec, header: container.StreamHeader) -> tuple:
@@ -868,7 +867,7 @@ def decompress_stream(session: Session, src: BinaryIO, dst: BinaryIO | None, *,
         header = container.read_header(r, first=first)
         first = False
         codec = container.codec_for(header)
-        _limits(codec, header, memlimit, max_block)
+        _limits(codec, header, memlimit)
         ref = _decode_ref(codec, header)
         deliver = _Deliver(codec, dst, budget, session)
         pipe = _Pipe(session)
@@ -947,7 +946,9 @@ def decompress_url(session: Session, url: str, dst: BinaryIO | None, *,
                                      progress=progress)
     header, blocks = plan
     codec = container.codec_for(header)
-    _limits(codec, header, memlimit, max_block)
+    _limits(codec, header, memlimit)
+    for _off, _n, u, _c in blocks:  # the index gives every block's size: refuse first
+        container.check_block_limit(u, max_block)
     ref = _decode_ref(codec, header)
     deliver = _Deliver(codec, dst, _Budget(max_output), session)
     sot = tuple(sorted(so.items()))

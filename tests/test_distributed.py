@@ -181,6 +181,23 @@ def test_url_decode_checks_blocks_and_multistream(inproc):
             D.decompress_url(s, "memory://sq/missing.sqz", io.BytesIO())
 
 
+def test_url_decode_default_limit_judges_each_indexed_block(inproc):
+    """The default decode limit on a URL with an index: every block's size in the
+    index is checked before any block is read (as a local decode checks each block
+    header), whatever the stream header declares."""
+    from frappe_cli.errors import MemoryLimitError
+
+    blob = container.compress(TEXT, "zstd", level=1, block_size=16 << 10)
+    with fsspec.open("memory://sq/lim.sqz", "wb") as f:
+        f.write(blob)
+    with D.Session(inproc) as s:
+        with pytest.raises(MemoryLimitError, match="exceeds the default limit"):
+            D.decompress_url(s, "memory://sq/lim.sqz", io.BytesIO(), max_block=8 << 10)
+        out = io.BytesIO()
+        D.decompress_url(s, "memory://sq/lim.sqz", out, max_block=16 << 10)
+        assert out.getvalue() == TEXT
+
+
 # ------------------------------------------------------------------------------------
 # worker processes
 

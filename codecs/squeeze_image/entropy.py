@@ -237,37 +237,6 @@ def encode(model, qs: list[np.ndarray], n: int, D: int) -> bytes:
     return main.finish() + side.finish()
 
 
-def _ans_stream(data: memoryview, offset: int) -> tuple[np.ndarray, int, int]:
-    """(words, symbol count, end offset) of one constriction_ans stream, checked as
-    ``constriction_ans.Decoder`` checks it (truncation, a zero last word)."""
-    if len(data) - offset < 8:
-        raise CorruptError("Compressed data is corrupt (entropy-coded stream truncated)")
-    expected, nwords = (int(v) for v in np.frombuffer(data, "<u4", 2, offset))
-    if nwords > (len(data) - offset - 8) // 4:
-        raise CorruptError("Compressed data is corrupt (entropy-coded stream truncated)")
-    words = np.frombuffer(data, "<u4", nwords, offset + 8).astype(np.uint32)
-    if nwords and words[-1] == 0:
-        raise CorruptError("Compressed data is corrupt (invalid entropy-coded stream)")
-    return words, expected, offset + 8 + 4 * nwords
-
-
-def _ans_state(words: np.ndarray, expected: int) -> np.ndarray:
-    """[state, words left, symbols left] of a stack-ANS decoder over ``words``
-    (the state bits live in an int64: the kernels reinterpret them as uint64)."""
-    left = words.size
-    state = 0
-    if left:
-        left -= 1
-        state = int(words[left])
-        if left:
-            left -= 1
-            state = (state << 32) | int(words[left])
-    st = np.zeros(3, np.int64)
-    st[0] = np.array(state, np.uint64).view(np.int64)
-    st[1], st[2] = left, expected
-    return st
-
-
 def decode(model, data: memoryview, offset: int, n: int, D: int,
            shapes: list[tuple[int, int]]) -> tuple[list[np.ndarray], int]:
     """Inverse of :func:`encode`; returns the channels and the offset after the streams.
@@ -284,16 +253,18 @@ def decode(model, data: memoryview, offset: int, n: int, D: int,
 
 def _decode_fast(model, fast, data: memoryview, offset: int, n: int, D: int,
                  shapes: list[tuple[int, int]]) -> tuple[list[np.ndarray], int]:
+    from frappe_cli.coding import constriction_ans as ans
+    from frappe_cli.coding import fast_ans
     from squeeze_image import kernels as kk
 
-    mw, m_expected, m_end = _ans_stream(data, offset)
-    sw, s_expected, s_end = _ans_stream(data, m_end)
+    mw, m_expected, m_end = ans.stream_words(data, offset)
+    sw, s_expected, s_end = ans.stream_words(data, m_end)
     total = sum(h * w for h, w in shapes[:n])
     if m_expected != total:
         raise CorruptError("Compressed data is corrupt (latent symbol count mismatch)")
     if s_expected > 2 * total:
         raise CorruptError("Compressed data is corrupt (escape count too large)")
-    ms, ss = _ans_state(mw, m_expected), _ans_state(sw, s_expected)
+    ms, ss = fast_ans.decoder_state(mw, m_expected), fast_ans.decoder_state(sw, s_expected)
     qs: list[np.ndarray] = []
     for k in range(n):
         h, w = shapes[k]

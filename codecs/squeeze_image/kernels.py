@@ -23,7 +23,9 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
+from frappe_cli.coding.fast_ans import decode_row  # noqa: E402
 from frappe_cli.jit import njit, prange  # noqa: E402
+from squeeze_image.entropy import ESC_SPLIT  # noqa: E402
 
 # ------------------------------------------------------------------------------------
 # decoder network
@@ -365,34 +367,6 @@ def ctx_wave_step(qp, t, sym, esc_vals, prm, thr, p0, p1, p2, mrow, brow):
 
 
 @njit(cache=True, nogil=True)
-def _ans_symbol(cdf, r, st):
-    """Pop one symbol of quantised-CDF row r from the stack-ANS decoder state
-    st = [state, words left] (fast_ans.encode_rows' inverse; the words are read by
-    the caller).  Returns the symbol; st[0] is the new state before any refill."""
-    state = np.uint64(st[0])
-    q = state & np.uint64((1 << 24) - 1)
-    lo = 0
-    hi = cdf.shape[1] - 1
-    while hi - lo > 1:  # cdf[r, lo] <= q < cdf[r, hi]
-        mid = (lo + hi) >> 1
-        if np.uint64(cdf[r, mid]) <= q:
-            lo = mid
-        else:
-            hi = mid
-    c0 = np.uint64(cdf[r, lo])
-    p = np.uint64(cdf[r, lo + 1]) - c0
-    st[0] = np.int64(p * (state >> np.uint64(24)) + (q - c0))
-    return lo
-
-
-@njit(cache=True, nogil=True)
-def _ans_refill(st, words):
-    if np.uint64(st[0]) < np.uint64(1 << 32) and st[1] > 0:
-        st[1] -= 1
-        st[0] = np.int64((np.uint64(st[0]) << np.uint64(32)) | np.uint64(words[st[1]]))
-
-
-@njit(cache=True, nogil=True)
 def ctx_channel_decode(qp, prm, thr, p0, p1, p2, cdf, ecdf, mw, ms, sw, ss):
     """Decoder side, one whole channel: every wave's contexts (``ctx_wave_step``)
     and its symbols from the main stack-ANS stream (words ``mw``, state
@@ -426,18 +400,14 @@ def ctx_channel_decode(qp, prm, thr, p0, p1, p2, cdf, ecdf, mw, ms, sw, ss):
             r = brow[k]
             if r < 0 or r >= rows:
                 return -3
-            s = _ans_symbol(cdf, r, ms)
-            _ans_refill(ms, mw)
+            s = decode_row(cdf, r, ms, mw)
             sym[k] = s
             if s == 0 or s == esc_hi:
                 if ss[2] < 2:
                     return -2
                 ss[2] -= 2
-                a = _ans_symbol(ecdf, 0, ss)
-                _ans_refill(ss, sw)
-                b = _ans_symbol(ecdf, 1, ss)
-                _ans_refill(ss, sw)
-                ev[e] = a * 64 + b
+                a = decode_row(ecdf, 0, ss, sw)
+                ev[e] = a * ESC_SPLIT + decode_row(ecdf, 1, ss, sw)
                 e += 1
     return 0
 

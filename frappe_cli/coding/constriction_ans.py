@@ -229,22 +229,27 @@ class Encoder:
         return _HEAD.pack(self.count, words.size) + words.astype("<u4").tobytes()
 
 
+def stream_words(data: bytes | memoryview, offset: int = 0) -> tuple[np.ndarray, int, int]:
+    """(words as uint32, symbol count, offset of the first byte after it) of the
+    stream at ``offset``: u32 symbol count | u32 word count | words (CorruptError
+    when truncated).  Streams may be chained: the next one starts at the end."""
+    buf = memoryview(data)
+    if len(buf) - offset < _HEAD.size:
+        raise CorruptError("Compressed data is corrupt (entropy-coded stream truncated)")
+    expected, nwords = _HEAD.unpack_from(buf, offset)
+    if nwords > (len(buf) - offset - _HEAD.size) // 4:
+        raise CorruptError("Compressed data is corrupt (entropy-coded stream truncated)")
+    words = np.frombuffer(buf, dtype="<u4", count=nwords, offset=offset + _HEAD.size)
+    return words.astype(np.uint32), expected, offset + _HEAD.size + 4 * nwords
+
+
 class Decoder:
     """Decodes a stream made by :class:`Encoder`, call by call in the same order."""
 
     def __init__(self, data: bytes | memoryview, kind: str = "ans", *, offset: int = 0):
         if kind not in KINDS:
             raise ValueError(f"unknown coder kind {kind!r} (ans, range)")
-        buf = memoryview(data)
-        if len(buf) - offset < _HEAD.size:
-            raise CorruptError("Compressed data is corrupt (entropy-coded stream truncated)")
-        self.expected, nwords = _HEAD.unpack_from(buf, offset)
-        end = offset + _HEAD.size + 4 * nwords
-        if nwords > (len(buf) - offset - _HEAD.size) // 4:
-            raise CorruptError("Compressed data is corrupt (entropy-coded stream truncated)")
-        self.end = end  # first byte after this stream (callers may chain streams)
-        words = np.frombuffer(buf, dtype="<u4", count=nwords, offset=offset + _HEAD.size)
-        words = words.astype(np.uint32)
+        words, self.expected, self.end = stream_words(data, offset)
         self.kind = kind
         self.count = 0
         try:

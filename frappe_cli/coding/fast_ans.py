@@ -8,7 +8,10 @@ constriction 0.5's ``Categorical(perfect=False)`` does, and encodes with a numba
 kernel that writes the same words.  It proves itself per table before use (a probe
 stream through every (row, symbol) pair must be byte-identical to constriction's);
 otherwise ``ok`` is False and the caller keeps constriction: the bitstream never
-depends on which path wrote it.  Decoding always goes through constriction.
+depends on which path wrote it.  ``decoder_state`` and ``decode_row`` are the
+inverse, for numba kernels that decode symbols whose rows they compute themselves
+(the image codec's contexts); they read the same words as constriction's decoder,
+with the same tables (those that passed the probe).
 """
 
 from __future__ import annotations
@@ -56,6 +59,54 @@ def encode_rows(sym, row, cdf, words):
             words[nw] = np.uint32(hi)
             nw += 1
     return nw
+
+
+def decoder_state(words: np.ndarray, expected: int) -> np.ndarray:
+    """[state, words left, symbols left] of a stack-ANS decoder over one stream's
+    ``words`` (``constriction_ans.stream_words``), as constriction starts one: the
+    last word (never zero) and, below it, the next one make the state.  The state's
+    bits live in an int64 that ``decode_row`` reads as uint64."""
+    from frappe_cli.errors import CorruptError
+
+    left = int(words.size)
+    state = 0
+    if left:
+        if words[-1] == 0:
+            raise CorruptError("Compressed data is corrupt (invalid entropy-coded stream)")
+        left -= 1
+        state = int(words[left])
+        if left:
+            left -= 1
+            state = (state << 32) | int(words[left])
+    st = np.zeros(3, np.int64)
+    st[0] = np.array(state, np.uint64).view(np.int64)
+    st[1], st[2] = left, expected
+    return st
+
+
+@njit(cache=True, nogil=True)
+def decode_row(cdf, r, st, words):
+    """Pop one symbol coded under quantised-CDF row ``r`` (``encode_rows``' inverse)
+    from the decoder ``st`` = [state, words left, ...] over ``words``, refilling the
+    state from the words when it falls below 32 bits.  The caller keeps count of
+    the symbols and checks ``r``."""
+    state = np.uint64(st[0])
+    q = state & np.uint64((1 << ANS_PRECISION) - 1)
+    lo = 0
+    hi = cdf.shape[1] - 1
+    while hi - lo > 1:  # cdf[r, lo] <= q < cdf[r, hi]
+        mid = (lo + hi) >> 1
+        if np.uint64(cdf[r, mid]) <= q:
+            lo = mid
+        else:
+            hi = mid
+    c0 = np.uint64(cdf[r, lo])
+    state = (np.uint64(cdf[r, lo + 1]) - c0) * (state >> np.uint64(ANS_PRECISION)) + (q - c0)
+    if state < np.uint64(1 << 32) and st[1] > 0:
+        st[1] -= 1
+        state = (state << np.uint64(32)) | np.uint64(words[st[1]])
+    st[0] = np.int64(state)
+    return lo
 
 
 def quantised_cdf(freqs: np.ndarray) -> np.ndarray:
