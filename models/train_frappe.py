@@ -356,6 +356,39 @@ def sample_nd(rng: np.random.Generator, b: int) -> tuple[np.ndarray, np.ndarray]
     return n, d
 
 
+class PathSampler:
+    """(n, D) drawn around a shipped model's rate path instead of over the whole grid.
+
+    The uniform sampler spends most samples on pairs no rate ever uses (3 channels at
+    step 1/8, 29 channels at step 6); this one draws a rate log-uniformly in
+    [``lo``, ``hi``] bpp, takes the path's (n, D) there, moves n by up to ``dn`` and D
+    by a factor up to exp(+-``dd``), and keeps a share ``uniform`` of the draws from
+    the uniform sampler so the decoder stays sound beside the path (the export refits
+    the path from a grid around it)."""
+
+    def __init__(self, npz: str, lo=0.02, hi=1.2, dn=2, dd=0.35, uniform=0.25):
+        import hashlib
+
+        raw = Path(npz).read_bytes()
+        with np.load(npz) as z:
+            self.bpp = z["path_bpp"].astype(np.float64)
+            self.n = z["path_n"].astype(np.int64)
+            self.d = z["path_d"].astype(np.float64) / 256.0
+        self.desc = {"path_from": Path(npz).name, "sha256": hashlib.sha256(raw).hexdigest(),
+                     "lo": lo, "hi": hi, "dn": dn, "dd": dd, "uniform": uniform}
+        self.lo, self.hi, self.dn, self.dd, self.uniform = lo, hi, dn, dd, uniform
+
+    def __call__(self, rng: np.random.Generator, b: int) -> tuple[np.ndarray, np.ndarray]:
+        n, d = sample_nd(rng, b)
+        rate = np.exp(rng.uniform(math.log(self.lo), math.log(self.hi), size=b))
+        i = np.clip(np.searchsorted(self.bpp, rate), 0, self.bpp.size - 1)
+        pn = np.clip(self.n[i] + rng.integers(-self.dn, self.dn + 1, size=b), N_MIN,
+                     len(PATCHES))
+        pd = np.clip(self.d[i] * np.exp(rng.uniform(-self.dd, self.dd, size=b)), D_MIN, D_MAX)
+        on = rng.random(b) >= self.uniform
+        return np.where(on, pn, n), np.where(on, pd, d)
+
+
 def get_batch(rng, imgs, b, crop):
     N = imgs.shape[0]
     out = np.empty((b, crop, crop, 3), np.uint8)
@@ -609,6 +642,23 @@ def cmd_train(args):
               flush=True)
     if args.steps != total and args.extend:
         total = args.steps
+    # the (n, D) sampler: a run keeps the one it was started (or first resumed) with
+    sampler_desc = state.get("sampler") if state is not None else None
+    if args.nd_path:
+        want = PathSampler(args.nd_path)
+        if sampler_desc is not None and sampler_desc != want.desc:
+            raise SystemExit(f"this run samples with {sampler_desc}, not {want.desc}")
+        sampler_desc = want.desc
+    if sampler_desc is not None:
+        npz = Path(args.nd_path or Path(__file__).resolve().parent.parent / "codecs"
+                   / "squeeze_image" / "models" / sampler_desc["path_from"])
+        sampler = PathSampler(str(npz), **{k: sampler_desc[k] for k in
+                                           ("lo", "hi", "dn", "dd", "uniform")})
+        if sampler.desc != sampler_desc:
+            raise SystemExit(f"{npz} is not the file this run samples its path from")
+        print(f"sampling (n, D) around the rate path of {npz.name}", flush=True)
+    else:
+        sampler = sample_nd
     logf = open(work / "train.log", "a")
     t0 = time.time()
     c0 = time.process_time()
@@ -623,7 +673,7 @@ def cmd_train(args):
                     "cpu_s": cpu_before + time.process_time() - c0,
                     "data": {"cid22": str(args.data), "clic": str(args.clic)},
                     "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed,
-                    "threads": args.threads}, tmp)
+                    "threads": args.threads, "sampler": sampler_desc}, tmp)
         os.replace(tmp, ck)
 
     last_save = time.time()
@@ -635,7 +685,7 @@ def cmd_train(args):
         else:
             xb = get_batch_list(rng, sources, args.batch, args.crop)
         xb = to_tensor(torch, xb, dev)
-        n, d = sample_nd(rng, args.batch)
+        n, d = sampler(rng, args.batch)
         nt = torch.from_numpy(n).to(dev)
         dt = torch.from_numpy(d).float().to(dev)
         xh, bpp, _ = model(xb, nt, dt)
@@ -840,6 +890,8 @@ def main(argv=None):
                    help="steps between checkpoints (also one at least every 10 minutes)")
     t.add_argument("--stop-at", type=int, default=0,
                    help="stop (with a checkpoint) at this step, to go on in a later session")
+    t.add_argument("--nd-path", default="", help="sample (n, D) around the rate path of "
+                   "this model file (PathSampler); a resumed run keeps its sampler")
     t.add_argument("--extend", action="store_true",
                    help="a resumed run takes --steps as its new total (the schedule stretches)")
     e = sub.add_parser("export")

@@ -32,7 +32,7 @@ def _script():
 def _args(work: Path, **kw) -> argparse.Namespace:
     a = dict(data=str(TRAIN), work=str(work), steps=4, batch=2, crop=64, lr=1e-3, seed=3,
              threads=1, eval_every=1000, arch="v2", clic="", ema=0.9, ckpt_every=1,
-             stop_at=0, extend=False)
+             stop_at=0, extend=False, nd_path="")
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -60,3 +60,58 @@ def test_resume_is_bit_exact(tmp_path):
     assert a["np_rng"] == b["np_rng"]
     assert torch.equal(a["torch_rng"], b["torch_rng"])
     assert b["cpu_s"] > 0
+
+
+SHIPPED = ROOT / "codecs" / "squeeze_image" / "models"
+
+
+def _path_model() -> Path:
+    import json
+
+    entries = json.loads((SHIPPED / "MANIFEST.json").read_text())
+    return SHIPPED / next(e["file"] for e in entries if e["name"] == "frappe-image")
+
+
+def test_path_sampler_draws_near_the_rate_path():
+    np = pytest.importorskip("numpy")
+    tf = _script()
+    tf.set_arch("v2")
+    s = tf.PathSampler(str(_path_model()), uniform=0.0)
+    n, d = s(np.random.default_rng(5), 4000)
+    assert n.min() >= tf.N_MIN and n.max() <= len(tf.PATCHES)
+    assert d.min() >= tf.D_MIN and d.max() <= tf.D_MAX
+    # every draw is within dn channels and exp(dd) in step of some path point
+    ok = ((np.abs(n[:, None] - s.n[None, :]) <= s.dn)
+          & (np.abs(np.log(d[:, None] / s.d[None, :])) <= s.dd + 1e-9)).any(1)
+    assert ok.all()
+    # and it is not the uniform sampler: few channels never come with fine steps
+    few = n <= 8
+    assert few.any() and d[few].min() > 1.0
+    n2, d2 = tf.sample_nd(np.random.default_rng(5), 4000)
+    assert d2[n2 <= 8].min() < 0.5
+    # the same generator state gives the same draws (a resumed run is bit-exact)
+    a = s(np.random.default_rng(9), 16)
+    b = s(np.random.default_rng(9), 16)
+    assert all((x == y).all() for x, y in zip(a, b))
+
+
+@pytest.mark.slow
+def test_path_sampler_is_kept_on_resume(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not TRAIN.is_dir():
+        pytest.skip(f"training photographs not found at {TRAIN}")
+    tf = _script()
+    tf.evaluate = lambda *a, **k: {}
+    npz = str(_path_model())
+    tf.cmd_train(_args(tmp_path / "a", nd_path=npz))
+    tf.cmd_train(_args(tmp_path / "b", nd_path=npz, stop_at=2))
+    tf.cmd_train(_args(tmp_path / "b"))  # resumed without the option: keeps the sampler
+    a = torch.load(tmp_path / "a" / "ckpt.pt", weights_only=False)
+    b = torch.load(tmp_path / "b" / "ckpt.pt", weights_only=False)
+    assert a["sampler"]["sha256"] == b["sampler"]["sha256"]
+    for name, t in a["model"].items():
+        assert torch.equal(t, b["model"][name]), f"model.{name} differs after resuming"
+    # a different path file for a run that has one is refused
+    other = SHIPPED / "frappe-image-6fbab9c7b2a1a1a1.npz"
+    with pytest.raises(SystemExit):
+        tf.cmd_train(_args(tmp_path / "b", nd_path=str(other), steps=6, extend=True))
