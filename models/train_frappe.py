@@ -807,6 +807,8 @@ def cmd_export(args):
                  "weights": "EMA" if "ema" in state and not args.raw else "raw",
                  "batch": state.get("batch"), "crop": state.get("crop"),
                  "threads": state.get("threads")}
+        if state.get("sampler"):
+            extra["nd_sampler"] = state["sampler"]
     final = manifest.ship(Path(args.out), args.name, buf.getvalue(), "npz",
                           made_by=args.made_by, data=data,
                           licence=("CC BY-SA 4.0 (CID22) and the Unsplash licence (CLIC); "

@@ -34,6 +34,10 @@ CASES = {
     # bitstream v1 with the fourth model (format 2, trained on to step 18000)
     "frappe-v1-m4-rgb-111x83-bpp0.2": ({"bpp": 0.2}, "RGB"),
     "frappe-v1-m4-rgba-66x50-q45": ({"quality": 45}, "RGBA"),
+    # bitstream v1 with the fifth model (format 2, trained on to step 26000, the last
+    # 6700 steps sampling (n, D) around v4's rate path)
+    "frappe-v1-m5-rgb-119x71-bpp0.12": ({"bpp": 0.12}, "RGB"),
+    "frappe-v1-m5-la-61x47-q70": ({"quality": 70}, "LA"),
 }
 
 

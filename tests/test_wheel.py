@@ -182,7 +182,10 @@ def test_wheel_in_fresh_venv(tmp_path):
     _check_runtime_only(wheel, names)
     size = wheel.stat().st_size
     print(f"\nwheel {wheel.name}: {size:,} bytes")
-    assert size < 20 << 20
+    # every FRAPPE model that ever shipped stays (its streams must decode): about
+    # 4.3 MB each, deflated in the npz already; the guard is there to catch a stray
+    # artefact, not to drop an old model
+    assert size < 24 << 20
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
