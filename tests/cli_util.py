@@ -2,6 +2,7 @@
 this checkout's sources."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,10 @@ def sq(*args, input=None, cwd=None, env=None, timeout=300):
     p = subprocess.run([sys.executable, "-m", "frappe_cli", *map(str, args)], input=input,
                        capture_output=True, cwd=cwd, env=env or ENV, timeout=timeout)
     return p.returncode, p.stdout, p.stderr.decode()
+
+
+def as_foreground_job() -> None:
+    """``preexec_fn`` for a child the test interrupts: SIGINT as a foreground job gets
+    it.  A shell starts background jobs (a CI runner under ``nohup ... &`` too) with
+    SIGINT ignored; the child inherits that and, like xz, rightly keeps ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import cli_util
 import pytest
-from cli_util import DATA, ENV
+from cli_util import DATA, ENV, as_foreground_job
 
 from frappe_cli import container
 
@@ -271,7 +271,7 @@ def test_interrupt_leaves_no_partial_output(tmp_path):
     for sig in (signal.SIGINT, signal.SIGTERM):
         p = subprocess.Popen([sys.executable, "-m", "frappe_cli", "--codec", "zstd", "-B",
                               "64KiB", "-o", str(out), "-"], stdin=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=ENV)
+                             stderr=subprocess.PIPE, env=ENV, preexec_fn=as_foreground_job)
         p.stdin.write(os.urandom(300_000))
         p.stdin.flush()
         time.sleep(1.5)

@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from cli_util import DATA, ENV, sq
+from cli_util import DATA, ENV, as_foreground_job, sq
 
 from frappe_cli import container
 
@@ -94,7 +94,7 @@ def test_signal_exits_within_a_second_and_leaves_nothing(big_text, tmp_path, sig
     args = ["--codec", "text"] if mode == "compress" else ["-d"]
     p = subprocess.Popen([sys.executable, "-m", "frappe_cli", *args, "--no-progress", "-o",
                           str(out), str(src)], stderr=subprocess.PIPE, env=ENV,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=as_foreground_job)
     time.sleep(2.5)  # in the middle of the (single) block
     assert p.poll() is None, "finished too early for the test to mean anything"
     t0 = time.monotonic()

@@ -306,7 +306,8 @@ def test_ctrl_c_cancels_and_leaves_nothing(tmp_path):
     f.write_bytes(TEXT * 20)  # 4 MB of text: far longer than the test waits
     p = subprocess.Popen([sys.executable, "-m", "frappe_cli", "--scheduler", "local:1",
                           "--codec", "text", "-B", "256KiB", f], env=ENV,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=cli_util.as_foreground_job)
     try:
         _wait_tmp(tmp_path, p)
         time.sleep(0.5)

@@ -37,17 +37,21 @@ def _args(work: Path, **kw) -> argparse.Namespace:
     return argparse.Namespace(**a)
 
 
-@pytest.mark.slow
-def test_resume_is_bit_exact(tmp_path):
+def _trainer():
+    """(torch, the training script) or a skip where either is missing."""
     torch = pytest.importorskip("torch")
     if not TRAIN.is_dir():
         pytest.skip(f"training photographs not found at {TRAIN}")
     tf = _script()
     tf.evaluate = lambda *a, **k: {}  # the validation pass is not what is tested
-    # one run straight through ...
-    tf.cmd_train(_args(tmp_path / "a"))
-    # ... and one stopped at step 2 and resumed in a fresh call
-    tf.cmd_train(_args(tmp_path / "b", stop_at=2))
+    return torch, tf
+
+
+def _straight_and_resumed(torch, tf, tmp_path: Path, **kw):
+    """Checkpoints of one run straight through and of one stopped at step 2 and
+    resumed (without ``kw``: what the checkpoint holds must be enough)."""
+    tf.cmd_train(_args(tmp_path / "a", **kw))
+    tf.cmd_train(_args(tmp_path / "b", stop_at=2, **kw))
     st = torch.load(tmp_path / "b" / "ckpt.pt", weights_only=False)
     assert st["step"] == 2
     tf.cmd_train(_args(tmp_path / "b"))
@@ -57,6 +61,13 @@ def test_resume_is_bit_exact(tmp_path):
     for key in ("model", "ema"):
         for name, t in a[key].items():
             assert torch.equal(t, b[key][name]), f"{key}.{name} differs after resuming"
+    return a, b
+
+
+@pytest.mark.slow
+def test_resume_is_bit_exact(tmp_path):
+    torch, tf = _trainer()
+    a, b = _straight_and_resumed(torch, tf, tmp_path)
     assert a["np_rng"] == b["np_rng"]
     assert torch.equal(a["torch_rng"], b["torch_rng"])
     assert b["cpu_s"] > 0
@@ -97,20 +108,9 @@ def test_path_sampler_draws_near_the_rate_path():
 
 @pytest.mark.slow
 def test_path_sampler_is_kept_on_resume(tmp_path):
-    torch = pytest.importorskip("torch")
-    if not TRAIN.is_dir():
-        pytest.skip(f"training photographs not found at {TRAIN}")
-    tf = _script()
-    tf.evaluate = lambda *a, **k: {}
-    npz = str(_path_model())
-    tf.cmd_train(_args(tmp_path / "a", nd_path=npz))
-    tf.cmd_train(_args(tmp_path / "b", nd_path=npz, stop_at=2))
-    tf.cmd_train(_args(tmp_path / "b"))  # resumed without the option: keeps the sampler
-    a = torch.load(tmp_path / "a" / "ckpt.pt", weights_only=False)
-    b = torch.load(tmp_path / "b" / "ckpt.pt", weights_only=False)
-    assert a["sampler"]["sha256"] == b["sampler"]["sha256"]
-    for name, t in a["model"].items():
-        assert torch.equal(t, b["model"][name]), f"model.{name} differs after resuming"
+    torch, tf = _trainer()
+    a, b = _straight_and_resumed(torch, tf, tmp_path, nd_path=str(_path_model()))
+    assert a["sampler"] is not None and a["sampler"] == b["sampler"]
     # a different path file for a run that has one is refused
     other = SHIPPED / "frappe-image-6fbab9c7b2a1a1a1.npz"
     with pytest.raises(SystemExit):
