@@ -35,6 +35,7 @@ Kodak is never read.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -77,6 +78,8 @@ def set_arch(name: str) -> None:
 
 
 DEFAULT_DATA = "/work/shared/corpora/train-images"
+#: the codec's package data, where exports go and shipped models are read from
+MODELS_DIR = Path(__file__).resolve().parent.parent / "codecs" / "squeeze_image" / "models"
 DEFAULT_WORK = "/work/frappe-train"
 DEFAULT_CLIC = "/work/shared/corpora/train-images-clic"
 
@@ -370,7 +373,7 @@ class PathSampler:
         import hashlib
 
         raw = Path(npz).read_bytes()
-        with np.load(npz) as z:
+        with np.load(io.BytesIO(raw)) as z:
             self.bpp = z["path_bpp"].astype(np.float64)
             self.n = z["path_n"].astype(np.int64)
             self.d = z["path_d"].astype(np.float64) / 256.0
@@ -644,21 +647,16 @@ def cmd_train(args):
         total = args.steps
     # the (n, D) sampler: a run keeps the one it was started (or first resumed) with
     sampler_desc = state.get("sampler") if state is not None else None
-    if args.nd_path:
-        want = PathSampler(args.nd_path)
-        if sampler_desc is not None and sampler_desc != want.desc:
-            raise SystemExit(f"this run samples with {sampler_desc}, not {want.desc}")
-        sampler_desc = want.desc
-    if sampler_desc is not None:
-        npz = Path(args.nd_path or Path(__file__).resolve().parent.parent / "codecs"
-                   / "squeeze_image" / "models" / sampler_desc["path_from"])
-        sampler = PathSampler(str(npz), **{k: sampler_desc[k] for k in
-                                           ("lo", "hi", "dn", "dd", "uniform")})
-        if sampler.desc != sampler_desc:
-            raise SystemExit(f"{npz} is not the file this run samples its path from")
+    sampler = sample_nd
+    if args.nd_path or sampler_desc is not None:
+        npz = Path(args.nd_path) if args.nd_path else MODELS_DIR / sampler_desc["path_from"]
+        knobs = ({k: sampler_desc[k] for k in ("lo", "hi", "dn", "dd", "uniform")}
+                 if sampler_desc is not None else {})
+        sampler = PathSampler(str(npz), **knobs)
+        if sampler_desc is not None and sampler.desc != sampler_desc:
+            raise SystemExit(f"this run samples with {sampler_desc}, not {sampler.desc}")
+        sampler_desc = sampler.desc
         print(f"sampling (n, D) around the rate path of {npz.name}", flush=True)
-    else:
-        sampler = sample_nd
     logf = open(work / "train.log", "a")
     t0 = time.time()
     c0 = time.process_time()
@@ -788,8 +786,6 @@ def cmd_export(args):
     # rate-control path fitted on the validation split
     if not args.no_path:
         arrays.update(_fit_path(fit, arrays, val_files, args))
-    import io
-
     import manifest  # models/manifest.py
 
     buf = io.BytesIO()
@@ -837,8 +833,6 @@ def cmd_repath(args):
     same file)."""
     here = Path(__file__).resolve().parent
     sys.path[:0] = [str(here), str(here.parent), str(here.parent / "codecs")]
-    import io
-
     import frappe_fit as fit
     import manifest  # models/manifest.py
 
@@ -899,8 +893,7 @@ def main(argv=None):
     e = sub.add_parser("export")
     e.add_argument("--data", default=DEFAULT_DATA)
     e.add_argument("--work", default=DEFAULT_WORK)
-    e.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "codecs"
-                                           / "squeeze_image" / "models"))
+    e.add_argument("--out", default=str(MODELS_DIR))
     e.add_argument("--no-path", action="store_true")
     e.add_argument("--raw", action="store_true", help="export the raw weights, not the EMA")
     e.add_argument("--name", default="frappe-image", help="manifest name of the export")
