@@ -69,7 +69,7 @@ bench-images: $(BIN)/.bench ## FRAPPE-Image vs JPEG/WebP/AVIF/JPEG 2000/JPEG XL 
 	$(BIN)/squeeze bench --suite image $(SQUEEZE_CORPORA)/kodak \
 	  --bpp 0.03 --bpp 0.05 --bpp 0.075 --bpp 0.1 --bpp 0.15 --bpp 0.2 --bpp 0.3 --bpp 0.4 \
 	  --bpp 0.5 --bpp 0.7 --bpp 1.0 --peer-bpp 0.05 --peer-bpp 0.1 --peer-bpp 0.2 \
-	  --peer-bpp 0.4 --peer-bpp 1.0 --timed-bpp 0.1 \
+	  --peer-bpp 0.4 --peer-bpp 1.0 --timed-bpp 0.1 --tune psnr --tune ms-ssim \
 	  --repeat 3 --plot docs/frappe-rd.png --json .bench/images.json
 
 # held-out photographs (never trained on): the CID22 validation split, every 10th file
@@ -85,7 +85,7 @@ HELDOUT_BPP = --bpp 0.05 --bpp 0.1 --bpp 0.2 --bpp 0.4 --bpp 0.8
 bench-images-heldout: $(BIN)/.bench ## the shipped FRAPPE model vs its predecessors on held-out photos
 	@mkdir -p .bench
 	$(BIN)/squeeze bench --suite image $(HELDOUT) --peers none --part rd --repeat 1 \
-	  $(HELDOUT_BPP) --json .bench/heldout-shipped.json
+	  --tune psnr --tune ms-ssim $(HELDOUT_BPP) --json .bench/heldout-shipped.json
 	@# each older model through a models folder in which it is the one new images use
 	for m in $(HELDOUT_VS); do \
 	  $(BIN)/python benchmarks/pin_model.py $(IMAGE_MODELS) $$m .bench/$$m && \

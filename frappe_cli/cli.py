@@ -112,7 +112,9 @@ def file_options(f, compress: bool = True):
 
 
 def _codec_options() -> list:
-    return [click.option(spec["flag"], spec["param"], type=spec.get("type", str),
+    return [click.option(spec["flag"], spec["param"],
+                         type=(click.Choice(spec["choices"]) if "choices" in spec
+                               else spec.get("type", str)),
                          metavar=spec.get("metavar"), help=spec.get("help"))
             for spec in codec_option_specs().values()]
 

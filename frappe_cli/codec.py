@@ -73,7 +73,8 @@ class Codec(ABC):
     #: ("module:attr" of a click command, one-line help); loaded only when used
     subcommands: dict[str, tuple[str, str]] = {}
     #: named command-line options of the codec's parameters (compression only), each
-    #: ``{"flag": "--bpp", "param": "bpp", "type": float, "help": "...", "metavar": ..}``;
+    #: ``{"flag": "--bpp", "param": "bpp", "type": float, "help": "...", "metavar": ..}``
+    #: (or ``"choices": (...)`` instead of ``"type"``: one of those strings);
     #: every parameter is also reachable as ``-O param=value``
     cli_options: tuple[dict, ...] = ()
     #: memory the codec's runtime costs once per process, whatever the blocks (numba

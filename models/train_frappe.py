@@ -543,6 +543,56 @@ def lr_at(step, total, peak, warm=500):
     return 1e-5 + (peak - 1e-5) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang, Simoncelli, Bovik (2003)
+
+
+def ms_ssim_torch(torch, a, b):
+    """MS-SSIM per image of two (B, 3, H, W) float tensors in [0, 255], differentiable:
+    the bench's definition (benchmarks/suites/image.py ``ms_ssim``: 11-tap Gaussian,
+    sigma 1.5, 'valid' windows, 2x2 average pooling, negative contrast terms clipped
+    to 0, the product over scales averaged over the colour channels)."""
+    F = torch.nn.functional
+    c = torch.arange(11, dtype=a.dtype, device=a.device) - 5
+    g = torch.exp(-(c ** 2) / (2 * 1.5 ** 2))
+    g = g / g.sum()
+    C = a.shape[1]
+    gh = g.view(1, 1, 11, 1).repeat(5 * C, 1, 1, 1)
+    gw = g.view(1, 1, 1, 11).repeat(5 * C, 1, 1, 1)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    vals = []
+    for lev in range(len(MS_WEIGHTS)):
+        st = torch.cat([a, b, a * a, b * b, a * b], 1)
+        f = F.conv2d(F.conv2d(st, gh, groups=5 * C), gw, groups=5 * C)
+        mu1, mu2, e11, e22, e12 = f.split(C, 1)
+        s11, s22, s12 = e11 - mu1 * mu1, e22 - mu2 * mu2, e12 - mu1 * mu2
+        cs = (2 * s12 + c2) / (s11 + s22 + c2)
+        if lev == len(MS_WEIGHTS) - 1:
+            lum = (2 * mu1 * mu2 + c1) / (mu1 * mu1 + mu2 * mu2 + c1)
+            vals.append(F.relu((lum * cs).mean((2, 3))))
+        else:
+            vals.append(F.relu(cs.mean((2, 3))))
+            pad = (a.shape[2] % 2, a.shape[3] % 2)
+            a = F.avg_pool2d(a, 2, padding=pad)
+            b = F.avg_pool2d(b, 2, padding=pad)
+    out = 1.0
+    for v, w in zip(vals, MS_WEIGHTS):
+        out = out * (v + 1e-12) ** w  # (B, C); the epsilon keeps the gradient finite at 0
+    return out.mean(1)
+
+
+def distortion_db(torch, xh, xb, msssim_weight: float):
+    """The training loss's distortion per sample, in dB (lower is better):
+    10 log10 MSE, or with weight w > 0 its mix with MS-SSIM in dB,
+    (10 log10 MSE + w * 10 log10(1 - MS-SSIM)) / (1 + w).  Both fall ~1.3-1.9 dB per
+    doubling of the rate (Kodak, model v5), so the mix keeps LAMBDA's rate balance."""
+    mse = ((xh - xb) ** 2).mean((1, 2, 3)) * (127.5 ** 2)
+    dist = 10 * torch.log10(mse + 1e-3)
+    if msssim_weight:
+        ms = ms_ssim_torch(torch, (xh + 1) * 127.5, (xb + 1) * 127.5)
+        dist = (dist + msssim_weight * 10 * torch.log10(1 - ms + 1e-6)) / (1 + msssim_weight)
+    return dist
+
+
 def evaluate(torch, model, val, dev,
              settings=((6, 1.0), (9, 1.0), (13, 1.0), (13, 2.0), (23, 1.0))):
     model.eval()
@@ -550,7 +600,7 @@ def evaluate(torch, model, val, dev,
     with torch.no_grad():
         x = to_tensor(torch, val, dev)
         for n, d in settings:
-            mses, bpps = [], []
+            mses, bpps, mss = [], [], []
             for i in range(0, len(val), 6):
                 xb = x[i:i + 6]
                 b = xb.shape[0]
@@ -560,9 +610,13 @@ def evaluate(torch, model, val, dev,
                 ref = (xb + 1) * 127.5
                 mses.append(((xh - ref) ** 2).mean((1, 2, 3)).cpu().numpy())
                 bpps.append(bpp.cpu().numpy())
+                if min(xb.shape[2:]) > 160:
+                    mss.append(ms_ssim_torch(torch, xh, ref).cpu().numpy())
             mse = np.concatenate(mses)
             res[f"n{n}d{d:g}"] = {"psnr": float(np.mean(10 * np.log10(255 ** 2 / mse))),
                                   "bpp_proxy_d1": float(np.mean(np.concatenate(bpps)))}
+            if mss:
+                res[f"n{n}d{d:g}"]["msssim"] = float(np.mean(np.concatenate(mss)))
     model.train()
     return res
 
@@ -596,6 +650,13 @@ def cmd_train(args):
     work.mkdir(parents=True, exist_ok=True)
     ck = work / "ckpt.pt"
     state = torch.load(ck, map_location="cpu", weights_only=False) if ck.exists() else None
+    if state is None and args.fork_from:
+        # a fork: another run's checkpoint, continued here with its own loss
+        state = torch.load(args.fork_from, map_location="cpu", weights_only=False)
+        state["forked_from"] = {"checkpoint": str(args.fork_from), "step": state["step"],
+                                "loss": state.pop("loss", None)}
+    elif state is not None and args.fork_from:
+        raise SystemExit(f"{ck} exists: --fork-from starts a new run in an empty --work")
     arch = state["arch"] if state is not None and "arch" in state else args.arch
     if state is not None and "arch" not in state:
         arch = "v1"
@@ -634,6 +695,11 @@ def cmd_train(args):
         step = state["step"]
         total = state.get("total", total)
         cpu_before = state.get("cpu_s", 0.0)
+        # a run keeps its batch, crop and peak learning rate (the command line's are
+        # for a new run)
+        args.batch = state.get("batch") or args.batch
+        args.crop = state.get("crop") or args.crop
+        args.lr = state.get("lr") or args.lr
         if "ema" in state:
             ema = state["ema"]
         if "np_rng" in state:
@@ -657,6 +723,17 @@ def cmd_train(args):
             raise SystemExit(f"this run samples with {sampler_desc}, not {sampler.desc}")
         sampler_desc = sampler.desc
         print(f"sampling (n, D) around the rate path of {npz.name}", flush=True)
+    # the distortion term: likewise kept from the run's start (a run saved before it was
+    # recorded, or a --fork-from, takes --msssim-weight from that step on)
+    loss_desc = state.get("loss") if state is not None else None
+    if loss_desc is None:
+        loss_desc = {"msssim_weight": float(args.msssim_weight or 0.0), "from_step": step}
+    elif args.msssim_weight is not None and args.msssim_weight != loss_desc["msssim_weight"]:
+        raise SystemExit(f"this run's loss is {loss_desc}, not --msssim-weight "
+                         f"{args.msssim_weight}")
+    if loss_desc["msssim_weight"]:
+        print(f"distortion: PSNR and MS-SSIM in dB, weight {loss_desc['msssim_weight']:g} "
+              f"from step {loss_desc['from_step']}", flush=True)
     logf = open(work / "train.log", "a")
     t0 = time.time()
     c0 = time.process_time()
@@ -671,7 +748,9 @@ def cmd_train(args):
                     "cpu_s": cpu_before + time.process_time() - c0,
                     "data": {"cid22": str(args.data), "clic": str(args.clic)},
                     "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed,
-                    "threads": args.threads, "sampler": sampler_desc}, tmp)
+                    "threads": args.threads, "sampler": sampler_desc, "loss": loss_desc,
+                    "forked_from": state.get("forked_from") if state is not None else None},
+                   tmp)
         os.replace(tmp, ck)
 
     last_save = time.time()
@@ -687,8 +766,7 @@ def cmd_train(args):
         nt = torch.from_numpy(n).to(dev)
         dt = torch.from_numpy(d).float().to(dev)
         xh, bpp, _ = model(xb, nt, dt)
-        mse = ((xh - xb) ** 2).mean((1, 2, 3)) * (127.5 ** 2)
-        dist = 10 * torch.log10(mse + 1e-3)
+        dist = distortion_db(torch, xh, xb, loss_desc["msssim_weight"])
         loss = (dist + LAMBDA * bpp).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -805,6 +883,11 @@ def cmd_export(args):
                  "threads": state.get("threads")}
         if state.get("sampler"):
             extra["nd_sampler"] = state["sampler"]
+        if state.get("forked_from"):
+            extra["forked_from"] = state["forked_from"]
+        if (state.get("loss") or {}).get("msssim_weight"):
+            extra["distortion"] = dict(state["loss"], term=(
+                "(10 log10 MSE + w * 10 log10(1 - MS-SSIM)) / (1 + w) from step from_step"))
     final = manifest.ship(Path(args.out), args.name, buf.getvalue(), "npz",
                           made_by=args.made_by, data=data,
                           licence=("CC BY-SA 4.0 (CID22) and the Unsplash licence (CLIC); "
@@ -888,6 +971,11 @@ def main(argv=None):
                    help="stop (with a checkpoint) at this step, to go on in a later session")
     t.add_argument("--nd-path", default="", help="sample (n, D) around the rate path of "
                    "this model file (PathSampler); a resumed run keeps its sampler")
+    t.add_argument("--msssim-weight", type=float, default=None,
+                   help="mix MS-SSIM into the distortion with this weight (0: PSNR only); "
+                        "kept in the checkpoint, set when a run starts or is first resumed")
+    t.add_argument("--fork-from", default="", help="start this run (an empty --work) from "
+                   "another run's checkpoint; its loss may differ (--msssim-weight)")
     t.add_argument("--extend", action="store_true",
                    help="a resumed run takes --steps as its new total (the schedule stretches)")
     e = sub.add_parser("export")

@@ -251,13 +251,23 @@ def test_image_suite(tmp_path):
     f = tmp_path / "tiny.png"
     Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(f)
     out = tmp_path / "img.json"
-    rc, table, err = bench_in(suites_env(tmp_path), "--suite", "image", f, "--bpp", "0.3",
+    env = suites_env(tmp_path)
+    rc, table, err = bench_in(env, "--suite", "image", f, "--bpp", "0.3",
                               "--peers", "jpeg", "--part", "rd", "--repeat", "1", "--json", out)
     assert rc == 0, err
     doc = json.loads(out.read_text())
     assert set(doc["summary"]) == {"squeeze-frappe", "jpeg"}
     assert {r["file"] for r in doc["results"]} == {"tiny.png@0.3bpp"}
     assert "squeeze-frappe" in table
+    # --tune: one row per squeeze model, the default (psnr) under the plain name
+    rc, table, err = bench_in(env, "--suite", "image", f, "--bpp", "0.3",
+                              "--peers", "none", "--part", "rd", "--repeat", "1",
+                              "--tune", "ms-ssim", "--tune", "psnr", "--json", out)
+    assert rc == 0, err
+    doc = json.loads(out.read_text())
+    assert set(doc["summary"]) == {"squeeze-frappe", "squeeze-frappe-ms-ssim"}
+    a, b = (doc["summary"][c]["0.3"] for c in ("squeeze-frappe", "squeeze-frappe-ms-ssim"))
+    assert a != b and 0.2 < a["bpp"] <= 0.3 and 0.2 < b["bpp"] <= 0.3
 
 
 def test_image_rd_plot_spans_the_run(tmp_path, monkeypatch):

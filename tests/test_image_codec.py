@@ -188,7 +188,7 @@ def test_encoder_uses_the_deadzone():
     encoder's channels cost fewer bits than plain rounding's."""
     from squeeze_image import entropy
 
-    mdl = FrappeCodec._model()
+    mdl = FrappeCodec()._model()
     if mdl.format != 2:
         pytest.skip("the shipped model is not a closed-loop (format 2) model")
     assert 0 < entropy.DEADZONE < 0.5

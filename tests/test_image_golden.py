@@ -38,6 +38,10 @@ CASES = {
     # 6700 steps sampling (n, D) around v4's rate path)
     "frappe-v1-m5-rgb-119x71-bpp0.12": ({"bpp": 0.12}, "RGB"),
     "frappe-v1-m5-la-61x47-q70": ({"quality": 70}, "LA"),
+    # bitstream v1 with the model for --tune ms-ssim (format 2, the v5 run continued
+    # with MS-SSIM in its loss)
+    "frappe-v1-ms1-rgb-127x69-bpp0.08": ({"bpp": 0.08, "tune": "ms-ssim"}, "RGB"),
+    "frappe-v1-ms1-rgba-59x43-q55": ({"quality": 55, "tune": "ms-ssim"}, "RGBA"),
 }
 
 

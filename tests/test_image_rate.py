@@ -38,7 +38,7 @@ def _check(path, target):
         # allowed only where the codec is at its highest rate for this picture: every
         # channel sent at the finest step (a very smooth picture at a high target)
         n, D = codec_mod.FrappeCodec()._decode(codec.encode_block(data))[1]
-        mdl = codec.__class__._model()
+        mdl = codec._model()
         assert (n, D) == (mdl.n_ch, entropy.D_MIN), (path.name, target, got, n, D)
     return got
 

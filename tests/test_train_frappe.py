@@ -32,7 +32,7 @@ def _script():
 def _args(work: Path, **kw) -> argparse.Namespace:
     a = dict(data=str(TRAIN), work=str(work), steps=4, batch=2, crop=64, lr=1e-3, seed=3,
              threads=1, eval_every=1000, arch="v2", clic="", ema=0.9, ckpt_every=1,
-             stop_at=0, extend=False, nd_path="")
+             stop_at=0, extend=False, nd_path="", msssim_weight=None, fork_from="")
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -115,3 +115,65 @@ def test_path_sampler_is_kept_on_resume(tmp_path):
     other = SHIPPED / "frappe-image-6fbab9c7b2a1a1a1.npz"
     with pytest.raises(SystemExit):
         tf.cmd_train(_args(tmp_path / "b", nd_path=str(other), steps=6, extend=True))
+
+
+def test_training_ms_ssim_is_the_bench_metric():
+    """The differentiable MS-SSIM of the training loss equals the bench's (numpy,
+    float64) on real photographs and distortions, odd sizes included."""
+    torch = pytest.importorskip("torch")
+    np = pytest.importorskip("numpy")
+    Image = pytest.importorskip("PIL.Image")
+    if not TRAIN.is_dir():
+        pytest.skip(f"training photographs not found at {TRAIN}")
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.suites.image import ms_ssim
+
+    tf = _script()
+    files = sorted(TRAIN.glob("*.png"))[:2]
+    rng = np.random.default_rng(2)
+    for f, (h, w), noise in zip(files, ((193, 201), (256, 170)), (25, 6)):
+        a = np.asarray(Image.open(f).convert("RGB"))[:h, :w]
+        b = np.clip(a.astype(int) + rng.integers(-noise, noise + 1, a.shape), 0, 255)
+        b = b.astype(np.uint8)
+        ta, tb = (torch.from_numpy(np.array(v)).permute(2, 0, 1)[None].double() for v in (a, b))
+        tb.requires_grad_(True)
+        got = tf.ms_ssim_torch(torch, ta, tb)
+        assert abs(got.item() - ms_ssim(a, b)) < 1e-9
+        got.sum().backward()
+        assert torch.isfinite(tb.grad).all() and tb.grad.abs().sum() > 0
+    # the mixed distortion: PSNR's term alone at weight 0, in dB either way
+    x = torch.rand(2, 3, 176, 176) * 2 - 1
+    xh = (x + 0.05 * torch.randn_like(x)).clamp(-1, 1)
+    d0 = tf.distortion_db(torch, xh, x, 0.0)
+    mse = ((xh - x) ** 2).mean((1, 2, 3)) * 127.5 ** 2
+    assert torch.allclose(d0, 10 * torch.log10(mse + 1e-3))
+    ms = tf.ms_ssim_torch(torch, (xh + 1) * 127.5, (x + 1) * 127.5)
+    d1 = tf.distortion_db(torch, xh, x, 1.0)
+    assert torch.allclose(d1, (d0 + 10 * torch.log10(1 - ms + 1e-6)) / 2)
+
+
+@pytest.mark.slow
+def test_ms_ssim_loss_is_kept_on_resume_and_set_by_a_fork(tmp_path):
+    torch, tf = _trainer()
+    a, b = _straight_and_resumed(torch, tf, tmp_path, msssim_weight=0.5, crop=192)
+    assert a["loss"] == b["loss"] == {"msssim_weight": 0.5, "from_step": 0}
+    # a run keeps its loss: another weight is refused
+    with pytest.raises(SystemExit):
+        tf.cmd_train(_args(tmp_path / "b", msssim_weight=1.0, steps=6, extend=True,
+                           crop=192))
+    # a fork of a PSNR-only run takes a new weight from the step it starts at
+    tf.cmd_train(_args(tmp_path / "p", stop_at=2, crop=192))
+    assert torch.load(tmp_path / "p" / "ckpt.pt", weights_only=False)["loss"] == {
+        "msssim_weight": 0.0, "from_step": 0}
+    tf.cmd_train(_args(tmp_path / "f", fork_from=str(tmp_path / "p" / "ckpt.pt"),
+                       msssim_weight=2.0, crop=192))
+    f = torch.load(tmp_path / "f" / "ckpt.pt", weights_only=False)
+    assert f["step"] == 4 and f["loss"] == {"msssim_weight": 2.0, "from_step": 2}
+    assert f["forked_from"]["step"] == 2 and f["forked_from"]["loss"]["msssim_weight"] == 0.0
+    # the fork trained with its own loss: not the PSNR run's next steps
+    tf.cmd_train(_args(tmp_path / "p", crop=192))
+    p = torch.load(tmp_path / "p" / "ckpt.pt", weights_only=False)
+    assert not all(torch.equal(t, f["model"][k]) for k, t in p["model"].items())
+    # --fork-from never replaces a run's own checkpoint
+    with pytest.raises(SystemExit):
+        tf.cmd_train(_args(tmp_path / "f", fork_from=str(tmp_path / "p" / "ckpt.pt")))

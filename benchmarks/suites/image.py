@@ -44,6 +44,7 @@ from benchmarks.suites import corpora
 from frappe_cli.bench import runner
 from frappe_cli.bench.suite import Args, Report, Suite
 from frappe_cli.bench.timing import median_time
+from squeeze_image.codec import TUNES
 
 DEFAULT_TARGETS = [0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5]
 ALL_PEERS = ["jpeg", "webp", "avif-aom-s6", "avif-svt-s6", "jpeg2000", "jpegxl"]
@@ -294,14 +295,20 @@ class Point:
     pixels: int = 0
 
 
-def _squeeze_point(name, rgb, target, repeat, orig_png, tmpdir, timer="cpu") -> Point:
+def squeeze_name(tune: str) -> str:
+    """The report's codec name for squeeze at ``--tune`` (psnr, the default: plain)."""
+    return SQUEEZE if tune == "psnr" else f"{SQUEEZE}-{tune}"
+
+
+def _squeeze_point(name, rgb, target, repeat, orig_png, tmpdir, timer="cpu",
+                   tune="psnr") -> Point:
     from frappe_cli import container
     from squeeze_image import image
     from squeeze_image.codec import FrappeCodec
 
     h, w, _ = rgb.shape
     pic = image.Picture(rgb, False, None, image.FMT_PNG)
-    codec = FrappeCodec(bpp=target)
+    codec = FrappeCodec(bpp=target, tune=tune)
     enc_t, payload = median_time(lambda: codec.encode_picture(pic), repeat, timer)
     raw = codec.reconstruction(None, payload)
     # the real .sqz file: container framing around exactly this payload
@@ -309,7 +316,7 @@ def _squeeze_point(name, rgb, target, repeat, orig_png, tmpdir, timer="cpu") -> 
     from PIL import Image
 
     Image.fromarray(rgb).save(png, format="PNG", compress_level=1)
-    blob = container.compress(png.getvalue(), FrappeCodec(bpp=target))
+    blob = container.compress(png.getvalue(), FrappeCodec(bpp=target, tune=tune))
     dec_t, raw2 = median_time(lambda: FrappeCodec().decode_block(payload, len(raw)), repeat,
                               timer)
     if raw2 != raw:
@@ -550,6 +557,8 @@ class ImageSuite(Suite):
          "help": "The peers' target rates (default: the --bpp list)."},
         {"flag": "--timed-bpp", "param": "timed_bpps", "type": float, "multiple": True,
          "help": "Rates timed as medians of --repeat runs (default: all; others once)."},
+        {"flag": "--tune", "param": "tunes", "type": click.Choice(TUNES), "multiple": True,
+         "help": "squeeze's model(s): psnr, ms-ssim (default: psnr)."},
         {"flag": "--part", "param": "parts", "type": click.Choice(PARTS), "multiple": True,
          "help": "What to measure: rd (the rate-distortion sweep), speed (1080p encode vs "
                  "SVT-AV1), latents (latent coding vs JPEG-LS, at the --bpp rates) "
@@ -611,7 +620,8 @@ class ImageSuite(Suite):
                 continue
             peer_names.append(p)
         peer_objs = [make_peer(p) for p in peer_names]
-        codecs = [SQUEEZE] + peer_names
+        tunes = list(dict.fromkeys(args.options.get("tunes") or ("psnr",)))
+        codecs = [squeeze_name(t) for t in tunes] + peer_names
         points: list[Point] = []
         t_start = time.time()
         with tempfile.TemporaryDirectory() as tmpdir:
@@ -621,15 +631,19 @@ class ImageSuite(Suite):
                 orig_png = os.path.join(tmpdir, "orig.png")
                 Image.fromarray(rgb).save(orig_png, format="PNG", compress_level=1)
                 if fi == 0:  # warm-up: model load and kernel (JIT cache) start-up are not timed
-                    _squeeze_point(SQUEEZE, rgb, targets[0], 1, orig_png, tmpdir)
+                    for tune in tunes:
+                        _squeeze_point(SQUEEZE, rgb, targets[0], 1, orig_png, tmpdir,
+                                       tune=tune)
                     for peer in peer_objs:
                         peer.decode(peer.encode(rgb, peer.hi))
                 log(f"[{fi + 1}/{len(files)}] {f.name} {rgb.shape[1]}x{rgb.shape[0]} "
                     f"({time.time() - t_start:.0f} s)")
-                for t in targets:
-                    p = _squeeze_point(SQUEEZE, rgb, t, reps(t), orig_png, tmpdir, args.timer)
-                    p.image = f.name
-                    points.append(p)
+                for tune in tunes:
+                    for t in targets:
+                        p = _squeeze_point(squeeze_name(tune), rgb, t, reps(t), orig_png,
+                                           tmpdir, args.timer, tune)
+                        p.image = f.name
+                        points.append(p)
                 for peer in peer_objs:
                     cache: dict = {}
                     for t in ptargets:

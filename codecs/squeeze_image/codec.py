@@ -14,6 +14,12 @@ Q maps log-linearly to the validation-set rate 0.01 * 200**(Q/100) bpp
 photographs like the CID22 validation split).  ``level`` does not change
 FRAPPE's output.
 
+Tune: ``tune="psnr"`` (the default) codes new still images with the model trained for
+pixel error, ``tune="ms-ssim"`` with the same run continued with MS-SSIM mixed into
+its loss (``model.TUNE_MODELS``; like an encoder's ``--tune ssim``: finer structure
+and contrast at a rate, a little less PSNR).  Decoding needs no option: a payload
+names its model.
+
 Frames mode (``frames="WxH"``, ``squeeze compress --codec frappe --frames WxH``):
 the input is raw RGB24 frames, one block per frame, coded by the real-time frame
 encoder of ``frames.py`` (``bpp``/``quality`` per frame, or ``bitrate`` + ``fps``
@@ -49,6 +55,9 @@ FLAG_GREY, FLAG_ALPHA = 1, 2
 FMT_SHIFT = 2
 ALPHA_RAW, ALPHA_DELTA = 0, 1
 DEFAULT_QUALITY = 50.0
+#: ``tune``: which shipped model codes new still images (``model.TUNE_MODELS``); the
+#: decoder needs no option, a payload names its model
+TUNES = ("psnr", "ms-ssim")
 #: the --bpp targets the shipped model supports (its fitted rate path and the rate
 #: search stay inside them); change them with the model
 MIN_BPP = 0.02
@@ -83,13 +92,16 @@ class FrappeCodec(Codec):
     fallback = "none"
     description = ("FRAPPE-Image: learned lossy image codec (projection-pursuit encoder, "
                    "--bpp X or --quality 0..100; --frames WxH: raw RGB24 frames)")
-    options = {"bpp": float, "quality": float, "frames": str, "bitrate": (int, str),
-               "fps": float}
+    options = {"bpp": float, "quality": float, "tune": str, "frames": str,
+               "bitrate": (int, str), "fps": float}
     cli_options = (
         {"flag": "--bpp", "param": "bpp", "type": float,
          "help": "Image codec: target bits per pixel."},
         {"flag": "--quality", "param": "quality", "type": float,
          "help": "Image codec: quality 0..100."},
+        {"flag": "--tune", "param": "tune", "choices": TUNES,
+         "help": "Image codec: the metric the model was trained for (default psnr; "
+                 "ms-ssim: structure over pixel error)."},
         {"flag": "--frames", "param": "frames", "metavar": "WxH",
          "help": "Image codec: the input is raw RGB24 frames of this size (one block per "
                  "frame; -dc writes them back)."},
@@ -125,9 +137,16 @@ class FrappeCodec(Codec):
             elif not MIN_BPP <= bpp <= MAX_BPP:
                 raise OptionError(f"--bpp {bpp:g} is outside the range FRAPPE supports: "
                                   f"{MIN_BPP:g} to {MAX_BPP:g} bits per pixel")
+        tune = params.get("tune")
+        if tune is not None and tune not in TUNES:
+            raise OptionError(f"tune must be one of {', '.join(TUNES)}, not {tune!r}")
+        self.tune: str = tune or TUNES[0]
         self.frames: tuple[int, int] | None = None
         if "frames" in params or "bitrate" in params or "fps" in params:
             self._frames_init(params)
+            if tune is not None and tune != TUNES[0]:
+                raise OptionError("--tune applies to still images; frame streams are coded "
+                                  "with the real-time frame model")
         if quality is not None:
             if isinstance(quality, bool) or not isinstance(quality, (int, float)) or not (
                     0.0 <= float(quality) <= 100.0):
@@ -314,11 +333,11 @@ class FrappeCodec(Codec):
     def memory_usage(self) -> int:
         return 1 << 30
 
-    @staticmethod
-    def _model():
+    def _model(self):
+        """The model new still images are coded with (``tune``)."""
         from squeeze_image import model
 
-        return model.load()
+        return model.load_tuned(self.tune)
 
     # -- rate --------------------------------------------------------------------------
     def _container_bytes(self, payload_len: int, raw_len: int) -> int:
