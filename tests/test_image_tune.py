@@ -51,7 +51,7 @@ def test_tune_options_are_checked():
 
 def test_each_tune_codes_with_its_own_model_and_decodes_without_options():
     data = _png()
-    names = model_mod.TUNE_MODELS
+    names = codec_mod.TUNE_MODELS
     from frappe_cli.models import manifest
 
     shipped = manifest("squeeze_image")

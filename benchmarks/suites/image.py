@@ -297,7 +297,7 @@ class Point:
 
 def squeeze_name(tune: str) -> str:
     """The report's codec name for squeeze at ``--tune`` (psnr, the default: plain)."""
-    return SQUEEZE if tune == "psnr" else f"{SQUEEZE}-{tune}"
+    return SQUEEZE if tune == TUNES[0] else f"{SQUEEZE}-{tune}"
 
 
 def _squeeze_point(name, rgb, target, repeat, orig_png, tmpdir, timer="cpu",
@@ -620,7 +620,7 @@ class ImageSuite(Suite):
                 continue
             peer_names.append(p)
         peer_objs = [make_peer(p) for p in peer_names]
-        tunes = list(dict.fromkeys(args.options.get("tunes") or ("psnr",)))
+        tunes = list(dict.fromkeys(args.options.get("tunes") or TUNES[:1]))
         codecs = [squeeze_name(t) for t in tunes] + peer_names
         points: list[Point] = []
         t_start = time.time()

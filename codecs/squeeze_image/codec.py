@@ -16,7 +16,7 @@ FRAPPE's output.
 
 Tune: ``tune="psnr"`` (the default) codes new still images with the model trained for
 pixel error, ``tune="ms-ssim"`` with the same run continued with MS-SSIM mixed into
-its loss (``model.TUNE_MODELS``; like an encoder's ``--tune ssim``: finer structure
+its loss (``TUNE_MODELS``; like an encoder's ``--tune ssim``: finer structure
 and contrast at a rate, a little less PSNR).  Decoding needs no option: a payload
 names its model.
 
@@ -55,9 +55,11 @@ FLAG_GREY, FLAG_ALPHA = 1, 2
 FMT_SHIFT = 2
 ALPHA_RAW, ALPHA_DELTA = 0, 1
 DEFAULT_QUALITY = 50.0
-#: ``tune``: which shipped model codes new still images (``model.TUNE_MODELS``); the
-#: decoder needs no option, a payload names its model
-TUNES = ("psnr", "ms-ssim")
+#: ``tune`` -> the manifest name of the shipped model new still images are coded with
+#: (the first is the default, ``model.MODEL_NAME``); the decoder needs no option, a
+#: payload names its model
+TUNE_MODELS = {"psnr": "frappe-image", "ms-ssim": "frappe-image-msssim"}
+TUNES = tuple(TUNE_MODELS)
 #: the --bpp targets the shipped model supports (its fitted rate path and the rate
 #: search stay inside them); change them with the model
 MIN_BPP = 0.02
@@ -335,9 +337,13 @@ class FrappeCodec(Codec):
 
     def _model(self):
         """The model new still images are coded with (``tune``)."""
+        from frappe_cli.models import manifest
         from squeeze_image import model
 
-        return model.load_tuned(self.tune)
+        name = TUNE_MODELS[self.tune]
+        if name not in manifest("squeeze_image"):
+            raise UnsupportedError(f"no FRAPPE model tuned for {self.tune} is installed")
+        return model.load(name=name)
 
     # -- rate --------------------------------------------------------------------------
     def _container_bytes(self, payload_len: int, raw_len: int) -> int:

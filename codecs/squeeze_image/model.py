@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from frappe_cli.errors import SqueezeError, UnsupportedError
+from frappe_cli.errors import SqueezeError
 from squeeze_image.entropy import ESC_LEN, ESC_SPLIT
 
-MODEL_NAME = "frappe-image"
+MODEL_NAME = "frappe-image"  # the default (codec.TUNE_MODELS["psnr"])
 
 
 @dataclass
@@ -457,22 +457,6 @@ def load(path: str | None = None, name: str = MODEL_NAME) -> Model:
 
         path = str(model_path("squeeze_image", name))
     return _load(str(path))
-
-
-#: ``tune`` -> the manifest name of the model new still images are coded with: the
-#: default is trained for PSNR, "ms-ssim" is the same run continued with MS-SSIM mixed
-#: into its distortion term (models/train_frappe.py --msssim-weight)
-TUNE_MODELS = {"psnr": MODEL_NAME, "ms-ssim": MODEL_NAME + "-msssim"}
-
-
-def load_tuned(tune: str = "psnr") -> Model:
-    """The shipped model for ``tune`` (a key of TUNE_MODELS)."""
-    from frappe_cli.models import manifest
-
-    name = TUNE_MODELS[tune]
-    if name not in manifest("squeeze_image"):
-        raise UnsupportedError(f"no FRAPPE model tuned for {tune} is installed")
-    return load(name=name)
 
 
 FRAMES_MODEL = "frappe-image-v1"
