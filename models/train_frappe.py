@@ -69,10 +69,13 @@ N_FEAT_MU = 4 + CTX_PREV  # N, NW, NE, NN, prev1..3
 N_FEAT_SC = N_FEAT_MU + 3  # |.| of those + |N-NW|, |N-NE|, |N-NN|
 
 
-def set_arch(name: str) -> None:
-    """Select an architecture preset (module globals, read by build())."""
+def set_arch(name: str, blocks: int | None = None) -> None:
+    """Select an architecture preset (module globals, read by build()); ``blocks``: a
+    decoder grown past the preset's depth (train --grow-blocks, kept in the checkpoint)."""
     global ARCH, PATCHES, DIM, BLOCKS, LAMBDA, N_MIN, D_MIN, D_MAX
     ARCH = dict(ARCHS[name], name=name)
+    if blocks:
+        ARCH["blocks"] = int(blocks)
     PATCHES, DIM, BLOCKS = ARCH["patches"], ARCH["dim"], ARCH["blocks"]
     LAMBDA, N_MIN, D_MIN, D_MAX = ARCH["lam"], ARCH["n_min"], ARCH["d_min"], ARCH["d_max"]
 
@@ -639,6 +642,34 @@ def _rng_state(rng):
     return rng.bit_generator.state
 
 
+def _grow(torch, model, state: dict, old_blocks: int) -> None:
+    """Rewrite a forked checkpoint's weights, EMA and optimiser state for ``model``, a
+    decoder deeper by the blocks after the first ``old_blocks``.  A new block starts
+    with its layer scale at zero, so the grown network computes exactly what the fork
+    did (x + 0 * f(x) = x) and the block learns its way in; its other weights keep
+    build()'s initialisation, and the optimiser has no moments for them yet."""
+    def new(name: str) -> bool:
+        return name.startswith("dec.blocks.") and int(name.split(".")[2]) >= old_blocks
+
+    init = model.state_dict()
+    for k, v in init.items():
+        if new(k) and k.endswith(".ls"):
+            v.zero_()
+    for key in ("model", "ema"):
+        if key in state:
+            old = state[key]
+            assert set(old) == {k for k in init if not new(k)}, "not the fork's network"
+            state[key] = {k: (init[k].clone() if new(k) else old[k]) for k in init}
+    names = [k for k, _ in model.named_parameters()]
+    # parameters are registered in the same order, the new blocks' after the old ones
+    old_index = [i for i, k in enumerate(names) if not new(k)]
+    opt = state["opt"]
+    (group,) = opt["param_groups"]
+    assert len(group["params"]) == len(old_index), "not the fork's optimiser"
+    state["opt"] = {"state": {old_index[i]: s for i, s in opt["state"].items()},
+                    "param_groups": [dict(group, params=list(range(len(names))))]}
+
+
 def cmd_train(args):
     """Resumable training: the checkpoint holds the weights, their EMA, the optimiser,
     the numpy and torch random states, the step and the CPU seconds spent, so that a
@@ -660,7 +691,11 @@ def cmd_train(args):
     arch = state["arch"] if state is not None and "arch" in state else args.arch
     if state is not None and "arch" not in state:
         arch = "v1"
-    set_arch(arch)
+    grow = getattr(args, "grow_blocks", 0)
+    if grow and not (args.fork_from and not ck.exists()):
+        raise SystemExit("--grow-blocks starts a fork: give --fork-from and an empty --work")
+    old_blocks = (state or {}).get("blocks") or ARCHS[arch]["blocks"]
+    set_arch(arch, old_blocks + grow)
     torch.manual_seed(args.seed)
     torch.use_deterministic_algorithms(True)
     if args.threads:
@@ -689,6 +724,11 @@ def cmd_train(args):
         pca_init(torch, model, groups, dec_in, crops)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    if grow:
+        _grow(torch, model, state, old_blocks)
+        state["forked_from"]["blocks"] = old_blocks
+        print(f"grown: {grow} identity block(s) after the {old_blocks} of the fork",
+              flush=True)
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
@@ -749,6 +789,7 @@ def cmd_train(args):
                     "data": {"cid22": str(args.data), "clic": str(args.clic)},
                     "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed,
                     "threads": args.threads, "sampler": sampler_desc, "loss": loss_desc,
+                    "blocks": BLOCKS,
                     "forked_from": state.get("forked_from") if state is not None else None},
                    tmp)
         os.replace(tmp, ck)
@@ -826,7 +867,7 @@ def cmd_export(args):
 
     work = Path(args.work)
     state = torch.load(work / "ckpt.pt", map_location="cpu", weights_only=False)
-    set_arch(state.get("arch", "v1"))
+    set_arch(state.get("arch", "v1"), state.get("blocks"))
     Model, groups, dec_in = build(torch)
     model = Model()
     model.load_state_dict(state["ema"] if "ema" in state and not args.raw else state["model"])
@@ -880,7 +921,7 @@ def cmd_export(args):
                  "training_cpu_hours": round(state["cpu_s"] / 3600, 3),
                  "weights": "EMA" if "ema" in state and not args.raw else "raw",
                  "batch": state.get("batch"), "crop": state.get("crop"),
-                 "threads": state.get("threads")}
+                 "threads": state.get("threads"), "blocks": BLOCKS}
         if state.get("sampler"):
             extra["nd_sampler"] = state["sampler"]
         if state.get("forked_from"):
@@ -976,6 +1017,9 @@ def main(argv=None):
                         "kept in the checkpoint, set when a run starts or is first resumed")
     t.add_argument("--fork-from", default="", help="start this run (an empty --work) from "
                    "another run's checkpoint; its loss may differ (--msssim-weight)")
+    t.add_argument("--grow-blocks", type=int, default=0,
+                   help="with --fork-from: add this many decoder blocks after the fork's "
+                        "(identity at first: layer scale 0)")
     t.add_argument("--extend", action="store_true",
                    help="a resumed run takes --steps as its new total (the schedule stretches)")
     e = sub.add_parser("export")

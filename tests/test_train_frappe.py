@@ -32,7 +32,8 @@ def _script():
 def _args(work: Path, **kw) -> argparse.Namespace:
     a = dict(data=str(TRAIN), work=str(work), steps=4, batch=2, crop=64, lr=1e-3, seed=3,
              threads=1, eval_every=1000, arch="v2", clic="", ema=0.9, ckpt_every=1,
-             stop_at=0, extend=False, nd_path="", msssim_weight=None, fork_from="")
+             stop_at=0, extend=False, nd_path="", msssim_weight=None, fork_from="",
+             grow_blocks=0)
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -177,3 +178,40 @@ def test_ms_ssim_loss_is_kept_on_resume_and_set_by_a_fork(tmp_path):
     # --fork-from never replaces a run's own checkpoint
     with pytest.raises(SystemExit):
         tf.cmd_train(_args(tmp_path / "f", fork_from=str(tmp_path / "p" / "ckpt.pt")))
+
+
+@pytest.mark.slow
+def test_grown_decoder_starts_as_the_fork_and_resumes_bit_exact(tmp_path):
+    torch, tf = _trainer()
+    tf.cmd_train(_args(tmp_path / "p", stop_at=2))
+    src = tmp_path / "p" / "ckpt.pt"
+    # the grown network computes exactly what the fork's did (new blocks: x + 0 * f(x))
+    tf.set_arch("v2")
+    Model, _g, dec_in = tf.build(torch)
+    old = Model()
+    st = torch.load(src, weights_only=False)
+    old.load_state_dict(st["model"])
+    tf.set_arch("v2", 8)
+    Model8, _g, _d = tf.build(torch)
+    grown = Model8()
+    tf._grow(torch, grown, st, 6)
+    grown.load_state_dict(st["model"])
+    lat = torch.randn(2, dec_in, 6, 5)
+    c = torch.randn(2, len(tf.PATCHES) + 1)
+    with torch.no_grad():
+        assert torch.equal(old.dec(lat, c), grown.dec(lat, c))
+    assert set(st["ema"]) == set(grown.state_dict())
+    # a grown fork trains all its blocks, keeps its depth, and resumes bit-exactly
+    for w in ("g1", "g2"):
+        tf.cmd_train(_args(tmp_path / w, fork_from=str(src), grow_blocks=2,
+                           stop_at=3 if w == "g2" else 0))
+    tf.cmd_train(_args(tmp_path / "g2"))
+    g1, g2 = (torch.load(tmp_path / w / "ckpt.pt", weights_only=False) for w in ("g1", "g2"))
+    assert g1["step"] == g2["step"] == 4 and g1["blocks"] == g2["blocks"] == 8
+    assert g1["forked_from"]["blocks"] == 6
+    assert all(torch.equal(t, g2["model"][k]) for k, t in g1["model"].items())
+    assert not torch.equal(g1["model"]["dec.blocks.7.ls"], torch.zeros(128))
+    # growing needs a fork into an empty folder
+    with pytest.raises(SystemExit):
+        tf.cmd_train(_args(tmp_path / "g1", grow_blocks=1))
+    tf.set_arch("v2")
