@@ -210,7 +210,10 @@ def test_grown_decoder_starts_as_the_fork_and_resumes_bit_exact(tmp_path):
     assert g1["step"] == g2["step"] == 4 and g1["blocks"] == g2["blocks"] == 8
     assert g1["forked_from"]["blocks"] == 6
     assert all(torch.equal(t, g2["model"][k]) for k, t in g1["model"].items())
-    assert not torch.equal(g1["model"]["dec.blocks.7.ls"], torch.zeros(128))
+    # the new blocks learn from the first step (their last convolution leaves zero)
+    assert torch.equal(st["model"]["dec.blocks.7.pw2.weight"], torch.zeros(128, 512, 1, 1))
+    assert g1["model"]["dec.blocks.7.pw2.weight"].abs().max() > 0
+    assert g1["model"]["dec.blocks.6.pw2.weight"].abs().max() > 0
     # growing needs a fork into an empty folder
     with pytest.raises(SystemExit):
         tf.cmd_train(_args(tmp_path / "g1", grow_blocks=1))
