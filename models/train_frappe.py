@@ -642,7 +642,11 @@ def _rng_state(rng):
     return rng.bit_generator.state
 
 
-def _grow(torch, model, state: dict, old_blocks: int) -> None:
+def _is_new_block(name: str, old_blocks: int) -> bool:
+    return name.startswith("dec.blocks.") and int(name.split(".")[2]) >= old_blocks
+
+
+def _grow(torch, model, state: dict, old_blocks: int, lr_mult: float = 1.0) -> None:
     """Rewrite a forked checkpoint's weights, EMA and optimiser state for ``model``, a
     decoder deeper by the blocks after the first ``old_blocks``.  A new block's last
     1x1 convolution starts at zero, so the grown network computes exactly what the fork
@@ -650,9 +654,10 @@ def _grow(torch, model, state: dict, old_blocks: int) -> None:
     step (ls * dL/dx times the block's hidden activations; a zero layer scale instead
     was measured to stay stuck: random features give its gradient no steady sign, 3e-4
     after 1100 steps); its other weights keep build()'s initialisation, and the
-    optimiser has no moments for them yet."""
+    optimiser has no moments for them yet.  The new blocks' parameters form a second
+    optimiser group whose learning rate is the schedule's times ``lr_mult``."""
     def new(name: str) -> bool:
-        return name.startswith("dec.blocks.") and int(name.split(".")[2]) >= old_blocks
+        return _is_new_block(name, old_blocks)
 
     init = model.state_dict()
     for k, v in init.items():
@@ -664,13 +669,16 @@ def _grow(torch, model, state: dict, old_blocks: int) -> None:
             assert set(old) == {k for k in init if not new(k)}, "not the fork's network"
             state[key] = {k: (init[k].clone() if new(k) else old[k]) for k in init}
     names = [k for k, _ in model.named_parameters()]
-    # parameters are registered in the same order, the new blocks' after the old ones
-    old_index = [i for i, k in enumerate(names) if not new(k)]
+    n_old = sum(not new(k) for k in names)
     opt = state["opt"]
     (group,) = opt["param_groups"]
-    assert len(group["params"]) == len(old_index), "not the fork's optimiser"
-    state["opt"] = {"state": {old_index[i]: s for i, s in opt["state"].items()},
-                    "param_groups": [dict(group, params=list(range(len(names))))]}
+    assert len(group["params"]) == n_old, "not the fork's optimiser"
+    # group 0: the fork's parameters in the fork's order (its moments keep their index)
+    state["opt"] = {"state": dict(opt["state"]),
+                    "param_groups": [dict(group, params=list(range(n_old))),
+                                     dict(group, params=list(range(n_old, len(names))),
+                                          lr_mult=float(lr_mult))]}
+    state["grown"] = {"from_blocks": old_blocks, "lr_mult": float(lr_mult)}
 
 
 def cmd_train(args):
@@ -726,9 +734,18 @@ def cmd_train(args):
         crops = get_batch_list(np.random.default_rng(args.seed + 1000), sources, 96, 192)
         pca_init(torch, model, groups, dec_in, crops)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     if grow:
-        _grow(torch, model, state, old_blocks)
+        _grow(torch, model, state, old_blocks, args.grow_lr)
+    grown = (state or {}).get("grown")
+    if grown:  # a grown run: its new blocks are a second group with their own lr factor
+        named = list(model.named_parameters())
+        opt = torch.optim.AdamW(
+            [{"params": [p for k, p in named if not _is_new_block(k, grown["from_blocks"])]},
+             {"params": [p for k, p in named if _is_new_block(k, grown["from_blocks"])],
+              "lr_mult": grown["lr_mult"]}], lr=args.lr, weight_decay=1e-4)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    if grow:
         state["forked_from"]["blocks"] = old_blocks
         print(f"grown: {grow} identity block(s) after the {old_blocks} of the fork "
               "(last 1x1 convolution zero)",
@@ -793,7 +810,7 @@ def cmd_train(args):
                     "data": {"cid22": str(args.data), "clic": str(args.clic)},
                     "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed,
                     "threads": args.threads, "sampler": sampler_desc, "loss": loss_desc,
-                    "blocks": BLOCKS,
+                    "blocks": BLOCKS, "grown": grown,
                     "forked_from": state.get("forked_from") if state is not None else None},
                    tmp)
         os.replace(tmp, ck)
@@ -801,7 +818,7 @@ def cmd_train(args):
     last_save = time.time()
     while step < min(total, args.stop_at or total):
         for gp in opt.param_groups:
-            gp["lr"] = lr_at(step, total, args.lr)
+            gp["lr"] = lr_at(step, total, args.lr) * gp.get("lr_mult", 1.0)
         if sources is None:
             xb = get_batch(rng, imgs, args.batch, args.crop)
         else:
@@ -1024,6 +1041,8 @@ def main(argv=None):
     t.add_argument("--grow-blocks", type=int, default=0,
                    help="with --fork-from: add this many decoder blocks after the fork's "
                         "(identity at first: their last 1x1 convolution is zero)")
+    t.add_argument("--grow-lr", type=float, default=10.0,
+                   help="learning-rate factor of the grown blocks (kept in the checkpoint)")
     t.add_argument("--extend", action="store_true",
                    help="a resumed run takes --steps as its new total (the schedule stretches)")
     e = sub.add_parser("export")

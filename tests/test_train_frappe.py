@@ -33,7 +33,7 @@ def _args(work: Path, **kw) -> argparse.Namespace:
     a = dict(data=str(TRAIN), work=str(work), steps=4, batch=2, crop=64, lr=1e-3, seed=3,
              threads=1, eval_every=1000, arch="v2", clic="", ema=0.9, ckpt_every=1,
              stop_at=0, extend=False, nd_path="", msssim_weight=None, fork_from="",
-             grow_blocks=0)
+             grow_blocks=0, grow_lr=10.0)
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -208,7 +208,11 @@ def test_grown_decoder_starts_as_the_fork_and_resumes_bit_exact(tmp_path):
     tf.cmd_train(_args(tmp_path / "g2"))
     g1, g2 = (torch.load(tmp_path / w / "ckpt.pt", weights_only=False) for w in ("g1", "g2"))
     assert g1["step"] == g2["step"] == 4 and g1["blocks"] == g2["blocks"] == 8
-    assert g1["forked_from"]["blocks"] == 6
+    assert g1["forked_from"]["blocks"] == 6 and g1["grown"] == {"from_blocks": 6,
+                                                                "lr_mult": 10.0}
+    g_old, g_new = g1["opt"]["param_groups"]
+    assert g_new["lr"] == 10.0 * g_old["lr"] > 0 and "lr_mult" not in g_old
+    assert min(g_new["params"]) == max(g_old["params"]) + 1
     assert all(torch.equal(t, g2["model"][k]) for k, t in g1["model"].items())
     # the new blocks learn from the first step (their last convolution leaves zero)
     assert torch.equal(st["model"]["dec.blocks.7.pw2.weight"], torch.zeros(128, 512, 1, 1))
