@@ -702,7 +702,7 @@ def cmd_train(args):
     arch = state["arch"] if state is not None and "arch" in state else args.arch
     if state is not None and "arch" not in state:
         arch = "v1"
-    grow = getattr(args, "grow_blocks", 0)
+    grow = args.grow_blocks
     if grow and not (args.fork_from and not ck.exists()):
         raise SystemExit("--grow-blocks starts a fork: give --fork-from and an empty --work")
     old_blocks = (state or {}).get("blocks") or ARCHS[arch]["blocks"]
@@ -736,6 +736,9 @@ def cmd_train(args):
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if grow:
         _grow(torch, model, state, old_blocks, args.grow_lr)
+        state["forked_from"]["blocks"] = old_blocks
+        print(f"grown: {grow} identity block(s) after the {old_blocks} of the fork "
+              "(last 1x1 convolution zero)", flush=True)
     grown = (state or {}).get("grown")
     if grown:  # a grown run: its new blocks are a second group with their own lr factor
         named = list(model.named_parameters())
@@ -745,11 +748,6 @@ def cmd_train(args):
               "lr_mult": grown["lr_mult"]}], lr=args.lr, weight_decay=1e-4)
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    if grow:
-        state["forked_from"]["blocks"] = old_blocks
-        print(f"grown: {grow} identity block(s) after the {old_blocks} of the fork "
-              "(last 1x1 convolution zero)",
-              flush=True)
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
