@@ -681,6 +681,102 @@ def _grow(torch, model, state: dict, old_blocks: int, lr_mult: float = 1.0) -> N
     state["grown"] = {"from_blocks": old_blocks, "lr_mult": float(lr_mult)}
 
 
+# the model file's names of the network's weights (export) and back (train --init-model)
+_BLOCK_PARAMS = ("dw.weight", "dw.bias", "film.weight", "film.bias", "pw1.weight", "pw1.bias",
+                 "pw2.weight", "pw2.bias", "ls")
+
+
+def _weight_names(n_groups: int, blocks: int) -> dict:
+    """state-dict name -> model-file key, for every weight but the encoder's s and g."""
+    names = {}
+    for gi in range(n_groups):
+        names[f"enc.convs.{gi}.weight"] = f"enc{gi}_w"
+        names[f"enc.convs.{gi}.bias"] = f"enc{gi}_b"
+    names.update({"dec.inp.weight": "dec_in_w", "dec.inp.bias": "dec_in_b"})
+    for bi in range(blocks):
+        for nm in _BLOCK_PARAMS:
+            names[f"dec.blocks.{bi}.{nm}"] = f"b{bi}_{nm.replace('.', '_')}"
+    names.update({"dec.head.weight": "head_w", "dec.head.bias": "head_b",
+                  "ctx.w_mu": "ctx_w_mu", "ctx.v_sc": "ctx_v_sc", "ctx.a_sc": "ctx_a_sc"})
+    return names
+
+
+def weights_to_arrays(model, groups) -> dict:
+    """The network part of a model file (float32), as the codec loads it."""
+    sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    s, g = model.enc.scales()
+    arrays = {"patches": np.array(PATCHES, np.int32), "grid": np.int32(GRID),
+              "dim": np.int32(DIM), "blocks": np.int32(BLOCKS),
+              "enc_s": s.detach().numpy().astype(np.float32),
+              "enc_g": g.detach().numpy().astype(np.float32)}
+    if ARCH["name"] != "v1":
+        # model format 2: position-expanded coarse inputs, head reads [body, input]
+        arrays["format"] = np.int32(2)
+        arrays["expand"] = np.int32(ARCH["expand"])
+        arrays["skip"] = np.int32(ARCH["skip"])
+        arrays["cond_min"] = np.float32(D_MIN)  # finest step the decoder was trained at
+    for name, key in _weight_names(len(groups), BLOCKS).items():
+        arrays[key] = sd[name]
+    return arrays
+
+
+def model_file_arch(arrays) -> tuple[str, int]:
+    """(architecture preset, decoder blocks) of a model file's network."""
+    arch = "v2" if int(arrays.get("format", 1)) == 2 else "v1"
+    if [int(p) for p in arrays["patches"]] != ARCHS[arch]["patches"] or \
+            int(arrays["dim"]) != ARCHS[arch]["dim"]:
+        raise SystemExit("--init-model: not a network this script builds")
+    return arch, int(arrays["blocks"])
+
+
+def arrays_to_state(torch, arrays, groups, blocks: int) -> dict:
+    """The inverse of weights_to_arrays: a state dict of the training network (the
+    encoder's s and g back through their softplus and sigmoid)."""
+    sd = {name: torch.from_numpy(np.array(arrays[key], np.float32))
+          for name, key in _weight_names(len(groups), blocks).items()}
+    s = torch.from_numpy(np.array(arrays["enc_s"], np.float64)) - 1e-3
+    g = torch.from_numpy(np.array(arrays["enc_g"], np.float64)) / 127.0
+    sd["enc.s_raw"] = (s + torch.log(-torch.expm1(-s))).float()  # softplus^-1
+    sd["enc.g_raw"] = torch.log(g / (1 - g)).float()  # logit
+    return sd
+
+
+def resolve_model(spec: str) -> Path:
+    """A model file: a path, or the manifest name of a shipped model."""
+    if Path(spec).is_file():
+        return Path(spec)
+    man = json.loads((MODELS_DIR / "MANIFEST.json").read_text())
+    for e in man:
+        if e["name"] == spec:
+            return MODELS_DIR / e["file"]
+    raise SystemExit(f"--init-model: no file or shipped model named {spec}")
+
+
+def _manifest_entry(path: Path) -> dict:
+    """The MANIFEST.json entry of a model file beside it ({} when it has none)."""
+    man = path.parent / "MANIFEST.json"
+    if man.is_file():
+        for e in json.loads(man.read_text()):
+            if e.get("file") == path.name:
+                return e
+    return {}
+
+
+def _init_from_model(torch, model, path: Path, old_blocks: int) -> dict:
+    """Load a shipped model file's weights into ``model`` (whose blocks after the first
+    ``old_blocks`` are new: identity at first, their last 1x1 convolution zero)."""
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    sd = model.state_dict()
+    new = {k for k in sd if _is_new_block(k, old_blocks)}
+    loaded = arrays_to_state(torch, arrays, model.enc.convs, old_blocks)
+    assert set(loaded) == set(sd) - new, "not this network"
+    for k in new:
+        loaded[k] = sd[k].clone().zero_() if ".pw2." in k else sd[k].clone()
+    model.load_state_dict(loaded)
+    return arrays
+
+
 def cmd_train(args):
     """Resumable training: the checkpoint holds the weights, their EMA, the optimiser,
     the numpy and torch random states, the step and the CPU seconds spent, so that a
@@ -691,6 +787,8 @@ def cmd_train(args):
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     ck = work / "ckpt.pt"
+    if args.init_model and args.fork_from:
+        raise SystemExit("give --fork-from or --init-model, not both")
     state = torch.load(ck, map_location="cpu", weights_only=False) if ck.exists() else None
     if state is None and args.fork_from:
         # a fork: another run's checkpoint, continued here with its own loss
@@ -699,13 +797,19 @@ def cmd_train(args):
                                 "loss": state.pop("loss", None)}
     elif state is not None and args.fork_from:
         raise SystemExit(f"{ck} exists: --fork-from starts a new run in an empty --work")
+    init_model = resolve_model(args.init_model) if args.init_model and state is None else None
     arch = state["arch"] if state is not None and "arch" in state else args.arch
     if state is not None and "arch" not in state:
         arch = "v1"
     grow = args.grow_blocks
-    if grow and not (args.fork_from and not ck.exists()):
-        raise SystemExit("--grow-blocks starts a fork: give --fork-from and an empty --work")
+    if grow and not ((args.fork_from or init_model) and not ck.exists()):
+        raise SystemExit("--grow-blocks starts a fork: give --fork-from (or --init-model) "
+                         "and an empty --work")
     old_blocks = (state or {}).get("blocks") or ARCHS[arch]["blocks"]
+    if init_model is not None:
+        with np.load(init_model) as z:
+            arch, old_blocks = model_file_arch({k: z[k] for k in ("format", "patches", "dim",
+                                                                  "blocks") if k in z.files})
     set_arch(arch, old_blocks + grow)
     torch.manual_seed(args.seed)
     torch.use_deterministic_algorithms(True)
@@ -730,16 +834,32 @@ def cmd_train(args):
     step = 0
     cpu_before = 0.0
     rng = np.random.default_rng(args.seed)
-    if state is None and arch != "v1":
+    init_desc = None
+    if init_model is not None:
+        # a new run from a shipped model's (EMA) weights: fresh optimiser, step 0, the
+        # CPU-hours of the model's own training carried over (the lineage's total)
+        _init_from_model(torch, model, init_model, old_blocks)
+        entry = _manifest_entry(init_model)
+        init_desc = {"model": init_model.name, "steps": entry.get("steps"),
+                     "blocks": old_blocks, "cpu_hours": entry.get("training_cpu_hours")}
+        cpu_before = 3600.0 * float(entry.get("training_cpu_hours") or 0.0)
+        if grow:
+            grown_init = {"from_blocks": old_blocks, "lr_mult": float(args.grow_lr)}
+        torch.manual_seed(args.seed + 1)  # the noise: the same whatever the depth
+        print(f"initialised from {init_model.name} ({old_blocks} blocks"
+              + (f", {grow} grown" if grow else "") + ")", flush=True)
+    elif state is None and arch != "v1":
         crops = get_batch_list(np.random.default_rng(args.seed + 1000), sources, 96, 192)
         pca_init(torch, model, groups, dec_in, crops)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if grow:
+    if grow and init_model is None:
         _grow(torch, model, state, old_blocks, args.grow_lr)
         state["forked_from"]["blocks"] = old_blocks
         print(f"grown: {grow} identity block(s) after the {old_blocks} of the fork "
               "(last 1x1 convolution zero)", flush=True)
     grown = (state or {}).get("grown")
+    if init_model is not None and grow:
+        grown = grown_init
     if grown:  # a grown run: its new blocks are a second group with their own lr factor
         named = list(model.named_parameters())
         opt = torch.optim.AdamW(
@@ -749,6 +869,7 @@ def cmd_train(args):
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     if state is not None:
+        init_desc = state.get("init_from")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
@@ -809,7 +930,8 @@ def cmd_train(args):
                     "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed,
                     "threads": args.threads, "sampler": sampler_desc, "loss": loss_desc,
                     "blocks": BLOCKS, "grown": grown,
-                    "forked_from": state.get("forked_from") if state is not None else None},
+                    "forked_from": state.get("forked_from") if state is not None else None,
+                    "init_from": init_desc},
                    tmp)
         os.replace(tmp, ck)
 
@@ -891,32 +1013,7 @@ def cmd_export(args):
     model = Model()
     model.load_state_dict(state["ema"] if "ema" in state and not args.raw else state["model"])
     model.eval()
-    sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-    s, g = model.enc.scales()
-    arrays = {"patches": np.array(PATCHES, np.int32), "grid": np.int32(GRID),
-              "dim": np.int32(DIM), "blocks": np.int32(BLOCKS),
-              "enc_s": s.detach().numpy().astype(np.float32),
-              "enc_g": g.detach().numpy().astype(np.float32)}
-    if ARCH["name"] != "v1":
-        # model format 2: position-expanded coarse inputs, head reads [body, input]
-        arrays["format"] = np.int32(2)
-        arrays["expand"] = np.int32(ARCH["expand"])
-        arrays["skip"] = np.int32(ARCH["skip"])
-        arrays["cond_min"] = np.float32(D_MIN)  # finest step the decoder was trained at
-    for gi in range(len(groups)):
-        arrays[f"enc{gi}_w"] = sd[f"enc.convs.{gi}.weight"]
-        arrays[f"enc{gi}_b"] = sd[f"enc.convs.{gi}.bias"]
-    arrays["dec_in_w"] = sd["dec.inp.weight"]
-    arrays["dec_in_b"] = sd["dec.inp.bias"]
-    for bi in range(BLOCKS):
-        for nm in ("dw.weight", "dw.bias", "film.weight", "film.bias", "pw1.weight", "pw1.bias",
-                   "pw2.weight", "pw2.bias", "ls"):
-            arrays[f"b{bi}_{nm.replace('.', '_')}"] = sd[f"dec.blocks.{bi}.{nm}"]
-    arrays["head_w"] = sd["dec.head.weight"]
-    arrays["head_b"] = sd["dec.head.bias"]
-    arrays["ctx_w_mu"] = sd["ctx.w_mu"]
-    arrays["ctx_v_sc"] = sd["ctx.v_sc"]
-    arrays["ctx_a_sc"] = sd["ctx.a_sc"]
+    arrays = weights_to_arrays(model, groups)
     # fit the integer context model on the TRAINING split's latents
     train_files, val_files = split_files(Path(args.data))
     imgs = load_images(train_files[::args.fit_every])
@@ -945,6 +1042,8 @@ def cmd_export(args):
             extra["nd_sampler"] = state["sampler"]
         if state.get("forked_from"):
             extra["forked_from"] = state["forked_from"]
+        if state.get("init_from"):
+            extra["initialised_from"] = state["init_from"]
         if (state.get("loss") or {}).get("msssim_weight"):
             extra["distortion"] = dict(state["loss"], term=(
                 "(10 log10 MSE + w * 10 log10(1 - MS-SSIM)) / (1 + w) from step from_step"))
@@ -1041,6 +1140,9 @@ def main(argv=None):
                         "(identity at first: their last 1x1 convolution is zero)")
     t.add_argument("--grow-lr", type=float, default=10.0,
                    help="learning-rate factor of the grown blocks (kept in the checkpoint)")
+    t.add_argument("--init-model", default="", help="start this run (an empty --work) "
+                   "from a model file's weights (a shipped .npz), with a fresh optimiser; "
+                   "with --grow-blocks, deeper")
     t.add_argument("--extend", action="store_true",
                    help="a resumed run takes --steps as its new total (the schedule stretches)")
     e = sub.add_parser("export")

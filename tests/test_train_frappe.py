@@ -33,7 +33,7 @@ def _args(work: Path, **kw) -> argparse.Namespace:
     a = dict(data=str(TRAIN), work=str(work), steps=4, batch=2, crop=64, lr=1e-3, seed=3,
              threads=1, eval_every=1000, arch="v2", clic="", ema=0.9, ckpt_every=1,
              stop_at=0, extend=False, nd_path="", msssim_weight=None, fork_from="",
-             grow_blocks=0, grow_lr=10.0)
+             grow_blocks=0, grow_lr=10.0, init_model="")
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -221,4 +221,48 @@ def test_grown_decoder_starts_as_the_fork_and_resumes_bit_exact(tmp_path):
     # growing needs a fork into an empty folder
     with pytest.raises(SystemExit):
         tf.cmd_train(_args(tmp_path / "g1", grow_blocks=1))
+    tf.set_arch("v2")
+
+
+@pytest.mark.slow
+def test_a_run_starts_from_a_shipped_model_file(tmp_path):
+    """train --init-model: the lineage survives the loss of the training machine's
+    checkpoints, since the shipped model file holds every weight of the network."""
+    import numpy as np
+
+    torch, tf = _trainer()
+    path = tf.resolve_model("frappe-image")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    arch, blocks = tf.model_file_arch(arrays)
+    tf.set_arch(arch, blocks)
+    Model, groups, dec_in = tf.build(torch)
+    m = Model()
+    tf._init_from_model(torch, m, path, blocks)
+    back = tf.weights_to_arrays(m, groups)
+    for k, v in back.items():  # the same file's network (s, g through softplus/sigmoid)
+        if k in ("enc_s", "enc_g"):
+            np.testing.assert_allclose(v, arrays[k], rtol=1e-5)
+        else:
+            assert np.array_equal(v, arrays[k]), k
+    # grown by one block it computes exactly the file's decoder
+    tf.set_arch(arch, blocks + 1)
+    Model7, _g, _d = tf.build(torch)
+    m7 = Model7()
+    tf._init_from_model(torch, m7, path, blocks)
+    lat = torch.randn(2, dec_in, 6, 5)
+    c = torch.randn(2, len(tf.PATCHES) + 1)
+    with torch.no_grad():
+        assert torch.equal(m.dec(lat, c), m7.dec(lat, c))
+    # a run from it records where it started, carries the CPU-hours and resumes bit-exactly
+    a, b = _straight_and_resumed(torch, tf, tmp_path, init_model="frappe-image",
+                                 grow_blocks=1, grow_lr=1.0)
+    entry = tf._manifest_entry(path)
+    assert a["init_from"] == {"model": path.name, "steps": entry["steps"], "blocks": blocks,
+                              "cpu_hours": entry["training_cpu_hours"]}
+    assert a["blocks"] == blocks + 1 and a["grown"] == {"from_blocks": blocks, "lr_mult": 1.0}
+    assert a["cpu_s"] > 3600 * entry["training_cpu_hours"]
+    with pytest.raises(SystemExit):
+        tf.cmd_train(_args(tmp_path / "c", init_model="frappe-image", fork_from=str(
+            tmp_path / "a" / "ckpt.pt")))
     tf.set_arch("v2")
