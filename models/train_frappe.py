@@ -762,11 +762,21 @@ def _manifest_entry(path: Path) -> dict:
     return {}
 
 
+def model_file_arrays(path: Path) -> dict:
+    """Every array of a model file (a derived model's include its parent's)."""
+    here = Path(__file__).resolve().parent
+    for p in (str(here.parent), str(here.parent / "codecs")):
+        if p not in sys.path:
+            sys.path.append(p)
+    from squeeze_image.model import model_arrays
+
+    return model_arrays(path)
+
+
 def _init_from_model(torch, model, path: Path, old_blocks: int) -> dict:
     """Load a shipped model file's weights into ``model`` (whose blocks after the first
     ``old_blocks`` are new: identity at first, their last 1x1 convolution zero)."""
-    with np.load(path) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = model_file_arrays(path)
     sd = model.state_dict()
     new = {k for k in sd if _is_new_block(k, old_blocks)}
     loaded = arrays_to_state(torch, arrays, model.enc.convs, old_blocks)
@@ -807,9 +817,7 @@ def cmd_train(args):
                          "and an empty --work")
     old_blocks = (state or {}).get("blocks") or ARCHS[arch]["blocks"]
     if init_model is not None:
-        with np.load(init_model) as z:
-            arch, old_blocks = model_file_arch({k: z[k] for k in ("format", "patches", "dim",
-                                                                  "blocks") if k in z.files})
+        arch, old_blocks = model_file_arch(model_file_arrays(init_model))
     set_arch(arch, old_blocks + grow)
     torch.manual_seed(args.seed)
     torch.use_deterministic_algorithms(True)
@@ -1081,6 +1089,9 @@ def cmd_repath(args):
     out = Path(args.out)
     entries = {e["name"]: e for e in json.loads((out / "MANIFEST.json").read_text())}
     src = entries[args.source]
+    if "parent" in src:
+        raise SystemExit(f"repath: {args.source} is a derived model; repath its parent "
+                         f"({src['parent']}) and derive again")
     with np.load(out / src["file"]) as z:
         arrays = {k: z[k] for k in z.files}
     # the path's arrays are replaced in place: the same key order as an export's
@@ -1104,6 +1115,94 @@ def cmd_repath(args):
                           made_by=src["made_by"] + "; " + args.made_by,
                           data=src["data"], licence=src["licence"], **keep)
     print(f"wrote {final} ({final.stat().st_size} bytes)")
+
+
+DQ_EXPAND_GRID = (0.0, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15)
+DERIVE_RATES = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+def cmd_derive(args):
+    """A derived model (SPEC.md section 5.2): a small file naming a shipped model by its
+    sha256 and replacing some of its arrays, here the decoder's dequantisation offset
+    ``dq_expand``, chosen on the validation photographs: each value of DQ_EXPAND_GRID
+    codes them at the source's own rate-path points (DERIVE_RATES) with the encoder and
+    decoder both reading q + sign(q) e, and the best mean PSNR (or MS-SSIM in dB with
+    ``--metric ms-ssim``) wins.  The source's entry is kept under ``--parent-name`` (the
+    same file: its streams keep decoding), the derived file ships under ``--name``."""
+    here = Path(__file__).resolve().parent
+    sys.path[:0] = [str(here), str(here.parent), str(here.parent / "codecs")]
+    import manifest  # models/manifest.py
+    from squeeze_image import entropy
+    from squeeze_image.model import Model, _arrays
+
+    out = Path(args.out)
+    entries = {e["name"]: e for e in json.loads((out / "MANIFEST.json").read_text())}
+    src = entries[args.source]
+    if "parent" in src:
+        raise SystemExit(f"derive: {args.source} is itself derived; give its parent")
+    arrays = _arrays(str(out / src["file"]))
+    msssim = None
+    if args.metric == "ms-ssim":
+        from benchmarks.suites.image import ms_ssim as msssim
+    val = load_images(split_files(Path(args.data))[1])
+    grid = np.log(arrays["path_bpp"])
+    points = [(int(arrays["path_n"][i]), int(arrays["path_d"][i])) for i in
+              (int(np.argmin(np.abs(grid - math.log(r)))) for r in DERIVE_RATES)]
+    measured = {}
+    values = sorted({0.0, *([args.dq_expand] if args.dq_expand is not None
+                            else DQ_EXPAND_GRID)})
+    for e in values:
+        mdl = Model({**arrays, "dq_expand": np.float32(e)}, "derive")
+        quality, rate = [], []
+        for n, D in points:
+            acc = bits = 0.0
+            for im in val:
+                H, W = im.shape[:2]
+                qs = [entropy.quantise(y, D) for y in mdl.analysis(im, n)]
+                bits += entropy.estimate_bits(mdl, qs, n, D) / (H * W)
+                rec = mdl.synthesis(qs, n, D / 256.0, H, W, H, W)
+                if msssim is None:
+                    mse = np.mean((rec.astype(np.float64) - im) ** 2)
+                    acc += 10 * math.log10(255.0 ** 2 / max(mse, 1e-10))
+                else:
+                    acc += -10 * math.log10(max(1.0 - msssim(rec, im), 1e-10))
+            quality.append(acc / len(val))
+            rate.append(bits / len(val))
+        measured[e] = (quality, rate)
+    # the encoder's linear path reads the offset too, so the rate moves a little: each
+    # point is compared at equal rate, through the slope (dB per doubling) of e = 0's
+    # own curve over the neighbouring points
+    q0, r0 = (np.array(v) for v in measured[0.0])
+    lr = np.log2(r0)
+    slope = np.gradient(q0, lr)
+    scores = {}
+    for e, (quality, rate) in measured.items():
+        scores[e] = list(np.array(quality) - slope * (np.log2(rate) - lr))
+        print(f"dq_expand {e:g}: " + ", ".join(
+            f"{r:g} bpp: {v:.3f} ({b:.4f} bpp, {s:.3f} at e = 0's rate)" for r, v, b, s in
+            zip(DERIVE_RATES, quality, rate, scores[e])), flush=True)
+    best = max((e for e in values if args.dq_expand is None or e == args.dq_expand),
+               key=lambda e: np.mean(scores[e]))
+    if args.parent_name not in entries:
+        man = json.loads((out / "MANIFEST.json").read_text())
+        man.append(dict(src, name=args.parent_name))
+        (out / "MANIFEST.json").write_text(json.dumps(man, indent=1) + "\n")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, parent_sha256=np.array(src["sha256"]),
+                        dq_expand=np.float32(best))
+    metric = "MS-SSIM dB" if msssim is not None else "PSNR dB"
+    final = manifest.ship(
+        out, args.name, buf.getvalue(), "npz",
+        made_by=src["made_by"] + "; " + args.made_by, data=src["data"],
+        licence=src["licence"], parent=args.parent_name, parent_sha256=src["sha256"],
+        dq_expand=float(best),
+        dq_expand_choice={"metric": metric + " at equal rate", "rates_bpp": list(DERIVE_RATES),
+                          "images": f"the {len(val)} validation photographs",
+                          "mean_by_value": {f"{e:g}": [round(float(v), 4) for v in t]
+                                            for e, t in scores.items()}},
+        **{k: v for k, v in src.items() if k not in (
+            "name", "file", "sha256", "size", "made_by", "data", "licence")})
+    print(f"dq_expand {best:g}: wrote {final} ({final.stat().st_size} bytes)")
 
 
 def main(argv=None):
@@ -1174,8 +1273,20 @@ def main(argv=None):
     r.add_argument("--reuse-grids", action="store_true", help="choose the path from the "
                    "validation grids stored in the source file (no new measurement)")
     r.add_argument("--made-by", default="python models/train_frappe.py repath")
+    d = sub.add_parser("derive")
+    d.add_argument("--data", default=DEFAULT_DATA)
+    d.add_argument("--out", default=e.get_default("out"))
+    d.add_argument("--source", default="frappe-image", help="manifest name of the model")
+    d.add_argument("--parent-name", required=True,
+                   help="manifest name the source is kept under (e.g. frappe-image-v5)")
+    d.add_argument("--name", default="frappe-image", help="manifest name of the result")
+    d.add_argument("--dq-expand", type=float, default=None,
+                   help="this offset instead of the best of DQ_EXPAND_GRID")
+    d.add_argument("--metric", choices=("psnr", "ms-ssim"), default="psnr")
+    d.add_argument("--made-by", default="python models/train_frappe.py derive")
     args = ap.parse_args(argv)
-    {"train": cmd_train, "export": cmd_export, "repath": cmd_repath}[args.cmd](args)
+    {"train": cmd_train, "export": cmd_export, "repath": cmd_repath,
+     "derive": cmd_derive}[args.cmd](args)
 
 
 if __name__ == "__main__":

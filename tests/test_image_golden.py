@@ -42,6 +42,13 @@ CASES = {
     # with MS-SSIM in its loss)
     "frappe-v1-ms1-rgb-127x69-bpp0.08": ({"bpp": 0.08, "tune": "ms-ssim"}, "RGB"),
     "frappe-v1-ms1-rgba-59x43-q55": ({"quality": 55, "tune": "ms-ssim"}, "RGBA"),
+    # bitstream v1 with the first derived model (SPEC.md section 5.2): the fifth model
+    # with the dequantisation offset dq_expand
+    "frappe-v1-m6-rgb-125x73-bpp0.15": ({"bpp": 0.15}, "RGB"),
+    "frappe-v1-m6-la-63x45-q65": ({"quality": 65}, "LA"),
+    # bitstream v1 with the --tune ms-ssim model derived the same way
+    "frappe-v1-ms2-rgb-121x75-bpp0.1": ({"bpp": 0.1, "tune": "ms-ssim"}, "RGB"),
+    "frappe-v1-ms2-rgba-57x49-q50": ({"quality": 50, "tune": "ms-ssim"}, "RGBA"),
 }
 
 

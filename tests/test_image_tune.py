@@ -74,11 +74,14 @@ def test_a_missing_tuned_model_is_one_clear_error(tmp_path):
     from frappe_cli.models import models_dir
 
     src = models_dir("squeeze_image")
-    man = [e for e in json.loads((src / "MANIFEST.json").read_text())
-           if e["name"] == model_mod.MODEL_NAME]
+    every = {e["name"]: e for e in json.loads((src / "MANIFEST.json").read_text())}
+    man = [every[model_mod.MODEL_NAME]]
+    if man[0].get("parent"):  # a derived model needs the model it builds on
+        man.append(every[man[0]["parent"]])
     models = tmp_path / "models"
     models.mkdir()
-    os.symlink(src / man[0]["file"], models / man[0]["file"])
+    for e in man:
+        os.symlink(src / e["file"], models / e["file"])
     (models / "MANIFEST.json").write_text(json.dumps(man))
     img = tmp_path / "p.png"
     img.write_bytes(_png(40, 48))

@@ -103,6 +103,9 @@ class Model:
                 or self.dec_in != sum(self.slots):
             raise SqueezeError("the image model file is inconsistent (decoder sizes)")
         self.inv_g = (np.float32(1.0) / self.enc_g).astype(np.float32)
+        # SPEC.md section 5.2: a nonzero q is read as q + sign(q) * dq_expand (the
+        # centroid of the encoder's dead-zone bins lies beyond q); 0 in models before it
+        self.dq_expand = np.float32(z["dq_expand"]) if "dq_expand" in z else np.float32(0.0)
         # --- integer context model (absent while models/train_frappe.py fits it)
         self.has_ctx = "ctx_K" in z
         if self.has_ctx:
@@ -247,7 +250,7 @@ class Model:
             for t in range(g.count):
                 k = g.first + t
                 if k < n:
-                    v = qs[k].astype(np.float32) * d32 * self.inv_g[k]
+                    v = self.dequantised(qs[k]) * d32 * self.inv_g[k]
                     if p > G and self.expand:
                         r = p // G  # slot a r + b holds v at the cells (a, b) mod r
                         for a in range(r):
@@ -290,12 +293,20 @@ class Model:
         kk.head_to_pixels(x, self.head_w, self.head_b, self.grid, out_h, out_w, out)
         return out
 
+    def dequantised(self, q: np.ndarray) -> np.ndarray:
+        """q as the decoder reads it, in units of the step (float32, elementwise):
+        q + sign(q) * dq_expand (SPEC.md section 5.2)."""
+        v = q.astype(np.float32)
+        if self.dq_expand:
+            v += np.sign(v) * self.dq_expand
+        return v
+
     def group_slots(self, gi: int, q: np.ndarray, delta: float) -> np.ndarray:
         """Decoder-input slots (h8, w8, count * slots) of group gi from its quantised
         channels q (h, w, count): what decoder_input writes for that group."""
         g = self.groups[gi]
         G, p = self.grid, g.patch
-        v = q.astype(np.float32) * np.float32(delta) * self.inv_g[g.first:g.first + g.count]
+        v = self.dequantised(q) * np.float32(delta) * self.inv_g[g.first:g.first + g.count]
         h, w, c = v.shape
         if p > G:
             r = p // G
@@ -436,17 +447,57 @@ def det_log(x: float) -> float:
     return 2.0 * s + e * _LN2
 
 
-@lru_cache(maxsize=4)
-def _load(path: str) -> Model:
+def _arrays(path: str) -> dict:
     try:
         with np.load(path) as z:
-            data = {k: z[k] for k in z.files}
+            return {k: z[k] for k in z.files}
     except (OSError, ValueError) as exc:
         raise SqueezeError(f"cannot load the image model {path}: {exc}") from None
+
+
+def parent_path(path: Path, sha256: str) -> Path:
+    """The model file a derived model builds on (SPEC.md section 5.2): the entry with
+    that sha256 in the manifest of the derived file's own folder (the package's models,
+    or $SQUEEZE_MODELS); its bytes are checked against the hash."""
+    import hashlib
+    import json
+
+    from frappe_cli.models import MANIFEST
+
+    try:
+        entries = json.loads((path.parent / MANIFEST).read_text())
+        files = [path.parent / e["file"] for e in entries if e.get("sha256") == sha256]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        files = []
+    for cand in files:
+        try:
+            if hashlib.sha256(cand.read_bytes()).hexdigest() == sha256:
+                return cand
+        except OSError:
+            continue
+    raise SqueezeError(f"the image model {path.name} builds on model {sha256[:16]}, "
+                       "which is not installed")
+
+
+def model_arrays(path: str | Path) -> dict:
+    """Every array of the model in file ``path``: a derived model's (SPEC.md section
+    5.2) are its parent's with the file's own in their place."""
+    data = _arrays(str(path))
+    if "parent_sha256" in data:
+        parent = str(data.pop("parent_sha256"))
+        base = _arrays(str(parent_path(Path(path), parent)))
+        if "parent_sha256" in base:
+            raise SqueezeError(f"the image model {path} derives from a derived model")
+        data = {**base, **data}
+    return data
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> Model:
     import hashlib
 
-    ident = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-    return Model(data, ident)
+    data = model_arrays(path)
+    return Model(data, hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16])
 
 
 def load(path: str | None = None, name: str = MODEL_NAME) -> Model:
