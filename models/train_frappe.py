@@ -376,10 +376,10 @@ class PathSampler:
         import hashlib
 
         raw = Path(npz).read_bytes()
-        with np.load(io.BytesIO(raw)) as z:
-            self.bpp = z["path_bpp"].astype(np.float64)
-            self.n = z["path_n"].astype(np.int64)
-            self.d = z["path_d"].astype(np.float64) / 256.0
+        z = model_file_arrays(Path(npz))  # a derived model's path is its parent's
+        self.bpp = z["path_bpp"].astype(np.float64)
+        self.n = z["path_n"].astype(np.int64)
+        self.d = z["path_d"].astype(np.float64) / 256.0
         self.desc = {"path_from": Path(npz).name, "sha256": hashlib.sha256(raw).hexdigest(),
                      "lo": lo, "hi": hi, "dn": dn, "dd": dd, "uniform": uniform}
         self.lo, self.hi, self.dn, self.dd, self.uniform = lo, hi, dn, dd, uniform
