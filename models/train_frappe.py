@@ -1076,22 +1076,32 @@ def _fit_path(fit, arrays: dict, val_files: list[Path], args) -> dict:
                         jobs=args.jobs)
 
 
+def _shipped_source(args, verb: str) -> tuple[Path, dict]:
+    """(models folder, manifest entry of ``--source``) for a command that rewrites a
+    shipped model file; the tooling's and the codec's folders go on sys.path.  A
+    derived model is refused: such commands work on its parent."""
+    here = Path(__file__).resolve().parent
+    sys.path[:0] = [str(here), str(here.parent), str(here.parent / "codecs")]
+    out = Path(args.out)
+    entries = {e["name"]: e for e in json.loads((out / "MANIFEST.json").read_text())}
+    if args.source not in entries:
+        raise SystemExit(f"{verb}: no model named {args.source} in {out / 'MANIFEST.json'}")
+    src = entries[args.source]
+    if "parent" in src:
+        raise SystemExit(f"{verb}: {args.source} is a derived model; {verb} its parent "
+                         f"({src['parent']})")
+    return out, src
+
+
 def cmd_repath(args):
     """Refit only the rate path (channel count and step per target rate) of a shipped
     model file and ship the result under ``--name``: the weights and entropy tables
     stay as they are (a path fitted by ``export`` with the same options gives the
     same file)."""
-    here = Path(__file__).resolve().parent
-    sys.path[:0] = [str(here), str(here.parent), str(here.parent / "codecs")]
+    out, src = _shipped_source(args, "repath")
     import frappe_fit as fit
     import manifest  # models/manifest.py
 
-    out = Path(args.out)
-    entries = {e["name"]: e for e in json.loads((out / "MANIFEST.json").read_text())}
-    src = entries[args.source]
-    if "parent" in src:
-        raise SystemExit(f"repath: {args.source} is a derived model; repath its parent "
-                         f"({src['parent']}) and derive again")
     with np.load(out / src["file"]) as z:
         arrays = {k: z[k] for k in z.files}
     # the path's arrays are replaced in place: the same key order as an export's
@@ -1129,17 +1139,12 @@ def cmd_derive(args):
     decoder both reading q + sign(q) e, and the best mean PSNR (or MS-SSIM in dB with
     ``--metric ms-ssim``) wins.  The source's entry is kept under ``--parent-name`` (the
     same file: its streams keep decoding), the derived file ships under ``--name``."""
-    here = Path(__file__).resolve().parent
-    sys.path[:0] = [str(here), str(here.parent), str(here.parent / "codecs")]
+    out, src = _shipped_source(args, "derive")
+    entries = {e["name"]: e for e in json.loads((out / "MANIFEST.json").read_text())}
     import manifest  # models/manifest.py
     from squeeze_image import entropy
     from squeeze_image.model import Model, _arrays
 
-    out = Path(args.out)
-    entries = {e["name"]: e for e in json.loads((out / "MANIFEST.json").read_text())}
-    src = entries[args.source]
-    if "parent" in src:
-        raise SystemExit(f"derive: {args.source} is itself derived; give its parent")
     arrays = _arrays(str(out / src["file"]))
     msssim = None
     if args.metric == "ms-ssim":

@@ -128,3 +128,43 @@ def test_shipped_derived_models_name_a_shipped_parent():
         assert e["size"] < 4096  # a few arrays, not a copy of the network
         mdl = model_mod.load(name=e["name"])
         assert mdl.dq_expand == np.float32(e["dq_expand"])
+
+
+def test_train_frappe_derive_writes_a_derived_model(tmp_path):
+    """models/train_frappe.py derive: the offset measured on the validation split, the
+    source kept under its parent name, a small file that loads as parent + offset."""
+    import argparse
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("train_frappe_d",
+                                                  root / "models" / "train_frappe.py")
+    tf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tf)
+    src, parent = _base_entry()
+    models = tmp_path / "models"
+    models.mkdir()
+    os.symlink(src / parent["file"], models / parent["file"])
+    (models / "MANIFEST.json").write_text(json.dumps([dict(parent, name="frappe-image")]))
+    data = tmp_path / "photos"  # every 10th file is the validation split: 2 of 20
+    data.mkdir()
+    rng = np.random.default_rng(4)
+    y, x = np.mgrid[0:64, 0:96]
+    for i in range(20):
+        img = np.stack([(x * (i + 2) + y * 3) % 256, (x * y // 7) % 256,
+                        (200 - 2 * y + 9 * i) % 256], 2) + rng.integers(0, 20, (64, 96, 3))
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(data / f"{i:02d}.png")
+    args = argparse.Namespace(data=str(data), out=str(models), source="frappe-image",
+                              parent_name="frappe-image-v5", name="frappe-image",
+                              dq_expand=0.05, metric="psnr", made_by="test")
+    tf.cmd_derive(args)
+    man = {e["name"]: e for e in json.loads((models / "MANIFEST.json").read_text())}
+    assert man["frappe-image-v5"]["sha256"] == parent["sha256"]
+    new = man["frappe-image"]
+    assert new["parent"] == "frappe-image-v5" and new["dq_expand"] == 0.05
+    assert set(new["dq_expand_choice"]["mean_by_value"]) == {"0", "0.05"}
+    assert new["size"] == (models / new["file"]).stat().st_size < 4096
+    mdl = model_mod.load(path=str(models / new["file"]))
+    assert mdl.dq_expand == np.float32(0.05)
+    with pytest.raises(SystemExit, match="derived model"):
+        tf.cmd_derive(args)  # the source is now derived itself
