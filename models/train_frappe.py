@@ -851,8 +851,6 @@ def cmd_train(args):
         init_desc = {"model": init_model.name, "steps": entry.get("steps"),
                      "blocks": old_blocks, "cpu_hours": entry.get("training_cpu_hours")}
         cpu_before = 3600.0 * float(entry.get("training_cpu_hours") or 0.0)
-        if grow:
-            grown_init = {"from_blocks": old_blocks, "lr_mult": float(args.grow_lr)}
         torch.manual_seed(args.seed + 1)  # the noise: the same whatever the depth
         print(f"initialised from {init_model.name} ({old_blocks} blocks"
               + (f", {grow} grown" if grow else "") + ")", flush=True)
@@ -867,7 +865,7 @@ def cmd_train(args):
               "(last 1x1 convolution zero)", flush=True)
     grown = (state or {}).get("grown")
     if init_model is not None and grow:
-        grown = grown_init
+        grown = {"from_blocks": old_blocks, "lr_mult": float(args.grow_lr)}
     if grown:  # a grown run: its new blocks are a second group with their own lr factor
         named = list(model.named_parameters())
         opt = torch.optim.AdamW(
@@ -1076,8 +1074,9 @@ def _fit_path(fit, arrays: dict, val_files: list[Path], args) -> dict:
                         jobs=args.jobs)
 
 
-def _shipped_source(args, verb: str) -> tuple[Path, dict]:
-    """(models folder, manifest entry of ``--source``) for a command that rewrites a
+def _shipped_source(args, verb: str) -> tuple[Path, dict, dict]:
+    """(models folder, its manifest by name, the entry of ``--source``) for a command
+    that rewrites a
     shipped model file; the tooling's and the codec's folders go on sys.path.  A
     derived model is refused: such commands work on its parent."""
     here = Path(__file__).resolve().parent
@@ -1090,7 +1089,7 @@ def _shipped_source(args, verb: str) -> tuple[Path, dict]:
     if "parent" in src:
         raise SystemExit(f"{verb}: {args.source} is a derived model; {verb} its parent "
                          f"({src['parent']})")
-    return out, src
+    return out, entries, src
 
 
 def cmd_repath(args):
@@ -1098,7 +1097,7 @@ def cmd_repath(args):
     model file and ship the result under ``--name``: the weights and entropy tables
     stay as they are (a path fitted by ``export`` with the same options gives the
     same file)."""
-    out, src = _shipped_source(args, "repath")
+    out, _entries, src = _shipped_source(args, "repath")
     import frappe_fit as fit
     import manifest  # models/manifest.py
 
@@ -1139,10 +1138,10 @@ def cmd_derive(args):
     decoder both reading q + sign(q) e, and the best mean PSNR (or MS-SSIM in dB with
     ``--metric ms-ssim``) wins.  The source's entry is kept under ``--parent-name`` (the
     same file: its streams keep decoding), the derived file ships under ``--name``."""
-    out, src = _shipped_source(args, "derive")
-    entries = {e["name"]: e for e in json.loads((out / "MANIFEST.json").read_text())}
+    out, entries, src = _shipped_source(args, "derive")
     import manifest  # models/manifest.py
     from squeeze_image import entropy
+    from squeeze_image.codec import FrappeCodec
     from squeeze_image.model import Model, _arrays
 
     arrays = _arrays(str(out / src["file"]))
@@ -1150,9 +1149,8 @@ def cmd_derive(args):
     if args.metric == "ms-ssim":
         from benchmarks.suites.image import ms_ssim as msssim
     val = load_images(split_files(Path(args.data))[1])
-    grid = np.log(arrays["path_bpp"])
-    points = [(int(arrays["path_n"][i]), int(arrays["path_d"][i])) for i in
-              (int(np.argmin(np.abs(grid - math.log(r)))) for r in DERIVE_RATES)]
+    # the (n, D) the codec's rate control starts from at each rate
+    points = [FrappeCodec._path_point(Model(arrays, "derive"), r) for r in DERIVE_RATES]
     measured = {}
     values = sorted({0.0, *([args.dq_expand] if args.dq_expand is not None
                             else DQ_EXPAND_GRID)})

@@ -447,18 +447,21 @@ def det_log(x: float) -> float:
     return 2.0 * s + e * _LN2
 
 
-def _arrays(path: str) -> dict:
+def _arrays(path: str, raw: bytes | None = None) -> dict:
+    """The arrays of model file ``path`` (from ``raw``, its bytes, when already read)."""
+    import io
+
     try:
-        with np.load(path) as z:
+        with np.load(io.BytesIO(raw) if raw is not None else path) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError) as exc:
         raise SqueezeError(f"cannot load the image model {path}: {exc}") from None
 
 
-def parent_path(path: Path, sha256: str) -> Path:
-    """The model file a derived model builds on (SPEC.md section 5.2): the entry with
-    that sha256 in the manifest of the derived file's own folder (the package's models,
-    or $SQUEEZE_MODELS); its bytes are checked against the hash."""
+def _parent_arrays(path: Path, sha256: str) -> dict:
+    """The arrays of the model file a derived model builds on (SPEC.md section 5.2):
+    the entry with that sha256 in the manifest of the derived file's own folder (the
+    package's models, or $SQUEEZE_MODELS), read once and checked against the hash."""
     import hashlib
     import json
 
@@ -471,10 +474,11 @@ def parent_path(path: Path, sha256: str) -> Path:
         files = []
     for cand in files:
         try:
-            if hashlib.sha256(cand.read_bytes()).hexdigest() == sha256:
-                return cand
+            raw = cand.read_bytes()
         except OSError:
             continue
+        if hashlib.sha256(raw).hexdigest() == sha256:
+            return _arrays(str(cand), raw)
     raise SqueezeError(f"the image model {path.name} builds on model {sha256[:16]}, "
                        "which is not installed")
 
@@ -485,7 +489,7 @@ def model_arrays(path: str | Path) -> dict:
     data = _arrays(str(path))
     if "parent_sha256" in data:
         parent = str(data.pop("parent_sha256"))
-        base = _arrays(str(parent_path(Path(path), parent)))
+        base = _parent_arrays(Path(path), parent)
         if "parent_sha256" in base:
             raise SqueezeError(f"the image model {path} derives from a derived model")
         data = {**base, **data}
