@@ -19,7 +19,8 @@ The model (see codecs/squeeze_image/SPEC.md for the inference side):
   neighbours N, NW, NE, NN and the three previous channels at the same place,
   scale softplus-linear in their magnitudes and local gradients), the same
   context the integer inference coder uses.  Loss per sample i:
-  10 log10 MSE_i + LAMBDA * bpp_i(prefix n_i), mean over the batch.
+  10 log10 MSE_i + LAMBDA * bpp_i(prefix n_i) (or, with --rate-kappa k, k * log2(bpp_i +
+  0.01): a price per bit matched to the RD slope at every rate), mean over the batch.
 
 Stages (each resumable; files outside the repository, default /work/frappe-train):
 
@@ -596,6 +597,21 @@ def distortion_db(torch, xh, xb, msssim_weight: float):
     return dist
 
 
+RATE_FLOOR = 0.01  # bpp: the log-rate term's floor (a flat crop costs ~0.005 bpp)
+
+
+def rate_term(torch, bpp, loss_desc: dict):
+    """The loss's rate term per sample, in dB.  Linear, LAMBDA * bpp: a fixed price
+    per bit, too low below ~0.2 bpp and too high above, where the RD curve's slope in
+    dB per bpp is ~k / (bpp ln 2) for k ~1.3-1.9 dB per doubling.  With --rate-kappa
+    k: k * log2(bpp + RATE_FLOOR), a price matched to that slope at every rate (10 dB
+    per bpp at 0.2 bpp for k = 1.5, 27 at 0.08, 2.2 at 1 bpp)."""
+    kappa = loss_desc.get("rate_kappa", 0.0)
+    if kappa:
+        return kappa * torch.log2(bpp + RATE_FLOOR)
+    return LAMBDA * bpp
+
+
 def evaluate(torch, model, val, dev,
              settings=((6, 1.0), (9, 1.0), (13, 1.0), (13, 2.0), (23, 1.0))):
     model.eval()
@@ -914,12 +930,21 @@ def cmd_train(args):
     loss_desc = state.get("loss") if state is not None else None
     if loss_desc is None:
         loss_desc = {"msssim_weight": float(args.msssim_weight or 0.0), "from_step": step}
+        if args.rate_kappa:
+            loss_desc["rate_kappa"] = float(args.rate_kappa)
     elif args.msssim_weight is not None and args.msssim_weight != loss_desc["msssim_weight"]:
         raise SystemExit(f"this run's loss is {loss_desc}, not --msssim-weight "
                          f"{args.msssim_weight}")
+    elif (args.rate_kappa is not None
+          and args.rate_kappa != loss_desc.get("rate_kappa", 0.0)):
+        raise SystemExit(f"this run's loss is {loss_desc}, not --rate-kappa "
+                         f"{args.rate_kappa}")
     if loss_desc["msssim_weight"]:
         print(f"distortion: PSNR and MS-SSIM in dB, weight {loss_desc['msssim_weight']:g} "
               f"from step {loss_desc['from_step']}", flush=True)
+    if loss_desc.get("rate_kappa"):
+        print(f"rate term: {loss_desc['rate_kappa']:g} dB per doubling of bpp + "
+              f"{RATE_FLOOR:g} from step {loss_desc['from_step']}", flush=True)
     logf = open(work / "train.log", "a")
     t0 = time.time()
     c0 = time.process_time()
@@ -955,7 +980,7 @@ def cmd_train(args):
         dt = torch.from_numpy(d).float().to(dev)
         xh, bpp, _ = model(xb, nt, dt)
         dist = distortion_db(torch, xh, xb, loss_desc["msssim_weight"])
-        loss = (dist + LAMBDA * bpp).mean()
+        loss = (dist + rate_term(torch, bpp, loss_desc)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -1235,6 +1260,9 @@ def main(argv=None):
     t.add_argument("--msssim-weight", type=float, default=None,
                    help="mix MS-SSIM into the distortion with this weight (0: PSNR only); "
                         "kept in the checkpoint, set when a run starts or is first resumed")
+    t.add_argument("--rate-kappa", type=float, default=None,
+                   help="rate term k * log2(bpp + 0.01) (k dB per doubling of the rate) "
+                   "instead of LAMBDA * bpp; kept for the whole run")
     t.add_argument("--fork-from", default="", help="start this run (an empty --work) from "
                    "another run's checkpoint; its loss may differ (--msssim-weight)")
     t.add_argument("--grow-blocks", type=int, default=0,

@@ -33,7 +33,7 @@ def _args(work: Path, **kw) -> argparse.Namespace:
     a = dict(data=str(TRAIN), work=str(work), steps=4, batch=2, crop=64, lr=1e-3, seed=3,
              threads=1, eval_every=1000, arch="v2", clic="", ema=0.9, ckpt_every=1,
              stop_at=0, extend=False, nd_path="", msssim_weight=None, fork_from="",
-             grow_blocks=0, grow_lr=10.0, init_model="")
+             grow_blocks=0, grow_lr=10.0, init_model="", rate_kappa=None)
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -178,6 +178,39 @@ def test_ms_ssim_loss_is_kept_on_resume_and_set_by_a_fork(tmp_path):
     # --fork-from never replaces a run's own checkpoint
     with pytest.raises(SystemExit):
         tf.cmd_train(_args(tmp_path / "f", fork_from=str(tmp_path / "p" / "ckpt.pt")))
+
+
+def test_log_rate_term_prices_bits_by_the_rd_slope():
+    torch, tf = _trainer()
+    bpp = torch.tensor([0.05, 0.2, 1.0], requires_grad=True)
+    lin = tf.rate_term(torch, bpp, {"msssim_weight": 0.0, "from_step": 0})
+    assert torch.allclose(lin, tf.LAMBDA * bpp)
+    log = tf.rate_term(torch, bpp, {"msssim_weight": 0.0, "from_step": 0, "rate_kappa": 1.5})
+    # one doubling of the rate costs ~k dB wherever it happens (the floor aside)
+    twice = tf.rate_term(torch, 2 * bpp.detach() + tf.RATE_FLOOR, {"rate_kappa": 1.5})
+    assert torch.allclose(twice - log.detach(), torch.full((3,), 1.5))
+    # the price of a bit falls with the rate: k / ((bpp + floor) ln 2) dB per bpp
+    log.sum().backward()
+    want = 1.5 / ((bpp.detach() + tf.RATE_FLOOR) * torch.log(torch.tensor(2.0)))
+    assert torch.allclose(bpp.grad, want)
+    assert bpp.grad[0] > tf.LAMBDA > bpp.grad[2]
+
+
+def test_log_rate_loss_is_kept_on_resume_and_set_by_a_fork(tmp_path):
+    torch, tf = _trainer()
+    a, b = _straight_and_resumed(torch, tf, tmp_path, rate_kappa=1.5)
+    assert a["loss"] == b["loss"] == {"msssim_weight": 0.0, "from_step": 0,
+                                      "rate_kappa": 1.5}
+    with pytest.raises(SystemExit):
+        tf.cmd_train(_args(tmp_path / "b", rate_kappa=2.0, steps=6, extend=True))
+    tf.cmd_train(_args(tmp_path / "p", stop_at=2))
+    tf.cmd_train(_args(tmp_path / "f", fork_from=str(tmp_path / "p" / "ckpt.pt"),
+                       rate_kappa=1.5))
+    f = torch.load(tmp_path / "f" / "ckpt.pt", weights_only=False)
+    assert f["loss"] == {"msssim_weight": 0.0, "from_step": 2, "rate_kappa": 1.5}
+    tf.cmd_train(_args(tmp_path / "p"))
+    p = torch.load(tmp_path / "p" / "ckpt.pt", weights_only=False)
+    assert not all(torch.equal(t, f["model"][k]) for k, t in p["model"].items())
 
 
 @pytest.mark.slow
