@@ -49,6 +49,16 @@ CASES = {
     # bitstream v1 with the --tune ms-ssim model derived the same way
     "frappe-v1-ms2-rgb-121x75-bpp0.1": ({"bpp": 0.1, "tune": "ms-ssim"}, "RGB"),
     "frappe-v1-ms2-rgba-57x49-q50": ({"quality": 50, "tune": "ms-ssim"}, "RGBA"),
+    # bitstream v1 with the sixth model (format 2, v5's file warm-restarted for 8100
+    # steps): the parent of the next two derived models
+    "frappe-v1-m7-rgb-117x79-bpp0.25": ({"bpp": 0.25}, "RGB"),
+    "frappe-v1-m7-rgba-64x52-q40": ({"quality": 40}, "RGBA"),
+    # bitstream v1 with the sixth model derived with e = 0.1 (the default) and, for
+    # --tune ms-ssim, with e = 0.125
+    "frappe-v1-m8-rgb-129x71-bpp0.1": ({"bpp": 0.1}, "RGB"),
+    "frappe-v1-m8-la-59x45-q55": ({"quality": 55}, "LA"),
+    "frappe-v1-ms3-rgb-123x67-bpp0.06": ({"bpp": 0.06, "tune": "ms-ssim"}, "RGB"),
+    "frappe-v1-ms3-rgba-61x43-q45": ({"quality": 45, "tune": "ms-ssim"}, "RGBA"),
 }
 
 
