@@ -916,10 +916,19 @@ def cmd_train(args):
     # the (n, D) sampler: a run keeps the one it was started (or first resumed) with
     sampler_desc = state.get("sampler") if state is not None else None
     sampler = sample_nd
+    if args.nd_range and not (args.nd_path or sampler_desc is not None):
+        raise SystemExit("--nd-range is the rate range of a path sampler: give --nd-path")
     if args.nd_path or sampler_desc is not None:
         npz = Path(args.nd_path) if args.nd_path else MODELS_DIR / sampler_desc["path_from"]
         knobs = ({k: sampler_desc[k] for k in ("lo", "hi", "dn", "dd", "uniform")}
                  if sampler_desc is not None else {})
+        if args.nd_range:
+            # a new run, or a fork that moves its draws to another range of rates
+            if ck.exists():
+                raise SystemExit("--nd-range starts a run or a fork (an empty --work); "
+                                 f"{ck} keeps the range it was started with")
+            knobs.update(lo=float(args.nd_range[0]), hi=float(args.nd_range[1]))
+            sampler_desc = None
         sampler = PathSampler(str(npz), **knobs)
         if sampler_desc is not None and sampler.desc != sampler_desc:
             raise SystemExit(f"this run samples with {sampler_desc}, not {sampler.desc}")
@@ -1260,6 +1269,9 @@ def main(argv=None):
     t.add_argument("--msssim-weight", type=float, default=None,
                    help="mix MS-SSIM into the distortion with this weight (0: PSNR only); "
                         "kept in the checkpoint, set when a run starts or is first resumed")
+    t.add_argument("--nd-range", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="the path sampler's rates, log-uniform in [LO, HI] bpp (default "
+                   "0.02 1.2); for a new run or a fork, kept from then on")
     t.add_argument("--rate-kappa", type=float, default=None,
                    help="rate term k * log2(bpp + 0.01) (k dB per doubling of the rate) "
                    "instead of LAMBDA * bpp; kept for the whole run")

@@ -33,7 +33,7 @@ def _args(work: Path, **kw) -> argparse.Namespace:
     a = dict(data=str(TRAIN), work=str(work), steps=4, batch=2, crop=64, lr=1e-3, seed=3,
              threads=1, eval_every=1000, arch="v2", clic="", ema=0.9, ckpt_every=1,
              stop_at=0, extend=False, nd_path="", msssim_weight=None, fork_from="",
-             grow_blocks=0, grow_lr=10.0, init_model="", rate_kappa=None)
+             grow_blocks=0, grow_lr=10.0, init_model="", rate_kappa=None, nd_range=None)
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -116,6 +116,27 @@ def test_path_sampler_is_kept_on_resume(tmp_path):
     other = SHIPPED / "frappe-image-6fbab9c7b2a1a1a1.npz"
     with pytest.raises(SystemExit):
         tf.cmd_train(_args(tmp_path / "b", nd_path=str(other), steps=6, extend=True))
+
+
+def test_a_fork_moves_the_path_sampler_to_another_range(tmp_path):
+    torch, tf = _trainer()
+    path = str(_path_model())
+    tf.cmd_train(_args(tmp_path / "p", stop_at=2, nd_path=path))
+    p = torch.load(tmp_path / "p" / "ckpt.pt", weights_only=False)
+    assert (p["sampler"]["lo"], p["sampler"]["hi"]) == (0.02, 1.2)
+    tf.cmd_train(_args(tmp_path / "f", fork_from=str(tmp_path / "p" / "ckpt.pt"),
+                       nd_range=[0.02, 0.4]))
+    f = torch.load(tmp_path / "f" / "ckpt.pt", weights_only=False)
+    assert f["step"] == 4 and (f["sampler"]["lo"], f["sampler"]["hi"]) == (0.02, 0.4)
+    assert f["sampler"]["path_from"] == p["sampler"]["path_from"]
+    # resumed, the fork keeps its range; another range for a started run is refused
+    tf.cmd_train(_args(tmp_path / "f", steps=6, extend=True))
+    assert torch.load(tmp_path / "f" / "ckpt.pt", weights_only=False)["sampler"] == f["sampler"]
+    with pytest.raises(SystemExit):
+        tf.cmd_train(_args(tmp_path / "f", steps=8, extend=True, nd_range=[0.02, 0.8]))
+    # the range belongs to a path sampler
+    with pytest.raises(SystemExit):
+        tf.cmd_train(_args(tmp_path / "u", nd_range=[0.02, 0.4]))
 
 
 def test_training_ms_ssim_is_the_bench_metric():
