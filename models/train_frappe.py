@@ -778,12 +778,18 @@ def _manifest_entry(path: Path) -> dict:
     return {}
 
 
+def _tool_paths() -> None:
+    """Put this folder (manifest.py), the repository (benchmarks) and the codecs'
+    source root (squeeze_image) on sys.path, once."""
+    here = Path(__file__).resolve().parent
+    for p in (str(here.parent / "codecs"), str(here.parent), str(here)):
+        if p not in sys.path:
+            sys.path.insert(0, p)  # ahead of an installed copy: this checkout's code
+
+
 def model_file_arrays(path: Path) -> dict:
     """Every array of a model file (a derived model's include its parent's)."""
-    here = Path(__file__).resolve().parent
-    for p in (str(here.parent), str(here.parent / "codecs")):
-        if p not in sys.path:
-            sys.path.append(p)
+    _tool_paths()
     from squeeze_image.model import model_arrays
 
     return model_arrays(path)
@@ -1042,8 +1048,7 @@ def cmd_export(args):
     """Write the npz the codec loads (weights, encoder, context-model tables)."""
     import torch
 
-    here = Path(__file__).resolve().parent
-    sys.path[:0] = [str(here), str(here.parent), str(here.parent / "codecs")]
+    _tool_paths()
     import frappe_fit as fit  # fits the codec's integer context model (tooling, not shipped)
 
     work = Path(args.work)
@@ -1101,7 +1106,7 @@ def _fit_path(fit, arrays: dict, val_files: list[Path], args) -> dict:
     psnr+msssim`` (the default)."""
     msssim = None
     if args.path_metric != "psnr":
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        _tool_paths()
         from benchmarks.suites.image import ms_ssim as msssim  # the bench's own metric
     val = load_images(val_files[:args.path_images] if args.path_images else val_files)
     return fit.fit_path(arrays, val, msssim=msssim, msssim_weight=args.path_msssim_weight,
@@ -1113,8 +1118,7 @@ def _shipped_source(args, verb: str) -> tuple[Path, dict, dict]:
     that rewrites a
     shipped model file; the tooling's and the codec's folders go on sys.path.  A
     derived model is refused: such commands work on its parent."""
-    here = Path(__file__).resolve().parent
-    sys.path[:0] = [str(here), str(here.parent), str(here.parent / "codecs")]
+    _tool_paths()
     out = Path(args.out)
     entries = {e["name"]: e for e in json.loads((out / "MANIFEST.json").read_text())}
     if args.source not in entries:

@@ -483,10 +483,11 @@ def _parent_arrays(path: Path, sha256: str) -> dict:
                        "which is not installed")
 
 
-def model_arrays(path: str | Path) -> dict:
-    """Every array of the model in file ``path``: a derived model's (SPEC.md section
-    5.2) are its parent's with the file's own in their place."""
-    data = _arrays(str(path))
+def model_arrays(path: str | Path, raw: bytes | None = None) -> dict:
+    """Every array of the model in file ``path`` (``raw``: its bytes, when already
+    read): a derived model's (SPEC.md section 5.2) are its parent's with the file's
+    own in their place."""
+    data = _arrays(str(path), raw)
     if "parent_sha256" in data:
         parent = str(data.pop("parent_sha256"))
         base = _parent_arrays(Path(path), parent)
@@ -500,8 +501,11 @@ def model_arrays(path: str | Path) -> dict:
 def _load(path: str) -> Model:
     import hashlib
 
-    data = model_arrays(path)
-    return Model(data, hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16])
+    try:
+        raw = Path(path).read_bytes()  # read once: the arrays and the model id
+    except OSError as exc:
+        raise SqueezeError(f"cannot load the image model {path}: {exc.strerror}") from None
+    return Model(model_arrays(path, raw), hashlib.sha256(raw).hexdigest()[:16])
 
 
 def load(path: str | None = None, name: str = MODEL_NAME) -> Model:
