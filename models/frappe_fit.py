@@ -26,6 +26,10 @@ SIGMAS = 0.1 * (600.0 ** (np.arange(24) / 23.0))  # bucket thresholds (q units),
 TOTAL = 1 << 16
 FIT_STEPS = (32, 64, 90, 128, 180, 256, 320, 400, 512, 640, 800, 1024, 1400, 2048)
 PATH_STEPS = (16, 32, 64, 90, 128, 170, 225, 300, 400, 530, 700, 930, 1240, 1600, 2048)
+# entropy tables per range of steps (SPEC.md section 4): five edges, six sets, each
+# range holding two or three of FIT_STEPS (measured against one set on the validation
+# photographs: docs/bench-image.md)
+STEP_EDGES = (75, 150, 300, 600, 1200)
 PATH_GRID = np.exp(np.linspace(math.log(0.01), math.log(2.0), 97))
 
 
@@ -127,21 +131,25 @@ def fit_ctx_ls(model, imgs: np.ndarray, steps=(90, 256, 1024), log=print) -> dic
             "ctx_thr": np.round(SIGMAS * one).astype(np.int64)}
 
 
-def fit_tables(arrays: dict, imgs: np.ndarray, log=print) -> dict:
+def fit_counts(arrays: dict, imgs: np.ndarray, log=print) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The least-squares context model (:func:`fit_ctx_ls`) and, under it, the residual
+    histograms of the training latents: (ctx arrays, counts (len(FIT_STEPS), n_ch,
+    NB + 1, 2K + 3) per step of FIT_STEPS, escape-value counts (ESC_LEN,))."""
     from squeeze_image import entropy, kernels as kk
     from squeeze_image.entropy import ESC_LEN, ESC_SPLIT
     from squeeze_image.model import Model
 
     out = fit_ctx_ls(Model(arrays, "fit"), imgs[::3], log=log)
-    model = Model({**arrays, **out, "ctx_freqs": np.ones((1, 1, 1)),
+    n_ch = len(arrays["patches"])
+    model = Model({**arrays, **out, "ctx_freqs": np.ones((n_ch, 1, 1)),
                    "esc_freqs": np.ones((2, ESC_SPLIT))}, "fit")
     nb1 = len(SIGMAS) + 1
     A = 2 * K + 3
-    counts = np.zeros((model.n_ch, nb1, A), np.int64)
+    counts = np.zeros((len(FIT_STEPS), model.n_ch, nb1, A), np.int64)
     esc_counts = np.zeros(ESC_LEN, np.int64)
     for im in imgs:
         ys = model.analysis(im, model.n_ch)  # with the encoder's rounding
-        for D in FIT_STEPS:
+        for si, D in enumerate(FIT_STEPS):
             qs = [entropy.quantise(y, D) for y in ys]
             for k in range(model.n_ch):
                 p0, p1, p2, prm = entropy.channel_params(model, qs, k, qs[k].shape, D)
@@ -152,23 +160,63 @@ def fit_tables(arrays: dict, imgs: np.ndarray, log=print) -> dict:
                 ne = kk.ctx_channel_encode(entropy.padded(qs[k]), p0, p1, p2, prm, model.ctx_thr,
                                            sym, bkt, esc, 0)
                 bkt -= prm[kk.PRM_BASE]
-                np.add.at(counts[k], (bkt, sym), 1)
+                np.add.at(counts[si, k], (bkt, sym), 1)
                 if ne:
                     esc_counts += np.bincount(np.minimum(esc[:ne], ESC_LEN - 1), minlength=ESC_LEN)
-    freqs = np.zeros_like(counts)
+    return out, counts, esc_counts
+
+
+def step_ranges(edges) -> list[list[int]]:
+    """For step edges e_1 < ... (range r: the steps D with r edges <= D), the indices
+    into FIT_STEPS of each range's steps; every range must hold at least one."""
+    import bisect
+
+    groups = [[] for _ in range(len(edges) + 1)]
+    for si, D in enumerate(FIT_STEPS):
+        groups[bisect.bisect_right(list(edges), D)].append(si)
+    if list(edges) != sorted(set(edges)) or not all(groups):
+        raise ValueError(f"step edges {list(edges)} leave a range without a fitted step")
+    return groups
+
+
+def tables_from_counts(counts: np.ndarray, esc_counts: np.ndarray, edges=()) -> dict:
+    """The frequency tables from :func:`fit_counts`' histograms: one set per range of
+    steps (``edges``: SPEC.md section 4; none: one table per channel for all steps),
+    each row smoothed with a discretised Laplace prior at its bucket's scale."""
+    from squeeze_image.entropy import ESC_LEN, ESC_SPLIT
+
+    groups = step_ranges(edges)
+    _, n_ch, nb1, _ = counts.shape
+    ranged = np.stack([counts[g].sum(0) for g in groups])  # (R, n_ch, nb1, A)
+    freqs = np.zeros_like(ranged)
     centres = np.concatenate([[SIGMAS[0] * 0.7], np.sqrt(SIGMAS[:-1] * SIGMAS[1:]),
                               [SIGMAS[-1] * 1.4]])
-    for k in range(model.n_ch):
-        for b in range(nb1):
-            freqs[k, b] = _to_freqs(counts[k, b], _laplace_prior(centres[b]), 30.0)
+    for r in range(len(groups)):
+        for k in range(n_ch):
+            for b in range(nb1):
+                freqs[r, k, b] = _to_freqs(ranged[r, k, b], _laplace_prior(centres[b]), 30.0)
+    out = {}
+    if len(groups) > 1:
+        out["ctx_step_edges"] = np.array(edges, np.int64)
+    else:  # one range: the layout of the models before ranges
+        freqs, ranged = freqs[0], ranged[0]
     out["ctx_freqs"] = freqs.astype(np.int32)
     hi = np.bincount(np.arange(ESC_LEN) // ESC_SPLIT, weights=esc_counts, minlength=ESC_SPLIT)
     lo = np.bincount(np.arange(ESC_LEN) % ESC_SPLIT, weights=esc_counts, minlength=ESC_SPLIT)
     out["esc_freqs"] = np.stack([
         _to_freqs(hi, 0.5 ** np.arange(ESC_SPLIT), 20.0),
         _to_freqs(lo, 0.97 ** np.arange(ESC_SPLIT), 20.0)]).astype(np.int32)
-    out["fit_counts"] = counts.astype(np.int64)
+    out["fit_counts"] = ranged.astype(np.int64)
     return out
+
+
+def fit_tables(arrays: dict, imgs: np.ndarray, log=print, edges=()) -> dict:
+    """The integer context model of a trained network: :func:`fit_counts` on the
+    training images, then :func:`tables_from_counts` (one table set per range of
+    steps that ``edges`` delimit)."""
+    step_ranges(edges)  # refuse bad edges before the long count
+    out, counts, esc_counts = fit_counts(arrays, imgs, log=log)
+    return {**out, **tables_from_counts(counts, esc_counts, edges)}
 
 
 def fit_path(arrays: dict, val: np.ndarray, log=print, msssim=None,

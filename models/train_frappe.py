@@ -1062,7 +1062,8 @@ def cmd_export(args):
     # fit the integer context model on the TRAINING split's latents
     train_files, val_files = split_files(Path(args.data))
     imgs = load_images(train_files[::args.fit_every])
-    arrays.update(fit.fit_tables(arrays, imgs))
+    edges = fit.STEP_EDGES if args.step_edges is None else tuple(args.step_edges)
+    arrays.update(fit.fit_tables(arrays, imgs, edges=edges))
     # rate-control path fitted on the validation split
     if not args.no_path:
         arrays.update(_fit_path(fit, arrays, val_files, args))
@@ -1302,6 +1303,10 @@ def main(argv=None):
                    "k-th training image (1 = all; more only for quick development exports)")
     e.add_argument("--path-images", type=int, default=0, help="validation images for the "
                    "rate path (0 = all; fewer only for quick development exports)")
+    e.add_argument("--step-edges", type=int, nargs="*", default=None,
+                   help="entropy tables per range of steps D split at these steps (SPEC.md "
+                   "section 4; none given: one set for all steps); default "
+                   "frappe_fit.STEP_EDGES")
     e.add_argument("--made-by", default="python models/train_frappe.py train && "
                                          "python models/train_frappe.py export")
     for sp in (e, r := sub.add_parser("repath")):

@@ -79,7 +79,7 @@ def channel_params(model, qs: list[np.ndarray], k: int, shape: tuple[int, int], 
     prm[kk.PRM_C0] = step_c0(model, k, D)
     prm[kk.PRM_WMU:kk.PRM_WMU + kk.N_MU] = model.ctx_wmu[k]
     prm[kk.PRM_VSC:kk.PRM_VSC + kk.N_SC] = model.ctx_vsc[k]
-    prm[kk.PRM_BASE] = k * model.freqs.shape[1]
+    prm[kk.PRM_BASE] = model.table(k, D) * model.freqs.shape[1]
     prev = []
     zero = None
     for t in range(3):
@@ -106,7 +106,7 @@ def estimate_bits(model, qs: list[np.ndarray], n: int, D: int) -> float:
     for k in range(n):
         p0, p1, p2, prm = channel_params(model, qs, k, qs[k].shape, D)
         total += kk.ctx_channel_bits(padded(qs[k]), p0, p1, p2, prm, model.ctx_thr,
-                                     model.cost[k], model.esc_cost)
+                                     model.cost[model.table(k, D)], model.esc_cost)
     return total / 256.0
 
 
@@ -154,7 +154,7 @@ class ChannelCache:
         qk = qs[k]
         p0, p1, p2, prm = channel_params(mdl, qs, k, qk.shape, D)
         m = qk.size
-        return (padded(qk), p0, p1, p2, prm, mdl.ctx_thr, mdl.cost[k], mdl.esc_cost,
+        return (padded(qk), p0, p1, p2, prm, mdl.ctx_thr, mdl.cost[mdl.table(k, D)], mdl.esc_cost,
                 np.empty(m, np.int32), np.empty(m, np.int64), np.empty(m, np.int64))
 
     def prepare(self, n: int, D: int) -> None:

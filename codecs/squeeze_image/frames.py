@@ -239,6 +239,9 @@ class _Core:
 
         if not mdl.has_ctx or mdl.path_bpp is None:
             raise UnsupportedError("the image model file has no entropy tables")
+        if mdl.ctx_edges:  # the frame kernels index one table set per channel
+            raise UnsupportedError("frame streams need an image model with one entropy "
+                                   "table set for every step")
         self.mdl = mdl
         self.ident = bytes.fromhex(mdl.ident)
         self.A = [np.ascontiguousarray(a.reshape(a.shape[0], -1)) for a in mdl.enc_a]

@@ -8,6 +8,7 @@ the encoder's reconstruction and the decoder's output agree bit for bit.
 
 from __future__ import annotations
 
+import bisect
 import os
 import threading
 from dataclasses import dataclass
@@ -114,7 +115,18 @@ class Model:
             self.ctx_vsc = z["ctx_vsc"].astype(np.int64)  # (n_ch, 14)
             self.ctx_c0 = z["ctx_c0"].astype(np.int64)  # (n_ch,)
             self.ctx_thr = z["ctx_thr"].astype(np.int64)  # (NB,)
-            self.freqs = z["ctx_freqs"].astype(np.int64)  # (n_ch, NB + 1, 2K + 3)
+            # tables per range of steps (SPEC.md section 4): range r holds the steps D
+            # with exactly r of the edges <= D; one range in models before them
+            self.ctx_edges = tuple(int(e) for e in z["ctx_step_edges"]) \
+                if "ctx_step_edges" in z else ()
+            freqs = z["ctx_freqs"].astype(np.int64)  # ([R,] n_ch, NB + 1, 2K + 3)
+            R = len(self.ctx_edges) + 1
+            if freqs.ndim == 4 and self.ctx_edges and freqs.shape[0] == R:
+                freqs = freqs.reshape(R * freqs.shape[1], *freqs.shape[2:])
+            if (freqs.ndim != 3 or freqs.shape[0] != R * self.n_ch
+                    or list(self.ctx_edges) != sorted(set(self.ctx_edges))):
+                raise SqueezeError("the image model file is inconsistent (entropy tables)")
+            self.freqs = freqs  # (R * n_ch, NB + 1, 2K + 3): row r * n_ch + k
             self.esc_freqs = z["esc_freqs"].astype(np.int64)  # (2, 64): high, low part
             tot = self.freqs.sum(-1, keepdims=True).astype(np.float64)
             self.cost = np.round(-np.log2(self.freqs / tot) * 256).astype(np.int64)
@@ -142,6 +154,10 @@ class Model:
                     self._tables = (ans.FreqTable(self.freqs.reshape(-1, k)),
                                     ans.FreqTable(self.esc_freqs))
         return self._tables
+
+    def table(self, k: int, D: int) -> int:
+        """Index of channel k's frequency table at step D (``freqs``, ``cost``)."""
+        return bisect.bisect_right(self.ctx_edges, D) * self.n_ch + k
 
     def fast_coder(self):
         """The checked numba ANS encoder for this model's tables, or None when it
