@@ -80,7 +80,7 @@ HELDOUT = $(shell ls $(SQUEEZE_CORPORA)/train-images/*.png 2>/dev/null | awk 'NR
             2>/dev/null | awk 'NR % 10 == 1'))
 IMAGE_MODELS := codecs/squeeze_image/models
 HELDOUT_VS ?= frappe-image-v1 frappe-image-v2 frappe-image-v3 frappe-image-v4 frappe-image-v5 \
-              frappe-image-v5d frappe-image-v6
+              frappe-image-v5d frappe-image-v6 frappe-image-v6d frappe-image-v7
 HELDOUT_BPP = --bpp 0.05 --bpp 0.1 --bpp 0.2 --bpp 0.4 --bpp 0.8
 
 bench-images-heldout: $(BIN)/.bench ## the shipped FRAPPE model vs its predecessors on held-out photos

@@ -59,6 +59,18 @@ CASES = {
     "frappe-v1-m8-la-59x45-q55": ({"quality": 55}, "LA"),
     "frappe-v1-ms3-rgb-123x67-bpp0.06": ({"bpp": 0.06, "tune": "ms-ssim"}, "RGB"),
     "frappe-v1-ms3-rgba-61x43-q45": ({"quality": 45, "tune": "ms-ssim"}, "RGBA"),
+    # bitstream v1 with the seventh model (the sixth's run to step 18000; entropy tables
+    # per range of steps, SPEC.md section 4) and the MS-SSIM fork of that run: the
+    # parents of the next derived models
+    "frappe-v1-m9-rgb-113x81-bpp0.05": ({"bpp": 0.05}, "RGB"),
+    "frappe-v1-m9-rgba-62x54-q35": ({"quality": 35}, "RGBA"),
+    "frappe-v1-ms4-rgb-119x73-bpp0.3": ({"bpp": 0.3, "tune": "ms-ssim"}, "RGB"),
+    "frappe-v1-ms4-la-55x47-q60": ({"quality": 60, "tune": "ms-ssim"}, "LA"),
+    # bitstream v1 with those two derived (the default and --tune ms-ssim)
+    "frappe-v1-m10-rgb-131x69-bpp0.2": ({"bpp": 0.2}, "RGB"),
+    "frappe-v1-m10-la-57x51-q75": ({"quality": 75}, "LA"),
+    "frappe-v1-ms5-rgb-125x77-bpp0.07": ({"bpp": 0.07, "tune": "ms-ssim"}, "RGB"),
+    "frappe-v1-ms5-rgba-63x41-q50": ({"quality": 50, "tune": "ms-ssim"}, "RGBA"),
 }
 
 
