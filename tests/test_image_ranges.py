@@ -35,14 +35,35 @@ def arrays():
 def models(arrays):
     """(one-set model, the same with its rows mirrored, a two-set model: the first
     below step EDGE, the mirrored ones from EDGE on)."""
+    arrays = _one_set(arrays)
     f = arrays["ctx_freqs"]
-    assert f.ndim == 3  # the shipped default has one set
     mirrored = np.ascontiguousarray(f[:, :, ::-1])
     one = model_mod.Model(arrays, "one")
     alt = model_mod.Model({**arrays, "ctx_freqs": mirrored}, "alt")
     two = model_mod.Model({**arrays, "ctx_step_edges": np.array([EDGE], np.int64),
                            "ctx_freqs": np.stack([f, mirrored])}, "two")
     return one, alt, two
+
+
+def _one_set(arrays: dict) -> dict:
+    """The model's arrays with one table set (its first, where it has several)."""
+    out = {k: v for k, v in arrays.items() if k != "ctx_step_edges"}
+    if out["ctx_freqs"].ndim == 4:
+        out["ctx_freqs"] = out["ctx_freqs"][0]
+    return out
+
+
+def test_a_shipped_ranged_model_reads_its_sets(arrays):
+    if "ctx_step_edges" not in arrays:
+        pytest.skip("the shipped default has one table set")
+    mdl = model_mod.Model(arrays, "shipped")
+    R, n_ch = arrays["ctx_freqs"].shape[:2]
+    assert len(mdl.ctx_edges) == R - 1 and mdl.n_ch == n_ch
+    bounds = (16, *mdl.ctx_edges, 2049)  # set g: steps bounds[g] .. bounds[g + 1] - 1
+    for g in range(R):
+        for D in (bounds[g], bounds[g + 1] - 1):
+            assert np.array_equal(mdl.freqs[mdl.table(3, D)], arrays["ctx_freqs"][g, 3])
+            assert np.array_equal(mdl.cost[mdl.table(3, D)], mdl.cost[g * n_ch + 3])
 
 
 def _img(h, w, seed):
@@ -85,6 +106,7 @@ def test_streams_use_the_set_of_their_step_and_round_trip(models, D):
 
 
 def test_inconsistent_tables_are_refused(arrays):
+    arrays = _one_set(arrays)
     f = arrays["ctx_freqs"]
     bad = [
         {"ctx_step_edges": np.array([EDGE], np.int64), "ctx_freqs": f},  # one set, 2 ranges
@@ -125,6 +147,7 @@ def fit(monkeypatch):
 
 def test_fitted_ranges_make_a_loadable_model(fit, arrays):
     S = len(fit.FIT_STEPS)
+    arrays = _one_set(arrays)
     n_ch, nb1, A = arrays["ctx_freqs"].shape
     rng = np.random.default_rng(3)
     counts = rng.integers(0, 50, (S, n_ch, nb1, A))
