@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from image_util import wavy_image
 
 entropy = pytest.importorskip("squeeze_image.entropy")
 model_mod = pytest.importorskip("squeeze_image.model")
@@ -26,14 +27,6 @@ def mdl(request):
     return m
 
 
-def _img(h, w, seed):
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    img = np.stack([128 + 70 * np.sin(x * (0.02 + 0.03 * c) + y * 0.013 * (c + 1))
-                    for c in range(3)], -1) + rng.normal(0, 12, (h, w, 3))
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 def test_fast_coder_is_enabled_for_the_shipped_model(mdl):
     fc = mdl.fast_coder()
     assert fc is not None, "numba ANS encoder disagrees with constriction on the model tables"
@@ -43,7 +36,7 @@ def test_fast_coder_is_enabled_for_the_shipped_model(mdl):
 
 @pytest.mark.parametrize("seed,D,n", [(0, 475, 14), (1, 64, 23), (2, 2048, 3), (3, 16, 23)])
 def test_channel_cache_matches_reference_path(mdl, seed, D, n):
-    img = _img(96, 160, seed)
+    img = wavy_image(96, 160, seed)
     ys = mdl.analysis(img, n)
     cc = entropy.ChannelCache(mdl, ys)
     qs = [entropy.quantise(y, D) for y in ys]
@@ -57,7 +50,7 @@ def test_channel_cache_matches_reference_path(mdl, seed, D, n):
 
 
 def test_partial_analysis_equals_full(mdl):
-    img = _img(64, 96, 4)
+    img = wavy_image(64, 96, 4)
     full = mdl.analysis(img, mdl.n_ch)
     part = mdl.analysis(img, 5) + mdl.analysis(img, 11, 5) + mdl.analysis(img, mdl.n_ch, 11)
     assert len(part) == len(full) == mdl.n_ch
@@ -68,7 +61,7 @@ def test_partial_analysis_equals_full(mdl):
 
 @pytest.mark.parametrize("h,w", [(1, 1), (33, 70), (64, 96), (5, 130)])
 def test_analysis_edge_pads_like_numpy(mdl, h, w):
-    img = _img(h, w, 5)
+    img = wavy_image(h, w, 5)
     mp = mdl.max_patch
     H, W = -(-h // mp) * mp, -(-w // mp) * mp
     padded = np.pad(img, ((0, H - h), (0, W - w), (0, 0)), mode="edge")
@@ -85,7 +78,7 @@ def test_concurrent_encodes_match_sequential(mdl):
     from squeeze_image import image
     from squeeze_image.codec import FrappeCodec
 
-    pics = [image.Picture(_img(96 + 16 * s, 128 + 24 * s, s), False, None, image.FMT_PNG)
+    pics = [image.Picture(wavy_image(96 + 16 * s, 128 + 24 * s, s), False, None, image.FMT_PNG)
             for s in range(4)]
     want = [FrappeCodec(bpp=0.2).encode_picture(p) for p in pics]
     with ThreadPoolExecutor(4) as ex:
@@ -94,7 +87,7 @@ def test_concurrent_encodes_match_sequential(mdl):
 
 
 def test_channel_cache_evicts_old_steps_and_recomputes(mdl):
-    img = _img(96, 160, 9)
+    img = wavy_image(96, 160, 9)
     ys = mdl.analysis(img, 12)
     cc = entropy.ChannelCache(mdl, ys)
     steps = [300, 500, 700, 900, 300]

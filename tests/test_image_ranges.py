@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_util import wavy_image
 
 from frappe_cli.errors import SqueezeError, UnsupportedError
 
@@ -66,14 +67,6 @@ def test_a_shipped_ranged_model_reads_its_sets(arrays):
             assert np.array_equal(mdl.cost[mdl.table(3, D)], mdl.cost[g * n_ch + 3])
 
 
-def _img(h, w, seed):
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    img = np.stack([128 + 60 * np.sin(x * (0.03 + 0.02 * c) + y * 0.011 * (c + 1))
-                    for c in range(3)], -1) + rng.normal(0, 15, (h, w, 3))
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 def test_the_step_picks_the_table_set(models):
     one, _alt, two = models
     assert one.ctx_edges == () and two.ctx_edges == (EDGE,)
@@ -88,7 +81,7 @@ def test_the_step_picks_the_table_set(models):
 def test_streams_use_the_set_of_their_step_and_round_trip(models, D):
     one, alt, two = models
     n = 14
-    ys = two.analysis(_img(64, 96, D), n)
+    ys = two.analysis(wavy_image(64, 96, D), n)
     qs = [entropy.quantise(y, D) for y in ys]
     same = one if D < EDGE else alt  # the one-set model with that range's tables
     other = alt if D < EDGE else one
