@@ -17,6 +17,7 @@ after training:
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -140,8 +141,7 @@ def fit_counts(arrays: dict, imgs: np.ndarray, log=print) -> tuple[dict, np.ndar
     from squeeze_image.model import Model
 
     out = fit_ctx_ls(Model(arrays, "fit"), imgs[::3], log=log)
-    n_ch = len(arrays["patches"])
-    model = Model({**arrays, **out, "ctx_freqs": np.ones((n_ch, 1, 1)),
+    model = Model({**arrays, **out, "ctx_freqs": np.ones((len(arrays["patches"]), 1, 1)),
                    "esc_freqs": np.ones((2, ESC_SPLIT))}, "fit")
     nb1 = len(SIGMAS) + 1
     A = 2 * K + 3
@@ -169,8 +169,6 @@ def fit_counts(arrays: dict, imgs: np.ndarray, log=print) -> tuple[dict, np.ndar
 def step_ranges(edges) -> list[list[int]]:
     """For step edges e_1 < ... (range r: the steps D with r edges <= D), the indices
     into FIT_STEPS of each range's steps; every range must hold at least one."""
-    import bisect
-
     groups = [[] for _ in range(len(edges) + 1)]
     for si, D in enumerate(FIT_STEPS):
         groups[bisect.bisect_right(list(edges), D)].append(si)

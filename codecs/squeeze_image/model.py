@@ -121,8 +121,8 @@ class Model:
                 if "ctx_step_edges" in z else ()
             freqs = z["ctx_freqs"].astype(np.int64)  # ([R,] n_ch, NB + 1, 2K + 3)
             R = len(self.ctx_edges) + 1
-            if freqs.ndim == 4 and self.ctx_edges and freqs.shape[0] == R:
-                freqs = freqs.reshape(R * freqs.shape[1], *freqs.shape[2:])
+            if freqs.ndim == 4 and freqs.shape[:2] == (R, self.n_ch):
+                freqs = freqs.reshape(R * self.n_ch, *freqs.shape[2:])
             if (freqs.ndim != 3 or freqs.shape[0] != R * self.n_ch
                     or list(self.ctx_edges) != sorted(set(self.ctx_edges))):
                 raise SqueezeError("the image model file is inconsistent (entropy tables)")
