@@ -10,8 +10,9 @@ image codecs at matched rates, in one run.
   size closest to the target (bpp from the real file size: container and headers
   included, for squeeze the whole .sqz file); a peer that cannot go that low is
   reported at its lowest rate (marked ``floor``).
-* Metrics on 8-bit RGB: PSNR, MS-SSIM (own numpy implementation: Gaussian
-  window 11 / sigma 1.5, 5 scales, per channel then averaged, as pytorch-msssim)
+* Metrics on 8-bit RGB: PSNR, MS-SSIM (``squeeze_image.metrics``, own numpy
+  implementation: Gaussian window 11 / sigma 1.5, 5 scales, per channel then
+  averaged, as pytorch-msssim)
   and SSIMULACRA2 (the ``ssimulacra2`` package).
 * Times: the harness's clock (``--timer``, default CPU time of this process, all
   threads), median of ``--repeat`` runs, pixels in memory -> bytes (encode) and
@@ -44,6 +45,7 @@ from benchmarks.suites import corpora
 from frappe_cli.bench import runner
 from frappe_cli.bench.suite import Args, Report, Suite
 from frappe_cli.bench.timing import median_time
+from squeeze_image import metrics
 from squeeze_image.codec import TUNES
 
 DEFAULT_TARGETS = [0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5]
@@ -54,66 +56,10 @@ SQUEEZE = "squeeze-frappe"
 # metrics
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
-
-
-def _gauss(size: int = 11, sigma: float = 1.5) -> np.ndarray:
-    c = np.arange(size, dtype=np.float64) - size // 2
-    g = np.exp(-(c ** 2) / (2 * sigma ** 2))
-    return g / g.sum()
-
-
-def _filt(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Separable 'valid' filtering of (C, H, W) along H then W."""
-    k = g.size
-    h = x.shape[1] - k + 1
-    y = sum(g[i] * x[:, i:i + h, :] for i in range(k))
-    w = x.shape[2] - k + 1
-    return sum(g[i] * y[:, :, i:i + w] for i in range(k))
-
-
-def _ssim(x, y, g, data_range=255.0):
-    c1 = (0.01 * data_range) ** 2
-    c2 = (0.03 * data_range) ** 2
-    mu1, mu2 = _filt(x, g), _filt(y, g)
-    s11 = _filt(x * x, g) - mu1 * mu1
-    s22 = _filt(y * y, g) - mu2 * mu2
-    s12 = _filt(x * y, g) - mu1 * mu2
-    cs_map = (2 * s12 + c2) / (s11 + s22 + c2)
-    ssim_map = ((2 * mu1 * mu2 + c1) / (mu1 ** 2 + mu2 ** 2 + c1)) * cs_map
-    return ssim_map.mean(axis=(1, 2)), cs_map.mean(axis=(1, 2))
-
-
-def _pool2(x: np.ndarray) -> np.ndarray:
-    """avg_pool2d(kernel 2, stride 2, padding = size % 2, count_include_pad) per channel."""
-    ph, pw = x.shape[1] % 2, x.shape[2] % 2
-    if ph or pw:
-        x = np.pad(x, ((0, 0), (ph, ph), (pw, pw)))
-    h, w = x.shape[1] // 2, x.shape[2] // 2
-    x = x[:, :2 * h, :2 * w]
-    return 0.25 * (x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2])
-
-
-MS_WEIGHTS = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
-
-
-def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """MS-SSIM of two (H, W, 3) uint8 images (pytorch-msssim's definition)."""
-    x = a.astype(np.float64).transpose(2, 0, 1)
-    y = b.astype(np.float64).transpose(2, 0, 1)
-    g = _gauss()
-    if min(x.shape[1:]) <= (g.size - 1) * 2 ** 4:
-        raise ValueError("MS-SSIM needs images larger than 160 pixels per side")
-    mcs = []
-    for i in range(len(MS_WEIGHTS)):
-        ssim_pc, cs = _ssim(x, y, g)
-        if i < len(MS_WEIGHTS) - 1:
-            mcs.append(np.maximum(cs, 0))
-            x, y = _pool2(x), _pool2(y)
-    vals = np.stack(mcs + [np.maximum(ssim_pc, 0)])  # (levels, C)
-    return float(np.prod(vals ** MS_WEIGHTS[:, None], axis=0).mean())
+# PSNR and MS-SSIM: the codec's own (squeeze_image.metrics), which its slower encoder
+# levels optimise; re-exported here for the training script and the tests
+psnr = metrics.psnr
+ms_ssim = metrics.ms_ssim
 
 
 def ssimulacra2(orig_png: str, dec: np.ndarray, tmpdir: str) -> float:
@@ -295,20 +241,35 @@ class Point:
     pixels: int = 0
 
 
-def squeeze_name(tune: str) -> str:
-    """The report's codec name for squeeze at ``--tune`` (psnr, the default: plain)."""
-    return SQUEEZE if tune == TUNES[0] else f"{SQUEEZE}-{tune}"
+def squeeze_name(tune: str, level: int | None = None) -> str:
+    """The report's codec name for squeeze at ``--tune`` (psnr, the default: plain) and
+    level (``--codec frappe:9``; the default level: plain)."""
+    name = SQUEEZE if tune == TUNES[0] else f"{SQUEEZE}-{tune}"
+    return name if level is None else f"{name}-l{level}"
+
+
+def squeeze_levels(codecs: list[str]) -> list[int | None]:
+    """``--codec frappe`` / ``frappe:9`` (repeatable) -> the levels to measure (None:
+    the codec's default); anything but frappe is refused."""
+    levels: list[int | None] = []
+    for spec in codecs:
+        cid, _, lvl = spec.partition(":")
+        if cid != "frappe" or (lvl and not lvl.isdigit()):
+            raise ValueError("the image suite measures --codec frappe or frappe:LEVEL only")
+        levels.append(int(lvl) if lvl else None)
+    return list(dict.fromkeys(levels))
 
 
 def _squeeze_point(name, rgb, target, repeat, orig_png, tmpdir, timer="cpu",
-                   tune="psnr") -> Point:
+                   tune="psnr", level: int | None = None) -> Point:
     from frappe_cli import container
     from squeeze_image import image
     from squeeze_image.codec import FrappeCodec
 
     h, w, _ = rgb.shape
     pic = image.Picture(rgb, False, None, image.FMT_PNG)
-    codec = FrappeCodec(bpp=target, tune=tune)
+    lv = {} if level is None else {"level": level}
+    codec = FrappeCodec(bpp=target, tune=tune, **lv)
     enc_t, payload = median_time(lambda: codec.encode_picture(pic), repeat, timer)
     raw = codec.reconstruction(None, payload)
     # the real .sqz file: container framing around exactly this payload
@@ -316,7 +277,7 @@ def _squeeze_point(name, rgb, target, repeat, orig_png, tmpdir, timer="cpu",
     from PIL import Image
 
     Image.fromarray(rgb).save(png, format="PNG", compress_level=1)
-    blob = container.compress(png.getvalue(), FrappeCodec(bpp=target, tune=tune))
+    blob = container.compress(png.getvalue(), FrappeCodec(bpp=target, tune=tune, **lv))
     dec_t, raw2 = median_time(lambda: FrappeCodec().decode_block(payload, len(raw)), repeat,
                               timer)
     if raw2 != raw:
@@ -574,8 +535,7 @@ class ImageSuite(Suite):
 
     def run(self, args: Args) -> Report:
         """The parts asked for; tables on stdout, every point in the report."""
-        if args.codecs != ["frappe"]:
-            raise ValueError("the image suite measures --codec frappe only")
+        squeeze_levels(args.codecs)  # refuses other codecs before anything runs
         log = args.log
         opts = args.options
         parts = set(opts.get("parts") or ("rd", "speed"))
@@ -621,7 +581,8 @@ class ImageSuite(Suite):
             peer_names.append(p)
         peer_objs = [make_peer(p) for p in peer_names]
         tunes = list(dict.fromkeys(args.options.get("tunes") or TUNES[:1]))
-        codecs = [squeeze_name(t) for t in tunes] + peer_names
+        variants = [(t, lv) for t in tunes for lv in squeeze_levels(args.codecs)]
+        codecs = [squeeze_name(t, lv) for t, lv in variants] + peer_names
         points: list[Point] = []
         t_start = time.time()
         with tempfile.TemporaryDirectory() as tmpdir:
@@ -633,15 +594,15 @@ class ImageSuite(Suite):
                 if fi == 0:  # warm-up: model load and kernel (JIT cache) start-up are not timed
                     for tune in tunes:
                         _squeeze_point(SQUEEZE, rgb, targets[0], 1, orig_png, tmpdir,
-                                       tune=tune)
+                                       tune=tune)  # the level changes no kernel
                     for peer in peer_objs:
                         peer.decode(peer.encode(rgb, peer.hi))
                 log(f"[{fi + 1}/{len(files)}] {f.name} {rgb.shape[1]}x{rgb.shape[0]} "
                     f"({time.time() - t_start:.0f} s)")
-                for tune in tunes:
+                for tune, lv in variants:
                     for t in targets:
-                        p = _squeeze_point(squeeze_name(tune), rgb, t, reps(t), orig_png,
-                                           tmpdir, args.timer, tune)
+                        p = _squeeze_point(squeeze_name(tune, lv), rgb, t, reps(t), orig_png,
+                                           tmpdir, args.timer, tune, lv)
                         p.image = f.name
                         points.append(p)
                 for peer in peer_objs:

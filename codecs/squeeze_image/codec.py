@@ -73,6 +73,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".dib", "
                     ".tiff", ".gif", ".pbm")
 # the two ANS streams: 8-byte headers each + up to one flushed state word each
 _STREAM_FIXED = 24
+#: levels above this run the decoder inside the encoder (``FrappeCodec._refine``)
+SEARCH_FROM_LEVEL = 6
 
 
 
@@ -93,7 +95,8 @@ class FrappeCodec(Codec):
     lossless = False
     fallback = "none"
     description = ("FRAPPE-Image: learned lossy image codec (projection-pursuit encoder, "
-                   "--bpp X or --quality 0..100; --frames WxH: raw RGB24 frames)")
+                   "--bpp X or --quality 0..100; -7..-9: slower, the encoder runs its "
+                   "decoder to choose; --frames WxH: raw RGB24 frames)")
     options = {"bpp": float, "quality": float, "tune": str, "frames": str,
                "bitrate": (int, str), "fps": float}
     cli_options = (
@@ -417,6 +420,48 @@ class FrappeCodec(Codec):
                 continue
             return n, D, cc
 
+    def _refine(self, mdl, img, shape, pic, n0: int, D0: int, cc) -> tuple[int, int]:
+        """Levels 7-9: the encoder runs its decoder.  Channel counts within
+        ``level - 6`` of the chosen one are each given the finest step that keeps
+        the stream within the bits (n0, D0) take, their reconstructions are scored by
+        the tune's metric (``score``), and the best (n, D) is kept; (n0, D0) is
+        always a candidate, so the result never scores below level 6's."""
+        from squeeze_image import entropy
+
+        budget = cc.bits(n0, D0)
+        H, W = shape
+        best = None
+        for n in range(max(1, n0 - (self.level - SEARCH_FROM_LEVEL)),
+                       min(mdl.n_ch, n0 + self.level - SEARCH_FROM_LEVEL) + 1):
+            D = D0
+            if n != n0:
+                if n > len(cc.ys):
+                    cc.ys.extend(mdl.analysis(img, n, len(cc.ys), shape=shape))
+                D, _ = self._solve_step(lambda d, nn=n: cc.bits(nn, d), budget, D0,
+                                        entropy.D_MIN, entropy.D_MAX, self.RATE_FILL)
+                if cc.bits(n, D) > budget:  # even the coarsest step takes more bits
+                    continue
+            rgb = mdl.synthesis([cc.q(k, D) for k in range(n)], n, D / 256.0, H, W,
+                                pic.height, pic.width)
+            s = self.score(rgb, pic)
+            if best is None or s > best[0]:
+                best = (s, n, D)
+        return best[1], best[2]
+
+    def score(self, rgb, pic) -> float:
+        """How good a reconstruction ``rgb`` of ``pic`` is by this codec's tune (higher
+        is better): PSNR, or MS-SSIM for ``ms-ssim`` (PSNR for pictures with a side
+        of at most 160 pixels, where MS-SSIM is undefined); greyscale pictures are
+        scored on the grey levels the decoder writes."""
+        from squeeze_image import image, metrics
+
+        a, b = rgb, pic.rgb
+        if pic.grey:
+            a, b = image.grey_of(a)[..., None], b[..., :1]
+        if self.tune == "ms-ssim" and min(a.shape[:2]) >= metrics.MS_SSIM_MIN_SIDE:
+            return metrics.ms_ssim(a, b)
+        return metrics.psnr(a, b)
+
     @staticmethod
     def _solve_step(f, budget: float, D0: int, lo_lim: int, hi_lim: int,
                     fill: float = 0.97) -> tuple[int, int]:
@@ -514,6 +559,8 @@ class FrappeCodec(Codec):
         head0 = (bytes([PAYLOAD_VERSION]) + bytes.fromhex(mdl.ident) + varint.encode(w0)
                  + varint.encode(h0) + bytes([flags]))
         n, D, cc = self._choose(mdl, img, (H, W), pic, len(head0) + 3, len(alpha_blob))
+        if self.level > SEARCH_FROM_LEVEL:
+            n, D = self._refine(mdl, img, (H, W), pic, n, D, cc)
         qs = [cc.q(k, D) for k in range(n)]
         streams = cc.encode(n, D)
         payload = head0 + bytes([n]) + struct.pack("<H", D) + streams + alpha_blob
