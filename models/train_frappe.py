@@ -552,9 +552,10 @@ MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang, Simoncelli, Bovik
 
 def ms_ssim_torch(torch, a, b):
     """MS-SSIM per image of two (B, 3, H, W) float tensors in [0, 255], differentiable:
-    the bench's definition (benchmarks/suites/image.py ``ms_ssim``: 11-tap Gaussian,
-    sigma 1.5, 'valid' windows, 2x2 average pooling, negative contrast terms clipped
-    to 0, the product over scales averaged over the colour channels)."""
+    the bench's and the encoder's definition (squeeze_image/metrics.py ``ms_ssim``:
+    11-tap Gaussian, sigma 1.5, 'valid' windows, 2x2 average pooling, negative
+    contrast terms clipped to 0, the product over scales averaged over the colour
+    channels)."""
     F = torch.nn.functional
     c = torch.arange(11, dtype=a.dtype, device=a.device) - 5
     g = torch.exp(-(c ** 2) / (2 * 1.5 ** 2))
