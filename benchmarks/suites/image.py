@@ -268,8 +268,8 @@ def _squeeze_point(name, rgb, target, repeat, orig_png, tmpdir, timer="cpu",
 
     h, w, _ = rgb.shape
     pic = image.Picture(rgb, False, None, image.FMT_PNG)
-    lv = {} if level is None else {"level": level}
-    codec = FrappeCodec(bpp=target, tune=tune, **lv)
+    kw = {"bpp": target, "tune": tune} | ({} if level is None else {"level": level})
+    codec = FrappeCodec(**kw)
     enc_t, payload = median_time(lambda: codec.encode_picture(pic), repeat, timer)
     raw = codec.reconstruction(None, payload)
     # the real .sqz file: container framing around exactly this payload
@@ -277,7 +277,7 @@ def _squeeze_point(name, rgb, target, repeat, orig_png, tmpdir, timer="cpu",
     from PIL import Image
 
     Image.fromarray(rgb).save(png, format="PNG", compress_level=1)
-    blob = container.compress(png.getvalue(), FrappeCodec(bpp=target, tune=tune, **lv))
+    blob = container.compress(png.getvalue(), FrappeCodec(**kw))
     dec_t, raw2 = median_time(lambda: FrappeCodec().decode_block(payload, len(raw)), repeat,
                               timer)
     if raw2 != raw:

@@ -405,8 +405,7 @@ class FrappeCodec(Codec):
         D_guess = D0
         tried: set[int] = set()
         while True:
-            if n > len(cc.ys):
-                cc.ys.extend(mdl.analysis(img, n, len(cc.ys), shape=shape))
+            self._project(mdl, img, shape, cc, n)
             tried.add(n)
             D, status = self._solve_step(lambda d, nn=n: cc.bits(nn, d), budget, D_guess,
                                          lo_lim, hi_lim, self.RATE_FILL)
@@ -420,6 +419,12 @@ class FrappeCodec(Codec):
                 continue
             return n, D, cc
 
+    @staticmethod
+    def _project(mdl, img, shape, cc, n: int) -> None:
+        """Make sure the encoder state ``cc`` holds the latents of channels 0..n-1."""
+        if n > len(cc.ys):
+            cc.ys.extend(mdl.analysis(img, n, len(cc.ys), shape=shape))
+
     def _refine(self, mdl, img, shape, pic, n0: int, D0: int, cc) -> tuple[int, int]:
         """Levels 7-9: the encoder runs its decoder.  Channel counts within
         ``level - 6`` of the chosen one are each given the finest step that keeps
@@ -429,17 +434,16 @@ class FrappeCodec(Codec):
         from squeeze_image import entropy
 
         budget = cc.bits(n0, D0)
+        span = self.level - SEARCH_FROM_LEVEL
         H, W = shape
         best = None
-        for n in range(max(1, n0 - (self.level - SEARCH_FROM_LEVEL)),
-                       min(mdl.n_ch, n0 + self.level - SEARCH_FROM_LEVEL) + 1):
+        for n in range(max(1, n0 - span), min(mdl.n_ch, n0 + span) + 1):
             D = D0
             if n != n0:
-                if n > len(cc.ys):
-                    cc.ys.extend(mdl.analysis(img, n, len(cc.ys), shape=shape))
-                D, _ = self._solve_step(lambda d, nn=n: cc.bits(nn, d), budget, D0,
-                                        entropy.D_MIN, entropy.D_MAX, self.RATE_FILL)
-                if cc.bits(n, D) > budget:  # even the coarsest step takes more bits
+                self._project(mdl, img, shape, cc, n)
+                D, status = self._solve_step(lambda d, nn=n: cc.bits(nn, d), budget, D0,
+                                             entropy.D_MIN, entropy.D_MAX, self.RATE_FILL)
+                if status < 0:  # even the coarsest step takes more bits
                     continue
             rgb = mdl.synthesis([cc.q(k, D) for k in range(n)], n, D / 256.0, H, W,
                                 pic.height, pic.width)
